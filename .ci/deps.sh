@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Checks the Debian packages a build needs and installs the missing ones.
+# As root: apt-get update once, then a noninteractive install. Otherwise:
+# prints the one apt-get line to run and fails.
+# Usage: deps.sh [extra package...]   (the build's own list is below)
+set -euo pipefail
+pkgs=(make gcc clang libclang-rt-14-dev libcriterion-dev pkg-config
+      gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static "$@")
+missing=()
+for p in "${pkgs[@]}"; do
+  st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$st" = installed ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "deps: missing packages; run:"
+  echo "  sudo apt-get install -y ${missing[*]}"
+  exit 1
+fi

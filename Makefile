@@ -1,0 +1,152 @@
+# Axon build. `make` builds build/libaxon.a and build/libaxon.so.
+# Variants build into their own folder with the same rules:
+#   build/        gcc -O2, tests linked with Criterion
+#   build/asan/   ASan + UBSan (gcc), Criterion
+#   build/tsan/   clang TSan, the project's own test runner (Criterion aborts under TSan)
+#   build/aarch64 AArch64 cross build, static, run under qemu-user with the runner
+# See README.md for the targets.
+
+PREFIX    ?= /usr/local
+VARIANT   ?= release
+BUILD     ?= build
+CC        ?= gcc
+ARCH      ?= $(shell uname -m)
+# Criterion, or the project's runner (test/runner) for TSan / cross builds.
+RUNNER    ?= criterion
+EXEC      ?=
+
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+
+WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+BASEFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -fno-strict-aliasing -g -pthread $(WARN) -Iinclude -I.
+OPT       ?= -O2
+CFLAGS_V  ?=
+LDFLAGS_V ?=
+CFLAGS    := $(BASEFLAGS) $(OPT) $(CFLAGS_V) $(EXTRA_CFLAGS)
+LDLIBS    := -pthread $(LDFLAGS_V)
+
+ifeq ($(ARCH),aarch64)
+FIBER_ASM := executor/fiber_aarch64.S
+else
+FIBER_ASM := executor/fiber_x86_64.S
+endif
+
+LIB_SRC   := $(sort $(wildcard reactor/*.c executor/*.c net/*.c tls/*.c http/*.c fs/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(FIBER_ASM:%.S=$(BUILD)/obj/%.o)
+TEST_SRC  := $(sort $(wildcard test/*/test_*.c))
+TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+EX_SRC    := $(sort $(wildcard examples/*.c))
+EX_BIN    := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
+BENCH_SRC := $(sort $(wildcard bench/axon_*.c))
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+ifeq ($(RUNNER),criterion)
+TEST_CFLAGS :=
+TEST_LINK   := -lcriterion
+RUNNER_OBJ  :=
+else
+TEST_CFLAGS := -Itest/runner/include
+TEST_LINK   :=
+RUNNER_OBJ  := $(BUILD)/obj/test/runner/runner.o
+endif
+
+.PHONY: all lib test check check-asan check-tsan check-aarch64 bench run fuzz deps \
+        install clean examples format lint tests-build
+all: lib
+
+lib: $(BUILD)/libaxon.a $(BUILD)/libaxon.so
+
+$(BUILD)/libaxon.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/libaxon.so: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -shared -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.S
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/obj/test/%.o: test/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/test/axon_tests: $(TEST_OBJ) $(RUNNER_OBJ) $(BUILD)/libaxon.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(RUNNER_OBJ) $(BUILD)/libaxon.a $(TEST_LINK) $(LDLIBS)
+
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libaxon.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libaxon.a $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libaxon.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libaxon.a $(LDLIBS)
+
+examples: $(EX_BIN)
+tests-build: $(BUILD)/test/axon_tests $(EX_BIN)
+
+# The test binary finds the examples through AXON_EXAMPLES (they run in the suite).
+test: deps
+	$(MAKE) --no-print-directory tests-build
+	AXON_EXAMPLES=$(abspath $(BUILD)/examples) $(EXEC) $(BUILD)/test/axon_tests $(TEST_ARGS)
+
+check: test
+
+check-asan: deps
+	$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
+	  CFLAGS_V="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+	  LDFLAGS_V="-fsanitize=address,undefined" test
+
+check-tsan: deps
+	$(MAKE) --no-print-directory BUILD=build/tsan CC=clang RUNNER=own OPT=-O1 \
+	  CFLAGS_V="-fsanitize=thread -fno-omit-frame-pointer -Wno-unused-command-line-argument" \
+	  LDFLAGS_V="-fsanitize=thread" \
+	  EXEC="env TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1" test
+
+check-aarch64: deps
+	$(MAKE) --no-print-directory BUILD=build/aarch64 CC=aarch64-linux-gnu-gcc ARCH=aarch64 \
+	  RUNNER=own LDFLAGS_V=-static EXEC="qemu-aarch64-static" test
+
+bench: deps lib
+	$(MAKE) --no-print-directory $(BENCH_BIN)
+	bash bench/run.sh
+
+run: deps
+	$(MAKE) --no-print-directory lib examples
+	$(BUILD)/examples/demo
+
+fuzz:
+	@echo "No parser exists yet; fuzz targets arrive with the parsers (net/, http/)."
+
+deps:
+	@bash .ci/deps.sh
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include/axon $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/axon.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/axon/*.h $(DESTDIR)$(PREFIX)/include/axon/
+	install -m 644 $(BUILD)/libaxon.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libaxon.so $(DESTDIR)$(PREFIX)/lib/
+	sed -e 's|@PREFIX@|$(PREFIX)|' axon.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/axon.pc
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+lint:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --suppress=missingIncludeSystem --inline-suppr -Iinclude -I. -D__x86_64__ \
+	  reactor executor
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,189 @@
+/* executor/runtime.c - creating, running and stopping a runtime. */
+#include "executor/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define AX__DEFAULT_STACK (256u * 1024u)
+#define AX__DEFAULT_STACK_CACHE 64u
+#define AX__MAX_WORKERS 1024u
+/* Mappings left for everything that is not a task stack (heap, libraries,
+ * thread stacks, file mappings). */
+#define AX__MAP_RESERVE 4096u
+
+void ax_runtime_opts_init(ax_runtime_opts *o) { memset(o, 0, sizeof(*o)); }
+
+static int ax__workers_from_env(unsigned *out) {
+    const char *s = getenv("AXON_WORKERS");
+    if (!s || !*s) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        *out = n > 0 ? (unsigned)n : 1u;
+        return 0;
+    }
+    char *end;
+    unsigned long n = strtoul(s, &end, 10);
+    if (*end || n == 0 || n > AX__MAX_WORKERS) return AX_EINVAL;
+    *out = (unsigned)n;
+    return 0;
+}
+
+/* Each guarded stack is two kernel mappings (the guard page and the stack);
+ * vm.max_map_count caps them per process. */
+static size_t ax__max_live_stacks(void) {
+    size_t max_maps = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+    if (f) {
+        unsigned long v;
+        if (fscanf(f, "%lu", &v) == 1) max_maps = v;
+        fclose(f);
+    }
+    return max_maps > AX__MAP_RESERVE * 2 ? (max_maps - AX__MAP_RESERVE) / 2 : max_maps / 4;
+}
+
+static void *ax__worker_thread(void *arg) {
+    ax__worker *w = arg;
+    int err = ax__overflow_thread_init();
+    if (err)
+        fprintf(stderr, "axon: worker %u runs without a stack-overflow reporter (%s)\n", w->index,
+                ax_strerror(err));
+    ax__worker_main(w);
+    if (!err) ax__overflow_thread_exit();
+    return NULL;
+}
+
+static int ax__cond_init_monotonic(pthread_cond_t *c) {
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    int err = pthread_cond_init(c, &a);
+    pthread_condattr_destroy(&a);
+    return -err;
+}
+
+static void ax__runtime_destroy(ax_runtime *rt, unsigned started) {
+    atomic_store(&rt->stop, true);
+    if (rt->reactor) ax__unpark_all(rt);
+    for (unsigned i = 0; i < started; i++) pthread_join(rt->workers[i].thread, NULL);
+    for (unsigned i = 0; rt->workers && i < rt->nworkers; i++) {
+        ax__stack_pool_destroy(&rt->workers[i].stacks);
+        ax__slab_destroy(&rt->workers[i]);
+    }
+    ax__signals_free(rt);
+    ax__reactor_free(rt->reactor);
+    free(rt->workers);
+    pthread_mutex_destroy(&rt->inject_lock);
+    pthread_mutex_destroy(&rt->park_lock);
+    pthread_cond_destroy(&rt->park_cond);
+    pthread_mutex_destroy(&rt->done_lock);
+    pthread_cond_destroy(&rt->done_cond);
+    ax__overflow_uninstall();
+    free(rt);
+}
+
+int ax_runtime_new(ax_runtime **out, const ax_runtime_opts *opts) {
+    ax_runtime_opts o;
+    if (opts) o = *opts;
+    else ax_runtime_opts_init(&o);
+    unsigned workers = o.workers;
+    if (!workers) {
+        int err = ax__workers_from_env(&workers);
+        if (err) return err;
+    }
+    if (workers > AX__MAX_WORKERS) return AX_EINVAL;
+    long page = sysconf(_SC_PAGESIZE);
+    size_t stack = o.stack_size ? o.stack_size : AX__DEFAULT_STACK;
+    stack = (stack + (size_t)page - 1) & ~((size_t)page - 1);
+
+    ax_runtime *rt = calloc(1, sizeof(*rt));
+    if (!rt) return AX_ENOMEM;
+    rt->nworkers = workers;
+    rt->stack_size = stack;
+    rt->stack_cache = o.stack_cache ? o.stack_cache : AX__DEFAULT_STACK_CACHE;
+    rt->max_live_stacks = ax__max_live_stacks();
+    rt->start = ax_now();
+    rt->sigfd = -1;
+    atomic_init(&rt->next_id, 1);
+    pthread_mutex_init(&rt->inject_lock, NULL);
+    pthread_mutex_init(&rt->park_lock, NULL);
+    pthread_mutex_init(&rt->done_lock, NULL);
+    int err = ax__cond_init_monotonic(&rt->park_cond);
+    if (!err) err = ax__cond_init_monotonic(&rt->done_cond);
+    if (!err) err = ax__overflow_install();
+    if (err) {
+        free(rt);
+        return err;
+    }
+    err = ax__reactor_new(&rt->reactor);
+    rt->workers = err ? NULL : calloc(workers, sizeof(ax__worker));
+    if (!err && !rt->workers) err = AX_ENOMEM;
+    if (!err && o.signals) err = ax__signals_init(rt, o.signals);
+    if (err) {
+        ax__runtime_destroy(rt, 0);
+        return err;
+    }
+    for (unsigned i = 0; i < workers; i++) {
+        ax__worker *w = &rt->workers[i];
+        w->rt = rt;
+        w->index = i;
+        ax__stack_pool_init(&w->stacks, stack, rt->stack_cache);
+        ax__wheel_init(&w->wheel, 0);
+        atomic_init(&w->wheel_next, UINT64_MAX);
+    }
+    for (unsigned i = 0; i < workers; i++) {
+        int e = pthread_create(&rt->workers[i].thread, NULL, ax__worker_thread, &rt->workers[i]);
+        if (e) {
+            ax__runtime_destroy(rt, i);
+            return -e;
+        }
+    }
+    *out = rt;
+    return 0;
+}
+
+/* Cancels every live task; tasks spawned from now on are born cancelled. */
+static void ax__cancel_all(ax_runtime *rt) {
+    atomic_store(&rt->shutting_down, true);
+    for (unsigned i = 0; i < AX__SHARDS; i++) {
+        ax__shard *sh = &rt->shards[i];
+        ax__spin_lock(&sh->lock);
+        for (ax_task *t = sh->head; t; t = t->reg_next) ax_abort(t);
+        ax__spin_unlock(&sh->lock);
+    }
+}
+
+void ax_runtime_free(ax_runtime *rt) {
+    if (!rt) return;
+    ax__worker *self = ax__worker_current();
+    if (self && self->rt == rt) {
+        fprintf(stderr, "axon: ax_runtime_free called from one of the runtime's own tasks\n");
+        abort();
+    }
+    ax__cancel_all(rt);
+    pthread_mutex_lock(&rt->done_lock);
+    while (atomic_load(&rt->live) != 0) pthread_cond_wait(&rt->done_cond, &rt->done_lock);
+    pthread_mutex_unlock(&rt->done_lock);
+    ax__runtime_destroy(rt, rt->nworkers);
+}
+
+int ax_run(ax_runtime *rt, void *(*main_fn)(void *), void *arg, void **result) {
+    if (ax__task_current()) return AX_EBUSY;
+    ax_task *t;
+    int err = ax_spawn_on(rt, &t, main_fn, arg);
+    if (err) return err;
+    ax_join_future jf;
+    ax_join_future_init(&jf, t);
+    int r = (int)ax_block_on(rt, &jf.base);
+    if (result) *result = jf.value;
+    return r;
+}
+
+ax_runtime *ax_current_runtime(void) {
+    ax__worker *w = ax__worker_current();
+    return w ? w->rt : NULL;
+}
+
+unsigned ax_runtime_workers(const ax_runtime *rt) { return rt->nworkers; }
+
+size_t ax_runtime_max_live_stacks(const ax_runtime *rt) { return rt->max_live_stacks; }

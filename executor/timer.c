@@ -1,0 +1,175 @@
+/* executor/timer.c - the runtime's timers on the per-worker wheels: sleep
+ * futures, intervals, and the expiry service the worker loop calls.
+ *
+ * A timer is filed in the wheel of the worker that arms it (a plain thread
+ * uses worker 0 and wakes the workers so the new deadline is seen). Cancels
+ * may come from another thread, since a task can resume elsewhere: the
+ * entry remembers its wheel and every wheel has a spinlock. Expiry copies
+ * the wakers out under the lock and wakes them after releasing it, so a
+ * timer whose owner disarms it concurrently is never touched after the
+ * owner's disarm returns.
+ */
+#include "executor/internal.h"
+
+#include <time.h>
+
+#define AX__NS_PER_MS 1000000u
+#define AX__FIRE_BATCH 64
+
+_Static_assert(sizeof(ax__timer_entry) <= sizeof(ax_timer_storage),
+               "ax_timer_storage must hold a timer entry");
+
+/* The public storage is opaque; only this file views it as an entry (the
+ * library is built with -fno-strict-aliasing, like most systems code that
+ * hands out opaque storage). */
+static ax__timer_entry *ax__entry_of(ax_sleep_future *s) { return (ax__timer_entry *)(void *)&s->timer; }
+
+ax_instant ax_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (ax_instant)ts.tv_sec * 1000000000u + (ax_instant)ts.tv_nsec;
+}
+
+ax_instant ax_deadline_in_ms(uint64_t ms) { return ax_now() + ms * AX__NS_PER_MS; }
+
+uint64_t ax__tick_now(const ax_runtime *rt) { return (ax_now() - rt->start) / AX__NS_PER_MS; }
+
+/* Rounded up, so a timer never fires before its deadline. */
+uint64_t ax__tick_of(const ax_runtime *rt, ax_instant deadline) {
+    if (deadline <= rt->start) return 0;
+    return (deadline - rt->start + AX__NS_PER_MS - 1) / AX__NS_PER_MS;
+}
+
+static void ax__wheel_note_next(ax__worker *w) {
+    atomic_store_explicit(&w->wheel_next, ax__wheel_next_expiry(&w->wheel), memory_order_release);
+}
+
+void ax__timer_arm(ax_runtime *rt, ax__timer_entry *e, ax_instant deadline, const ax_waker *wk) {
+    ax__worker *w = ax__worker_current();
+    bool foreign = !w || w->rt != rt;
+    if (foreign) w = &rt->workers[0];
+    ax__timer_init(&e->node);
+    e->waker = ax_waker_clone(wk);
+    e->wheel_owner = w;
+    uint64_t when = ax__tick_of(rt, deadline);
+    ax__spin_lock(&w->wheel_lock);
+    ax__wheel_insert(&w->wheel, &e->node, when);
+    ax__wheel_note_next(w);
+    ax__spin_unlock(&w->wheel_lock);
+    /* Worker 0 may be asleep with a later timeout than this deadline. */
+    if (foreign) ax__unpark_all(rt);
+}
+
+void ax__timer_disarm(ax__timer_entry *e) {
+    ax__worker *w = e->wheel_owner;
+    if (!w) return;
+    ax__spin_lock(&w->wheel_lock);
+    ax__wheel_cancel(&w->wheel, &e->node);
+    ax_waker wk = e->waker; /* empty if expiry already took it */
+    e->waker.vtable = NULL;
+    ax__wheel_note_next(w);
+    ax__spin_unlock(&w->wheel_lock);
+    e->wheel_owner = NULL;
+    ax_waker_drop(&wk);
+}
+
+size_t ax__timers_run(ax__worker *w) {
+    ax_runtime *rt = w->rt;
+    uint64_t now = ax__tick_now(rt);
+    if (now < atomic_load_explicit(&w->wheel_next, memory_order_acquire)) return 0;
+    size_t fired = 0;
+    for (;;) {
+        ax_waker batch[AX__FIRE_BATCH];
+        size_t n = 0;
+        ax__spin_lock(&w->wheel_lock);
+        ax__timer *list = ax__wheel_advance(&w->wheel, now);
+        while (list) {
+            ax__timer *next = list->next;
+            if (n < AX__FIRE_BATCH) {
+                ax__timer_entry *e = (ax__timer_entry *)list;
+                batch[n++] = e->waker;
+                e->waker.vtable = NULL;
+            } else {
+                /* Beyond one batch: put it back as due; the next pass takes
+                 * it. The entry's memory is only safe while it is in the
+                 * wheel or under the lock. */
+                ax__wheel_insert(&w->wheel, list, now);
+            }
+            list = next;
+        }
+        ax__wheel_note_next(w);
+        ax__spin_unlock(&w->wheel_lock);
+        for (size_t i = 0; i < n; i++) ax_waker_wake(&batch[i]);
+        fired += n;
+        if (n < AX__FIRE_BATCH) return fired;
+    }
+}
+
+int ax__timers_timeout_ms(ax__worker *w) {
+    uint64_t next = atomic_load_explicit(&w->wheel_next, memory_order_acquire);
+    if (next == UINT64_MAX) return -1;
+    ax_instant due = w->rt->start + next * AX__NS_PER_MS, now = ax_now();
+    if (due <= now) return 0;
+    uint64_t ms = (due - now + AX__NS_PER_MS - 1) / AX__NS_PER_MS;
+    return ms > 86400000u ? 86400000 : (int)ms;
+}
+
+/* Sleep futures. */
+static ax_poll ax__sleep_poll(ax_future *f, ax_context *cx) {
+    ax_sleep_future *s = (ax_sleep_future *)f;
+    ax__timer_entry *e = ax__entry_of(s);
+    if (ax_now() >= s->deadline) {
+        ax__timer_disarm(e);
+        s->base.result = 0;
+        return AX_READY;
+    }
+    /* Re-arm when polled with a new waker or after an expiry the clock does
+     * not yet agree with; otherwise the armed timer stands. */
+    if (e->wheel_owner) {
+        ax__worker *w = e->wheel_owner;
+        ax__spin_lock(&w->wheel_lock);
+        bool keep = ax__timer_armed(&e->node) && ax_waker_will_wake(&e->waker, cx->waker);
+        ax__spin_unlock(&w->wheel_lock);
+        if (keep) return AX_PENDING;
+        ax__timer_disarm(e);
+    }
+    ax__timer_arm(cx->runtime, e, s->deadline, cx->waker);
+    return AX_PENDING;
+}
+
+static void ax__sleep_drop(ax_future *f) {
+    ax__timer_disarm(ax__entry_of((ax_sleep_future *)f));
+}
+
+static const ax_future_vtable ax__sleep_vtable = {ax__sleep_poll, ax__sleep_drop};
+
+void ax_sleep_future_init(ax_sleep_future *s, ax_instant deadline) {
+    s->base.vtable = &ax__sleep_vtable;
+    s->base.result = 0;
+    s->deadline = deadline;
+    ax__entry_of(s)->wheel_owner = NULL;
+}
+
+int ax_sleep_until(ax_instant deadline) {
+    ax_sleep_future s;
+    ax_sleep_future_init(&s, deadline);
+    return (int)ax_await(&s.base);
+}
+
+int ax_sleep(uint64_t ms) { return ax_sleep_until(ax_deadline_in_ms(ms)); }
+
+int ax_interval_init(ax_interval *iv, uint64_t period_ms) {
+    if (!period_ms) return AX_EINVAL;
+    iv->period_ns = period_ms * AX__NS_PER_MS;
+    iv->next = ax_now() + iv->period_ns;
+    return 0;
+}
+
+int64_t ax_interval_tick(ax_interval *iv) {
+    int err = ax_sleep_until(iv->next);
+    if (err) return err;
+    ax_instant now = ax_now();
+    uint64_t missed = now >= iv->next + iv->period_ns ? (now - iv->next) / iv->period_ns : 0;
+    iv->next += (missed + 1) * iv->period_ns;
+    return (int64_t)missed;
+}

@@ -1,0 +1,13 @@
+/* axon.h - the whole public API of Axon, an async I/O runtime.
+ * See README.md and docs/ARCHITECTURE.md. */
+#ifndef AXON_H
+#define AXON_H
+
+#include "axon/error.h"
+#include "axon/future.h"
+#include "axon/task.h"
+#include "axon/runtime.h"
+#include "axon/time.h"
+#include "axon/io.h"
+
+#endif

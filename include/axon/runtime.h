@@ -1,0 +1,78 @@
+/* axon/runtime.h - creating, running and freeing an Axon runtime.
+ *
+ * A runtime owns its worker threads, run queues, reactor, timer wheels and
+ * stack pools; nothing is global, so several runtimes can live in one
+ * process. Tasks spawned on one runtime stay on it.
+ *
+ * After fork() a child must not touch the parent's runtime (its threads do
+ * not exist in the child); create a new one there. Every descriptor the
+ * runtime opens is close-on-exec.
+ */
+#ifndef AXON_RUNTIME_H
+#define AXON_RUNTIME_H
+
+#include <signal.h>
+#include <stddef.h>
+#include "future.h"
+#include "task.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ax_runtime_opts {
+    /* Worker threads. 0: the AXON_WORKERS environment variable if set,
+     * else the number of online CPUs. AXON_WORKERS overrides a 0 only. */
+    unsigned workers;
+    /* Usable bytes of each task stack, rounded up to whole pages; a guard
+     * page below it is extra. 0: 256 KiB. Pages are committed on first
+     * touch, so an idle task costs what it actually used. */
+    size_t stack_size;
+    /* Stacks each worker keeps for reuse once their task finishes.
+     * 0: 64. */
+    unsigned stack_cache;
+    /* Signals ax_signal_wait may wait for, or NULL. They are blocked in the
+     * thread that creates the runtime (and so in the workers, which inherit
+     * the mask) and read through a signalfd. Create the runtime before any
+     * other thread, or block the same signals in every thread, or the kernel
+     * may deliver them elsewhere. */
+    const sigset_t *signals;
+} ax_runtime_opts;
+
+/* Fills o with the defaults (all zero/NULL). */
+void ax_runtime_opts_init(ax_runtime_opts *o);
+
+/* Creates a runtime and starts its workers. opts may be NULL. On success
+ * *out owns the runtime (free it with ax_runtime_free). Errors: AX_ENOMEM,
+ * AX_EINVAL (bad option or AXON_WORKERS), AX_EMFILE and other OS errors from
+ * epoll/eventfd/signalfd/thread creation. Thread-safe. */
+int ax_runtime_new(ax_runtime **out, const ax_runtime_opts *opts);
+
+/* Spawns main_fn(arg) as a task and blocks the calling thread until it ends;
+ * stores its return value in *result (if result is not NULL). Returns 0 if
+ * the task completed, else its final error (AX_ECANCELED, AX_ENOMEM, ...).
+ * Other tasks keep running after it returns. Thread-safe, not from a task
+ * (AX_EBUSY). */
+int ax_run(ax_runtime *rt, void *(*main_fn)(void *), void *arg, void **result);
+
+/* Stops the runtime: cancels every task still alive (each suspending call
+ * returns AX_ECANCELED), waits for them to end, joins the workers and frees
+ * all memory, stacks and descriptors. Not from one of rt's tasks. NULL is a
+ * no-op. */
+void ax_runtime_free(ax_runtime *rt);
+
+/* The runtime the calling task or worker belongs to, NULL elsewhere. */
+ax_runtime *ax_current_runtime(void);
+
+/* Number of worker threads of rt. */
+unsigned ax_runtime_workers(const ax_runtime *rt);
+
+/* Total number of stacks the runtime may keep alive at once before spawn
+ * fails with AX_ENOMEM, as computed from vm.max_map_count (each guarded
+ * stack costs two kernel mappings). */
+size_t ax_runtime_max_live_stacks(const ax_runtime *rt);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,96 @@
+/* reactor/reactor.h - internal: the interface every OS backend implements
+ * (epoll.c now; kqueue.c and iocp.c later). The executor and the layers
+ * above talk to the OS event mechanism only through this.
+ *
+ * Two flavours of operation on a registered handle:
+ *   readiness  - ax__io_poll_ready: "wake this waker when the handle is
+ *                readable / writable". Interest is registered once, edge
+ *                triggered, at ax__io_register; an idle handle pins no buffer.
+ *   completion - ax__io_poll_read / ax__io_poll_write: "do this transfer into
+ *                / from this buffer and tell me the result". On epoll the
+ *                syscall is tried at once and, on EAGAIN, readiness is awaited
+ *                and the syscall retried. (On IOCP the buffer belongs to the
+ *                overlapped operation until its completion arrives.)
+ *
+ * Handles live in reactor-owned slots that are never freed before the
+ * reactor: the event's user data carries (slot index, generation), so an
+ * event that was queued for a descriptor that has since been deregistered,
+ * closed and reused is recognised as stale and dropped.
+ *
+ * Thread-safety: everything here may be called from any thread, except
+ * ax__reactor_poll, which one thread at a time drives.
+ */
+#ifndef AX_REACTOR_REACTOR_H
+#define AX_REACTOR_REACTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include "axon/future.h"
+
+typedef struct ax__reactor ax__reactor;
+typedef struct ax__io ax__io;
+
+enum { AX__DIR_READ = 0, AX__DIR_WRITE = 1 };
+
+/* Creates a reactor: the epoll instance and its wake-up eventfd. Returns 0
+ * or an AX_E* from the OS. */
+int ax__reactor_new(ax__reactor **out);
+/* Closes the reactor. Every handle must have been deregistered. */
+void ax__reactor_free(ax__reactor *r);
+
+/* Waits up to timeout_ms (-1: no limit, 0: just look) for events and wakes
+ * the wakers of the handles they concern, on the calling thread. Returns
+ * the number of handle events dispatched, or an AX_E* (never AX_EINTR: an
+ * interrupted wait returns 0). One thread at a time. */
+int ax__reactor_poll(ax__reactor *r, int timeout_ms);
+
+/* Makes a concurrent or the next ax__reactor_poll return promptly. Cheap
+ * when a wake-up is already pending (one atomic exchange). */
+void ax__reactor_notify(ax__reactor *r);
+
+/* The epoll descriptor (readable when events are pending), for embedding. */
+int ax__reactor_fd(const ax__reactor *r);
+
+/* Registers fd for edge-triggered read and write readiness. The caller
+ * keeps owning fd and must deregister before closing it. Returns 0, or
+ * AX_EEXIST (fd is already in this reactor), AX_ENOMEM, or another OS
+ * error. */
+int ax__io_register(ax__reactor *r, int fd, ax__io **out);
+
+/* Removes the registration and drops any stored waker without waking it.
+ * When fd_closed is true the descriptor has already been closed (the kernel
+ * dropped it from the interest list), so no EPOLL_CTL_DEL is issued. Events
+ * still queued for the handle are ignored from here on. */
+void ax__io_deregister(ax__reactor *r, ax__io *io, int fd_closed);
+
+/* The registered descriptor. */
+int ax__io_fd(const ax__io *io);
+
+/* Readiness: AX_READY when dir (AX__DIR_READ / AX__DIR_WRITE) is known
+ * ready (error and hang-up count as ready for both), else stores a clone
+ * of cx's waker (replacing the previous one) and returns AX_PENDING. *tick,
+ * if not NULL, receives the readiness generation to pass to
+ * ax__io_clear_ready. */
+ax_poll ax__io_poll_ready(ax__io *io, int dir, ax_context *cx, uint32_t *tick);
+
+/* Forgets dir's readiness after an operation hit EAGAIN, unless an event
+ * arrived after `tick` was read (then readiness stays, so nothing is
+ * lost). */
+void ax__io_clear_ready(ax__io *io, int dir, uint32_t tick);
+
+/* Drops the stored waker of dir, if any (a waiting future was abandoned). */
+void ax__io_drop_waker(ax__io *io, int dir);
+
+/* Completion-shaped transfers. AX_READY with *res = bytes (0 on end of
+ * file for reads) or a negative AX_E*; AX_PENDING when the handle is not
+ * ready (cx's waker is stored). Nonblocking descriptors only. */
+ax_poll ax__io_poll_read(ax__io *io, void *buf, size_t len, ax_context *cx, ssize_t *res);
+ax_poll ax__io_poll_write(ax__io *io, const void *buf, size_t len, ax_context *cx, ssize_t *res);
+ax_poll ax__io_poll_readv(ax__io *io, const struct iovec *iov, int n, ax_context *cx,
+                          ssize_t *res);
+ax_poll ax__io_poll_writev(ax__io *io, const struct iovec *iov, int n, ax_context *cx,
+                           ssize_t *res);
+
+#endif

@@ -25,37 +25,43 @@
 
 typedef struct ax__worker ax__worker;
 
-/* Task state bits (ax_task.state). */
+/* The task state word (ax_task.state): flags in the low 16 bits, the
+ * reference count above them, so a transition and a reference change are
+ * one atomic operation (lock-prefixed instructions dominate the cost of a
+ * spawn on small machines). */
 enum {
-    AX__T_SCHEDULED = 1u << 0, /* in a run queue or LIFO slot */
-    AX__T_RUNNING = 1u << 1,   /* on a worker right now */
-    AX__T_NOTIFIED = 1u << 2,  /* woken while running: requeue on suspend */
-    AX__T_COMPLETE = 1u << 3,  /* finished; final_state is set */
-    AX__T_CANCEL = 1u << 4,    /* cancellation requested */
-    AX__T_STARTED = 1u << 5,   /* fn has begun */
+    AX__T_SCHEDULED = 1u << 0,  /* in a run queue or LIFO slot */
+    AX__T_RUNNING = 1u << 1,    /* owned by a worker: running, or yielded */
+    AX__T_NOTIFIED = 1u << 2,   /* woken while running: requeue on suspend */
+    AX__T_COMPLETE = 1u << 3,   /* finished; final_state is set */
+    AX__T_CANCEL = 1u << 4,     /* cancellation requested */
+    AX__T_STARTED = 1u << 5,    /* fn has begun */
+    AX__T_JOIN_WAKER = 1u << 6, /* join_waker holds the joiner's waker */
 };
+#define AX__T_REF_ONE ((uint64_t)1 << 16)
+#define AX__T_FLAGS(s) ((s) & (AX__T_REF_ONE - 1))
+#define AX__T_REFS(s) ((s) >> 16)
 
 /* Why a task switched back to its worker. */
 enum { AX__EXIT_SUSPEND, AX__EXIT_YIELD, AX__EXIT_DONE };
 
 struct ax_task {
+    _Atomic uint64_t state; /* flags + references, see above */
     ax__fiber fiber;
     ax__stack *stack;
     ax_task_fn fn;
     void *arg;
     void *value;
-    _Atomic uint32_t state;
-    _Atomic uint32_t refs;
     int err;          /* failure code when final state is FAILED */
     uint8_t exit_why; /* AX__EXIT_* */
-    _Atomic uint8_t final_state;
-    uint16_t shard;   /* registry shard */
+    uint8_t final_state;
     uint64_t id;
     ax_runtime *rt;
-    ax__worker *home; /* whose slab the struct came from */
+    ax__worker *home; /* whose slab the struct came from; NULL: malloc */
     ax_task *next;    /* run-queue link / slab free list */
-    ax_task *reg_prev, *reg_next;
-    ax__spin join_lock;
+    ax_task *foreign_prev, *foreign_next; /* on rt->foreign when home is NULL */
+    /* Written by the joiner before it sets JOIN_WAKER, read by the
+     * completer only if it saw JOIN_WAKER when it set COMPLETE. */
     ax_waker join_waker;
     ax_waker self_waker; /* {task vtable, this}: what ax_await passes down */
 };
@@ -70,13 +76,6 @@ typedef struct ax__timer_entry {
 
 #define AX__LQ_CAP 256 /* power of two */
 
-/* A registry shard: every live task is on one, so shutdown can cancel
- * them all. */
-typedef struct ax__shard {
-    ax__spin lock;
-    ax_task *head;
-} ax__shard;
-
 struct ax__worker {
     ax_runtime *rt;
     unsigned index;
@@ -87,20 +86,22 @@ struct ax__worker {
     unsigned lifo_streak; /* LIFO runs in a row, capped for fairness */
     uint32_t lq_head, lq_tail;
     ax_task *lq[AX__LQ_CAP];
-    uint64_t ticks;
+    uint64_t ticks;            /* tasks switched to */
+    uint64_t last_maintenance; /* ticks at the last timer/reactor check */
+    ax_task *prev;             /* switched away from; its epilogue is pending */
+    uint64_t id_next, id_end; /* a block of task ids taken from rt->next_id */
     ax__stack_pool stacks;
-    /* Task slab: local free list, plus frees from other threads. */
+    /* Task slab: local free list, plus frees from other threads. The chunk
+     * list is also walked by ax_runtime_free to find live tasks. */
     ax_task *slab_free;
     ax_task *_Atomic slab_remote;
-    void *slab_chunks; /* list of chunks, freed with the runtime */
+    struct ax__slab_chunk *_Atomic slab_chunks;
     /* Timers: the wheel is touched by this worker and, for cancels, by
      * whichever thread owns the timer; hence the spinlock. */
     ax__spin wheel_lock;
     ax__wheel wheel;
     _Atomic uint64_t wheel_next; /* cached next expiry tick, for parking */
 };
-
-#define AX__SHARDS 16
 
 struct ax_runtime {
     ax__reactor *reactor;
@@ -121,17 +122,17 @@ struct ax_runtime {
      * in the reactor instead (reactor_busy), woken by the eventfd. */
     pthread_mutex_t park_lock;
     pthread_cond_t park_cond;
-    unsigned sleepers;
+    atomic_uint sleepers;
     atomic_bool reactor_busy;
     atomic_bool in_reactor_wait;
 
     _Atomic uint64_t next_id;
-    _Atomic size_t live;
     atomic_bool shutting_down;
     atomic_bool stop;
-    pthread_mutex_t done_lock;
-    pthread_cond_t done_cond;
-    ax__shard shards[AX__SHARDS];
+    /* Tasks spawned from outside the workers are malloc'd; they are listed
+     * here so shutdown finds them (slab tasks are found in the slabs). */
+    pthread_mutex_t foreign_lock;
+    ax_task *foreign;
 
     /* Signals (signalfd), see signal.c. */
     int sigfd;
@@ -160,7 +161,12 @@ void ax__task_suspend(ax_task *t);    /* park the current task until woken */
 void ax__worker_main(ax__worker *w); /* a worker thread's loop */
 void ax__unpark_one(ax_runtime *rt);
 void ax__unpark_all(ax_runtime *rt);
-void ax__run_task(ax__worker *w, ax_task *t);
+ax_task *ax__next_task(ax__worker *w);     /* pops the next queued task */
+ax_task *ax__next_runnable(ax__worker *w); /* ... and prepares it to run */
+void ax__switch_to(ax__worker *w, ax_task *from, ax_task *to, bool final);
+void ax__finish_prev(ax__worker *w);
+bool ax__maintenance_due(const ax__worker *w);
+bool ax__worker_has_work(const ax__worker *w);
 
 /* Task lifetime. */
 int ax__task_new(ax_runtime *rt, ax__worker *w, ax_task_fn fn, void *arg, bool detached,
@@ -168,6 +174,8 @@ int ax__task_new(ax_runtime *rt, ax__worker *w, ax_task_fn fn, void *arg, bool d
 void ax__task_unref(ax_task *t);
 void ax__task_complete(ax__worker *w, ax_task *t);
 void ax__slab_destroy(ax__worker *w);
+/* Requests cancellation of every task alive now; returns how many. */
+size_t ax__cancel_live(ax_runtime *rt);
 
 extern const ax_waker_vtable ax__task_waker_vtable;
 

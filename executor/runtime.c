@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define AX__DEFAULT_STACK (256u * 1024u)
@@ -76,8 +77,7 @@ static void ax__runtime_destroy(ax_runtime *rt, unsigned started) {
     pthread_mutex_destroy(&rt->inject_lock);
     pthread_mutex_destroy(&rt->park_lock);
     pthread_cond_destroy(&rt->park_cond);
-    pthread_mutex_destroy(&rt->done_lock);
-    pthread_cond_destroy(&rt->done_cond);
+    pthread_mutex_destroy(&rt->foreign_lock);
     ax__overflow_uninstall();
     free(rt);
 }
@@ -107,9 +107,8 @@ int ax_runtime_new(ax_runtime **out, const ax_runtime_opts *opts) {
     atomic_init(&rt->next_id, 1);
     pthread_mutex_init(&rt->inject_lock, NULL);
     pthread_mutex_init(&rt->park_lock, NULL);
-    pthread_mutex_init(&rt->done_lock, NULL);
+    pthread_mutex_init(&rt->foreign_lock, NULL);
     int err = ax__cond_init_monotonic(&rt->park_cond);
-    if (!err) err = ax__cond_init_monotonic(&rt->done_cond);
     if (!err) err = ax__overflow_install();
     if (err) {
         free(rt);
@@ -142,17 +141,9 @@ int ax_runtime_new(ax_runtime **out, const ax_runtime_opts *opts) {
     return 0;
 }
 
-/* Cancels every live task; tasks spawned from now on are born cancelled. */
-static void ax__cancel_all(ax_runtime *rt) {
-    atomic_store(&rt->shutting_down, true);
-    for (unsigned i = 0; i < AX__SHARDS; i++) {
-        ax__shard *sh = &rt->shards[i];
-        ax__spin_lock(&sh->lock);
-        for (ax_task *t = sh->head; t; t = t->reg_next) ax_abort(t);
-        ax__spin_unlock(&sh->lock);
-    }
-}
-
+/* Shutdown: from here on new tasks are born cancelled; every live task is
+ * asked to cancel, and the scan repeats until none is left (a task that
+ * was being spawned during the first scan is caught by a later one). */
 void ax_runtime_free(ax_runtime *rt) {
     if (!rt) return;
     ax__worker *self = ax__worker_current();
@@ -160,10 +151,11 @@ void ax_runtime_free(ax_runtime *rt) {
         fprintf(stderr, "axon: ax_runtime_free called from one of the runtime's own tasks\n");
         abort();
     }
-    ax__cancel_all(rt);
-    pthread_mutex_lock(&rt->done_lock);
-    while (atomic_load(&rt->live) != 0) pthread_cond_wait(&rt->done_cond, &rt->done_lock);
-    pthread_mutex_unlock(&rt->done_lock);
+    atomic_store(&rt->shutting_down, true);
+    while (ax__cancel_live(rt)) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
     ax__runtime_destroy(rt, rt->nworkers);
 }
 

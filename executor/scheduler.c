@@ -22,9 +22,12 @@
 
 #define AX__LIFO_MAX 3
 #define AX__GLOBAL_EVERY 61
-#define AX__MAINTENANCE_EVERY 61
+#define AX__MAINTENANCE_EVERY 61u
 
-static __thread ax__worker *ax__tls_worker;
+/* initial-exec: one %fs-relative load instead of a __tls_get_addr call
+ * (the library is built -fPIC); one pointer of static TLS is affordable
+ * even when libaxon.so is loaded with dlopen. */
+static __thread ax__worker *ax__tls_worker __attribute__((tls_model("initial-exec")));
 
 __attribute__((noinline)) ax__worker *ax__worker_current(void) {
     ax__worker *w = ax__tls_worker;
@@ -74,11 +77,13 @@ static ax_task *ax__lq_pop(ax__worker *w) {
  * seq_cst pairs with the sleeper's own check of inject_len (Dekker style),
  * so a wake-up cannot fall between its check and its sleep. */
 void ax__unpark_one(ax_runtime *rt) {
-    pthread_mutex_lock(&rt->park_lock);
-    unsigned sleepers = rt->sleepers;
-    if (sleepers) pthread_cond_signal(&rt->park_cond);
-    pthread_mutex_unlock(&rt->park_lock);
-    if (!sleepers && atomic_load_explicit(&rt->in_reactor_wait, memory_order_seq_cst))
+    if (atomic_load_explicit(&rt->sleepers, memory_order_seq_cst)) {
+        pthread_mutex_lock(&rt->park_lock);
+        pthread_cond_signal(&rt->park_cond);
+        pthread_mutex_unlock(&rt->park_lock);
+        return;
+    }
+    if (atomic_load_explicit(&rt->in_reactor_wait, memory_order_seq_cst))
         ax__reactor_notify(rt->reactor);
 }
 
@@ -89,10 +94,35 @@ void ax__unpark_all(ax_runtime *rt) {
     ax__reactor_notify(rt->reactor);
 }
 
+/* A full local queue hands its older half and t to the global queue in one
+ * locked splice, so a burst of spawns costs one lock per 128 tasks. */
+static void ax__lq_overflow(ax__worker *w, ax_task *t) {
+    ax_task *head = NULL, *tail = NULL;
+    size_t n = 0;
+    for (uint32_t i = 0; i < AX__LQ_CAP / 2; i++, n++) {
+        ax_task *x = ax__lq_pop(w);
+        x->next = NULL;
+        if (tail) tail->next = x;
+        else head = x;
+        tail = x;
+    }
+    t->next = NULL;
+    if (tail) tail->next = t;
+    else head = t;
+    tail = t;
+    n++;
+    ax_runtime *rt = w->rt;
+    pthread_mutex_lock(&rt->inject_lock);
+    if (rt->inject_tail) rt->inject_tail->next = head;
+    else rt->inject_head = head;
+    rt->inject_tail = tail;
+    atomic_fetch_add_explicit(&rt->inject_len, n, memory_order_seq_cst);
+    pthread_mutex_unlock(&rt->inject_lock);
+    ax__unpark_one(rt);
+}
+
 void ax__schedule_back(ax__worker *w, ax_task *t) {
-    if (ax__lq_push(w, t)) return;
-    ax__inject_push(w->rt, t);
-    ax__unpark_one(w->rt);
+    if (!ax__lq_push(w, t)) ax__lq_overflow(w, t);
 }
 
 void ax__schedule(ax_task *t) {
@@ -110,13 +140,14 @@ void ax__schedule(ax_task *t) {
             if (!prev) return;
             t = prev;
         }
-        if (ax__lq_push(w, t)) return;
+        ax__schedule_back(w, t);
+        return;
     }
     ax__inject_push(rt, t);
     ax__unpark_one(rt);
 }
 
-static ax_task *ax__next_task(ax__worker *w) {
+ax_task *ax__next_task(ax__worker *w) {
     ax_task *t;
     if (w->lifo && w->lifo_streak < AX__LIFO_MAX) {
         t = w->lifo;
@@ -153,8 +184,11 @@ static void ax__park(ax__worker *w) {
     pthread_mutex_lock(&rt->park_lock);
     if (!atomic_load_explicit(&rt->inject_len, memory_order_seq_cst) &&
         !atomic_load_explicit(&rt->stop, memory_order_acquire)) {
-        rt->sleepers++;
-        if (timeout < 0) {
+        /* Announce the sleep before the last look at the queue: a producer
+         * either sees the sleeper or its push is seen here (seq_cst). */
+        atomic_fetch_add_explicit(&rt->sleepers, 1, memory_order_seq_cst);
+        if (atomic_load_explicit(&rt->inject_len, memory_order_seq_cst)) {
+        } else if (timeout < 0) {
             pthread_cond_wait(&rt->park_cond, &rt->park_lock);
         } else {
             struct timespec ts;
@@ -164,30 +198,44 @@ static void ax__park(ax__worker *w) {
             ts.tv_nsec = (long)(ns % 1000000000u);
             pthread_cond_timedwait(&rt->park_cond, &rt->park_lock, &ts);
         }
-        rt->sleepers--;
+        atomic_fetch_sub_explicit(&rt->sleepers, 1, memory_order_relaxed);
     }
     pthread_mutex_unlock(&rt->park_lock);
 }
 
+bool ax__maintenance_due(const ax__worker *w) {
+    return w->ticks - w->last_maintenance >= AX__MAINTENANCE_EVERY;
+}
+
+bool ax__worker_has_work(const ax__worker *w) {
+    return w->lifo || w->lq_head != w->lq_tail ||
+           atomic_load_explicit(&w->rt->inject_len, memory_order_relaxed) ||
+           ax__maintenance_due(w);
+}
+
+/* Tasks usually switch straight to one another (task.c: ax__task_leave);
+ * control comes back here when a worker has nothing ready, and every
+ * AX__MAINTENANCE_EVERY tasks so that a busy worker still serves its timers
+ * and the reactor. */
 void ax__worker_main(ax__worker *w) {
     ax_runtime *rt = w->rt;
     ax__worker_set_current(w);
     ax__fiber_init_thread(&w->sched);
     for (;;) {
-        ax_task *t = ax__next_task(w);
+        ax__finish_prev(w);
+        if (ax__maintenance_due(w)) {
+            w->last_maintenance = w->ticks;
+            ax__timers_run(w);
+            bool expected = false;
+            if (atomic_compare_exchange_strong(&rt->reactor_busy, &expected, true)) {
+                ax__reactor_poll(rt->reactor, 0);
+                atomic_store_explicit(&rt->reactor_busy, false, memory_order_release);
+            }
+        }
+        ax_task *t = ax__next_runnable(w);
         if (t) {
             w->ticks++;
-            ax__run_task(w, t);
-            /* A busy worker still serves timers and I/O now and then, so
-             * they never wait behind a long run queue. */
-            if (w->ticks % AX__MAINTENANCE_EVERY == 0) {
-                ax__timers_run(w);
-                bool expected = false;
-                if (atomic_compare_exchange_strong(&rt->reactor_busy, &expected, true)) {
-                    ax__reactor_poll(rt->reactor, 0);
-                    atomic_store_explicit(&rt->reactor_busy, false, memory_order_release);
-                }
-            }
+            ax__switch_to(w, NULL, t, false);
             continue;
         }
         if (ax__timers_run(w)) continue;

@@ -1,12 +1,18 @@
 /* executor/task.c - task lifetime, wakers, join handles and ax_await.
  *
- * State machine (ax_task.state, one atomic word):
+ * State machine (ax_task.state: flags and the reference count in one word,
+ * so each step below is a single atomic operation):
  *   wake on an idle task        -> SCHEDULED, pushed to a run queue
  *   wake on a RUNNING task      -> NOTIFIED, requeued when it suspends
  *   wake on SCHEDULED/COMPLETE  -> nothing
  * Only the worker running a task clears RUNNING, and it does so after the
  * task's stack has been switched away from, so a task is never resumed on
- * two threads at once.
+ * two threads at once. A yielding task keeps RUNNING while it waits in its
+ * worker's queue: it is still owned by the executor, and a yield then costs
+ * no atomic operation at all.
+ *
+ * References: the join handle, the executor (until completion), and every
+ * waker clone. The struct returns to its slab at zero.
  */
 #include "executor/internal.h"
 
@@ -22,30 +28,37 @@ struct ax__slab_chunk {
 
 /* Per-worker slab: no malloc per spawn in steady state. Frees from other
  * threads go to an atomic list the owner takes back in one exchange, so
- * there is no ABA: many pushers, one taker. */
+ * there is no ABA: many pushers, one taker. Free slots keep COMPLETE in
+ * their state word, which is all the shutdown scan looks at. */
 static ax_task *ax__slab_alloc(ax__worker *w) {
-    if (!w) return malloc(sizeof(ax_task));
     if (!w->slab_free)
         w->slab_free = atomic_exchange_explicit(&w->slab_remote, NULL, memory_order_acquire);
     if (!w->slab_free) {
         struct ax__slab_chunk *c = malloc(sizeof(*c));
         if (!c) return NULL;
-        c->next = w->slab_chunks;
-        w->slab_chunks = c;
         for (int i = AX__SLAB_CHUNK; i-- > 0;) {
+            atomic_init(&c->tasks[i].state, AX__T_COMPLETE);
             c->tasks[i].home = w;
             c->tasks[i].next = w->slab_free;
             w->slab_free = &c->tasks[i];
         }
+        c->next = atomic_load_explicit(&w->slab_chunks, memory_order_relaxed);
+        atomic_store_explicit(&w->slab_chunks, c, memory_order_release);
     }
     ax_task *t = w->slab_free;
     w->slab_free = t->next;
     return t;
 }
 
-static void ax__slab_release(ax_task *t) {
+static void ax__task_free(ax_task *t) {
     ax__worker *home = t->home;
     if (!home) {
+        ax_runtime *rt = t->rt;
+        pthread_mutex_lock(&rt->foreign_lock);
+        if (t->foreign_prev) t->foreign_prev->foreign_next = t->foreign_next;
+        else rt->foreign = t->foreign_next;
+        if (t->foreign_next) t->foreign_next->foreign_prev = t->foreign_prev;
+        pthread_mutex_unlock(&rt->foreign_lock);
         free(t);
         return;
     }
@@ -61,97 +74,110 @@ static void ax__slab_release(ax_task *t) {
 }
 
 void ax__slab_destroy(ax__worker *w) {
-    struct ax__slab_chunk *c = w->slab_chunks;
+    struct ax__slab_chunk *c = atomic_load(&w->slab_chunks);
     while (c) {
         struct ax__slab_chunk *next = c->next;
         free(c);
         c = next;
     }
-    w->slab_chunks = NULL;
+    atomic_store(&w->slab_chunks, NULL);
     w->slab_free = NULL;
     atomic_store(&w->slab_remote, NULL);
 }
 
 void ax__task_unref(ax_task *t) {
-    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) ax__slab_release(t);
+    uint64_t prev = atomic_fetch_sub_explicit(&t->state, AX__T_REF_ONE, memory_order_acq_rel);
+    if (AX__T_REFS(prev) == 1) ax__task_free(t);
 }
 
-/* Wakers. */
-static void *ax__tw_clone(void *data) {
-    atomic_fetch_add_explicit(&((ax_task *)data)->refs, 1, memory_order_relaxed);
-    return data;
-}
-static void ax__tw_wake(void *data) {
-    ax__task_wake(data);
-    ax__task_unref(data);
-}
-static void ax__tw_wake_by_ref(void *data) { ax__task_wake(data); }
-static void ax__tw_drop(void *data) { ax__task_unref(data); }
-
-const ax_waker_vtable ax__task_waker_vtable = {ax__tw_clone, ax__tw_wake, ax__tw_wake_by_ref,
-                                               ax__tw_drop};
-
-void ax__task_wake(ax_task *t) {
-    uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+/* Makes t runnable; consumes one reference when `consume`. */
+static void ax__task_wake_impl(ax_task *t, bool consume) {
+    uint64_t dec = consume ? AX__T_REF_ONE : 0;
+    uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
     for (;;) {
-        if (s & (AX__T_COMPLETE | AX__T_SCHEDULED)) return;
-        if (s & AX__T_RUNNING) {
-            if (s & AX__T_NOTIFIED) return;
-            if (atomic_compare_exchange_weak_explicit(&t->state, &s, s | AX__T_NOTIFIED,
-                                                      memory_order_acq_rel, memory_order_acquire))
-                return;
-            continue;
+        uint64_t next;
+        bool schedule = false;
+        if (s & (AX__T_COMPLETE | AX__T_SCHEDULED)) next = s - dec;
+        else if (s & AX__T_RUNNING) next = (s | AX__T_NOTIFIED) - dec;
+        else {
+            /* Not complete, so the executor's reference keeps t alive after
+             * ours is gone. */
+            next = (s | AX__T_SCHEDULED) - dec;
+            schedule = true;
         }
-        if (atomic_compare_exchange_weak_explicit(&t->state, &s, s | AX__T_SCHEDULED,
-                                                  memory_order_acq_rel, memory_order_acquire)) {
-            ax__schedule(t);
+        if (next == s) return;
+        if (atomic_compare_exchange_weak_explicit(&t->state, &s, next, memory_order_acq_rel,
+                                                  memory_order_acquire)) {
+            if (schedule) ax__schedule(t);
+            else if (consume && AX__T_REFS(next) == 0) ax__task_free(t);
             return;
         }
     }
 }
 
-static void ax__registry_add(ax_runtime *rt, ax_task *t) {
-    ax__shard *sh = &rt->shards[t->shard];
-    ax__spin_lock(&sh->lock);
-    t->reg_prev = NULL;
-    t->reg_next = sh->head;
-    if (sh->head) sh->head->reg_prev = t;
-    sh->head = t;
-    ax__spin_unlock(&sh->lock);
-}
+void ax__task_wake(ax_task *t) { ax__task_wake_impl(t, false); }
 
-static void ax__registry_remove(ax_runtime *rt, ax_task *t) {
-    ax__shard *sh = &rt->shards[t->shard];
-    ax__spin_lock(&sh->lock);
-    if (t->reg_prev) t->reg_prev->reg_next = t->reg_next;
-    else sh->head = t->reg_next;
-    if (t->reg_next) t->reg_next->reg_prev = t->reg_prev;
-    ax__spin_unlock(&sh->lock);
+/* Wakers. */
+static void *ax__tw_clone(void *data) {
+    atomic_fetch_add_explicit(&((ax_task *)data)->state, AX__T_REF_ONE, memory_order_relaxed);
+    return data;
+}
+static void ax__tw_wake(void *data) { ax__task_wake_impl(data, true); }
+static void ax__tw_wake_by_ref(void *data) { ax__task_wake_impl(data, false); }
+static void ax__tw_drop(void *data) { ax__task_unref(data); }
+
+const ax_waker_vtable ax__task_waker_vtable = {ax__tw_clone, ax__tw_wake, ax__tw_wake_by_ref,
+                                               ax__tw_drop};
+
+/* Workers take ids in blocks so a spawn does not touch a shared counter. */
+#define AX__ID_BLOCK 256
+static uint64_t ax__next_task_id(ax_runtime *rt, ax__worker *w) {
+    if (!w) return atomic_fetch_add_explicit(&rt->next_id, 1, memory_order_relaxed);
+    if (w->id_next == w->id_end) {
+        w->id_next = atomic_fetch_add_explicit(&rt->next_id, AX__ID_BLOCK, memory_order_relaxed);
+        w->id_end = w->id_next + AX__ID_BLOCK;
+    }
+    return w->id_next++;
 }
 
 int ax__task_new(ax_runtime *rt, ax__worker *w, ax_task_fn fn, void *arg, bool detached,
                  ax_task **out) {
     if (!fn) return AX_EINVAL;
-    ax_task *t = ax__slab_alloc(w);
+    ax_task *t = w ? ax__slab_alloc(w) : malloc(sizeof(ax_task));
     if (!t) return AX_ENOMEM;
-    ax__worker *home = t->home;
-    memset(t, 0, sizeof(*t));
-    t->home = w ? home : NULL;
+    /* Field by field rather than memset: the shutdown scan may read the
+     * state word of a slab slot at any time, so it is only ever written
+     * atomically. */
+    memset(&t->fiber, 0, sizeof(t->fiber));
+    t->stack = NULL;
     t->fn = fn;
     t->arg = arg;
+    t->value = NULL;
+    t->err = 0;
+    t->exit_why = 0;
+    t->final_state = AX_TASK_PENDING;
     t->rt = rt;
-    t->id = atomic_fetch_add_explicit(&rt->next_id, 1, memory_order_relaxed);
-    t->shard = (uint16_t)(w ? w->index % AX__SHARDS : t->id % AX__SHARDS);
+    t->home = w;
+    t->next = NULL;
+    t->join_waker.vtable = NULL;
     t->self_waker.vtable = &ax__task_waker_vtable;
     t->self_waker.data = t;
-    atomic_init(&t->refs, detached ? 1u : 2u);
+    t->id = ax__next_task_id(rt, w);
     /* A task spawned while the runtime stops is born cancelled: it ends at
      * once without running, and whoever joins it learns AX_ECANCELED. */
-    uint32_t s = AX__T_SCHEDULED;
+    uint64_t s = AX__T_SCHEDULED | (detached ? 1 : 2) * AX__T_REF_ONE;
     if (atomic_load_explicit(&rt->shutting_down, memory_order_acquire)) s |= AX__T_CANCEL;
-    atomic_init(&t->state, s);
-    atomic_fetch_add_explicit(&rt->live, 1, memory_order_relaxed);
-    ax__registry_add(rt, t);
+    if (w) {
+        atomic_store_explicit(&t->state, s, memory_order_release);
+    } else {
+        atomic_init(&t->state, s);
+        pthread_mutex_lock(&rt->foreign_lock);
+        t->foreign_prev = NULL;
+        t->foreign_next = rt->foreign;
+        if (rt->foreign) rt->foreign->foreign_prev = t;
+        rt->foreign = t;
+        pthread_mutex_unlock(&rt->foreign_lock);
+    }
     if (out) *out = t;
     ax__schedule(t);
     return 0;
@@ -168,6 +194,35 @@ int ax_spawn(ax_task **out, ax_task_fn fn, void *arg) {
     ax__worker *w = ax__worker_current();
     if (!w) return AX_ENOTASK;
     return ax__task_new(w->rt, w, fn, arg, out == NULL, out);
+}
+
+static bool ax__task_live(const ax_task *t) {
+    return !(atomic_load_explicit(&t->state, memory_order_acquire) & AX__T_COMPLETE);
+}
+
+/* Every operation here goes through the state word (ax_abort), so racing
+ * with a slot being freed or reused is harmless: a freed slot shows
+ * COMPLETE, and a slot reused during shutdown holds a born-cancelled task. */
+size_t ax__cancel_live(ax_runtime *rt) {
+    size_t live = 0;
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        struct ax__slab_chunk *c =
+            atomic_load_explicit(&rt->workers[i].slab_chunks, memory_order_acquire);
+        for (; c; c = c->next)
+            for (int k = 0; k < AX__SLAB_CHUNK; k++)
+                if (ax__task_live(&c->tasks[k])) {
+                    ax_abort(&c->tasks[k]);
+                    live++;
+                }
+    }
+    pthread_mutex_lock(&rt->foreign_lock);
+    for (ax_task *t = rt->foreign; t; t = t->foreign_next)
+        if (ax__task_live(t)) {
+            ax_abort(t);
+            live++;
+        }
+    pthread_mutex_unlock(&rt->foreign_lock);
+    return live;
 }
 
 /* Stacks come from the worker's cache; a new mapping is refused with
@@ -193,108 +248,147 @@ static void ax__stack_give(ax__worker *w, ax__stack *s) {
         atomic_fetch_sub_explicit(&w->rt->mapped_stacks, 1, memory_order_relaxed);
 }
 
-/* Runs on the worker's own stack after the task switched away for good. */
-void ax__task_complete(ax__worker *w, ax_task *t) {
-    ax_runtime *rt = t->rt;
+/* Publishes the outcome (value, err, final_state) with COMPLETE and wakes
+ * the joiner. Runs on the task's own stack when fn returns (so the joiner
+ * can be the next task this worker switches to), or on any stack for a task
+ * that ends without running. The executor's reference is dropped later, by
+ * ax__task_release, once nothing runs on the task's stack any more. */
+static void ax__task_publish(ax_task *t) {
+    uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+    t->final_state = t->err                 ? AX_TASK_FAILED
+                     : (s & AX__T_CANCEL) ? AX_TASK_CANCELLED
+                                          : AX_TASK_COMPLETED;
+    while (!atomic_compare_exchange_weak_explicit(
+        &t->state, &s, (s & ~(uint64_t)(AX__T_RUNNING | AX__T_NOTIFIED)) | AX__T_COMPLETE,
+        memory_order_acq_rel, memory_order_relaxed)) {
+    }
+    /* The joiner stored its waker before setting JOIN_WAKER; now that
+     * COMPLETE is set it will not touch it again, so it is ours to wake. */
+    if (s & AX__T_JOIN_WAKER) {
+        ax_waker jw = t->join_waker; /* a copy: the joiner may still read it */
+        ax_waker_wake(&jw);
+    }
+}
+
+/* Gives back the stack of a finished task and the executor's reference. */
+static void ax__task_release(ax__worker *w, ax_task *t) {
     if (t->stack) {
         ax__fiber_destroy(&t->fiber);
         ax__stack_give(w, t->stack);
         t->stack = NULL;
     }
-    uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
-    uint8_t final = t->err ? AX_TASK_FAILED
-                           : (s & AX__T_CANCEL) ? AX_TASK_CANCELLED : AX_TASK_COMPLETED;
-    atomic_store_explicit(&t->final_state, final, memory_order_relaxed);
-    ax__spin_lock(&t->join_lock);
-    atomic_fetch_or_explicit(&t->state, AX__T_COMPLETE, memory_order_acq_rel);
-    atomic_fetch_and_explicit(&t->state, ~(uint32_t)(AX__T_RUNNING | AX__T_NOTIFIED),
-                              memory_order_acq_rel);
-    ax_waker jw = t->join_waker;
-    t->join_waker.vtable = NULL;
-    ax__spin_unlock(&t->join_lock);
-    ax_waker_wake(&jw);
-    ax__registry_remove(rt, t);
     ax__task_unref(t);
-    if (atomic_fetch_sub_explicit(&rt->live, 1, memory_order_acq_rel) == 1 &&
-        atomic_load_explicit(&rt->shutting_down, memory_order_acquire)) {
-        pthread_mutex_lock(&rt->done_lock);
-        pthread_cond_broadcast(&rt->done_cond);
-        pthread_mutex_unlock(&rt->done_lock);
-    }
 }
 
-/* The first frame of every task stack. */
-static _Noreturn void ax__task_finish(ax_task *t) {
-    t->exit_why = AX__EXIT_DONE;
-    ax__worker *w = ax__worker_current();
-    ax__fiber_switch_final(&t->fiber, &w->sched);
-    abort(); /* a finished task is never resumed */
+void ax__task_complete(ax__worker *w, ax_task *t) {
+    ax__task_publish(t);
+    ax__task_release(w, t);
 }
 
-static void ax__task_entry(void *arg) {
-    ax_task *t = arg;
-    t->value = t->fn(t->arg);
-    ax__task_finish(t);
+static void ax__task_entry(void *arg);
+
+/* Makes t ready to be switched to: RUNNING, and a stack on first run.
+ * Returns false when t ended instead (cancelled before it ever ran, or no
+ * stack could be had). */
+static bool ax__task_prepare(ax__worker *w, ax_task *t) {
+    if (t->exit_why == AX__EXIT_YIELD) return true; /* still RUNNING */
+    /* SCHEDULED is set and RUNNING and NOTIFIED are clear (a wake on a
+     * scheduled task changes nothing), so one add swaps SCHEDULED for
+     * RUNNING. STARTED is only ever set here, so the relaxed read decides
+     * whether the same add sets it. */
+    uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+    uint64_t add = AX__T_RUNNING - AX__T_SCHEDULED;
+    if (!(s & AX__T_STARTED) && !(s & AX__T_CANCEL)) add += AX__T_STARTED;
+    s = atomic_fetch_add_explicit(&t->state, add, memory_order_acq_rel);
+    if (s & AX__T_STARTED) return true;
+    if (!(add & AX__T_STARTED)) { /* aborted before it ever ran */
+        ax__task_complete(w, t);
+        return false;
+    }
+    int err = ax__stack_take(w, &t->stack);
+    if (err) {
+        t->err = err;
+        ax__task_complete(w, t);
+        return false;
+    }
+    ax__fiber_init(&t->fiber, t->stack, ax__task_entry, t);
+    return true;
 }
 
-void ax__run_task(ax__worker *w, ax_task *t) {
-    uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
-    while (!atomic_compare_exchange_weak_explicit(
-        &t->state, &s, (s & ~(uint32_t)(AX__T_SCHEDULED | AX__T_NOTIFIED)) | AX__T_RUNNING,
-        memory_order_acq_rel, memory_order_acquire)) {
-    }
-    if (!(s & AX__T_STARTED)) {
-        if (s & AX__T_CANCEL) { /* aborted before it ever ran */
-            ax__task_complete(w, t);
-            return;
-        }
-        int err = ax__stack_take(w, &t->stack);
-        if (err) {
-            t->err = err;
-            ax__task_complete(w, t);
-            return;
-        }
-        ax__fiber_init(&t->fiber, t->stack, ax__task_entry, t);
-        atomic_fetch_or_explicit(&t->state, AX__T_STARTED, memory_order_relaxed);
-    }
-    w->current = t;
-    ax__overflow_set_current(t->stack, t->id);
-    ax__fiber_switch(&w->sched, &t->fiber);
-    ax__overflow_set_current(NULL, 0);
-    w->current = NULL;
+ax_task *ax__next_runnable(ax__worker *w) {
+    ax_task *t;
+    while ((t = ax__next_task(w)))
+        if (ax__task_prepare(w, t)) return t;
+    return NULL;
+}
 
+/* The second half of every switch, run by whichever context resumes on
+ * this worker: what the task that left needs now that its stack is idle. */
+void ax__finish_prev(ax__worker *w) {
+    ax_task *t = w->prev;
+    if (!t) return;
+    w->prev = NULL;
     switch (t->exit_why) {
     case AX__EXIT_DONE:
-        ax__task_complete(w, t);
+        ax__task_release(w, t);
         return;
     case AX__EXIT_YIELD:
-        s = atomic_load_explicit(&t->state, memory_order_acquire);
-        while (!atomic_compare_exchange_weak_explicit(
-            &t->state, &s,
-            (s & ~(uint32_t)(AX__T_RUNNING | AX__T_NOTIFIED)) | AX__T_SCHEDULED,
-            memory_order_acq_rel, memory_order_acquire)) {
-        }
         ax__schedule_back(w, t);
         return;
-    default: /* AX__EXIT_SUSPEND */
-        s = atomic_load_explicit(&t->state, memory_order_acquire);
+    default: { /* AX__EXIT_SUSPEND: idle now, unless woken meanwhile */
+        uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
         for (;;) {
-            uint32_t next = s & ~(uint32_t)(AX__T_RUNNING | AX__T_NOTIFIED);
+            uint64_t next = s & ~(uint64_t)(AX__T_RUNNING | AX__T_NOTIFIED);
             if (s & AX__T_NOTIFIED) next |= AX__T_SCHEDULED;
             if (atomic_compare_exchange_weak_explicit(&t->state, &s, next, memory_order_acq_rel,
-                                                      memory_order_acquire))
+                                                      memory_order_relaxed))
                 break;
         }
         if (s & AX__T_NOTIFIED) ax__schedule(t);
         return;
     }
+    }
 }
 
-void ax__task_suspend(ax_task *t) {
-    t->exit_why = AX__EXIT_SUSPEND;
-    ax__worker *w = ax__worker_current();
-    ax__fiber_switch(&t->fiber, &w->sched);
+/* Switches from task t to `to`: the worker's scheduler context, or a task
+ * already prepared by ax__next_runnable. */
+void ax__switch_to(ax__worker *w, ax_task *t, ax_task *to, bool final) {
+    ax__fiber *dest = to ? &to->fiber : &w->sched;
+    w->current = to;
+    w->prev = t;
+    ax__overflow_set_current(to ? to->stack : NULL, to ? to->id : 0);
+    if (final) ax__fiber_switch_final(t ? &t->fiber : &w->sched, dest);
+    else ax__fiber_switch(t ? &t->fiber : &w->sched, dest);
 }
+
+/* Leaves the CPU from inside task t: straight to the next runnable task
+ * when there is one (one switch instead of two through the scheduler), or
+ * to the scheduler, which also runs the periodic timer and I/O checks. */
+static void ax__task_leave(ax_task *t, uint8_t why) {
+    ax__worker *w = ax__worker_current();
+    t->exit_why = why;
+    ax_task *next = ax__maintenance_due(w) ? NULL : ax__next_runnable(w);
+    w->ticks++;
+    ax__switch_to(w, t, next, why == AX__EXIT_DONE);
+    /* Resumed, possibly on another worker. */
+    ax__finish_prev(ax__worker_current());
+}
+
+/* The first frame of every task stack. */
+static _Noreturn void ax__task_finish(ax_task *t) {
+    ax__task_publish(t);
+    ax__task_leave(t, AX__EXIT_DONE);
+    abort(); /* a finished task is never resumed */
+}
+
+static void ax__task_entry(void *arg) {
+    ax_task *t = arg;
+    ax__finish_prev(ax__worker_current());
+    t->value = t->fn(t->arg);
+    ax__task_finish(t);
+}
+
+void ax__task_suspend(ax_task *t) { ax__task_leave(t, AX__EXIT_SUSPEND); }
 
 ax_task *ax__task_current(void) {
     ax__worker *w = ax__worker_current();
@@ -302,7 +396,7 @@ ax_task *ax__task_current(void) {
 }
 
 static bool ax__cancelled(const ax_task *t) {
-    return atomic_load_explicit(&t->state, memory_order_acquire) & AX__T_CANCEL;
+    return atomic_load_explicit(&t->state, memory_order_relaxed) & AX__T_CANCEL;
 }
 
 intptr_t ax_await(ax_future *f) { return ax_await_until(f, AX_NO_DEADLINE); }
@@ -348,9 +442,9 @@ int ax_yield(void) {
     ax_task *t = ax__task_current();
     if (!t) return AX_ENOTASK;
     if (ax__cancelled(t)) return AX_ECANCELED;
-    t->exit_why = AX__EXIT_YIELD;
-    ax__worker *w = ax__worker_current();
-    ax__fiber_switch(&t->fiber, &w->sched);
+    /* Nothing else is ready: carry on, unless timers and I/O are due. */
+    if (!ax__worker_has_work(ax__worker_current())) return 0;
+    ax__task_leave(t, AX__EXIT_YIELD);
     return ax__cancelled(t) ? AX_ECANCELED : 0;
 }
 
@@ -375,14 +469,13 @@ uint64_t ax_current_task_id(void) {
 }
 
 ax_task_state ax_task_status(const ax_task *t) {
-    uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
-    if (s & AX__T_COMPLETE)
-        return (ax_task_state)atomic_load_explicit(&t->final_state, memory_order_relaxed);
+    uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+    if (s & AX__T_COMPLETE) return (ax_task_state)t->final_state;
     return (s & AX__T_STARTED) ? AX_TASK_RUNNING : AX_TASK_PENDING;
 }
 
 void ax_abort(ax_task *t) {
-    uint32_t s = atomic_fetch_or_explicit(&t->state, AX__T_CANCEL, memory_order_acq_rel);
+    uint64_t s = atomic_fetch_or_explicit(&t->state, AX__T_CANCEL, memory_order_acq_rel);
     if (!(s & AX__T_CANCEL)) ax__task_wake(t);
 }
 
@@ -390,12 +483,36 @@ void ax_detach(ax_task *t) {
     if (t) ax__task_unref(t);
 }
 
-/* Join as a future. */
+/* Join as a future. The joiner's waker is handed over through the state
+ * word: the joiner writes join_waker, then sets JOIN_WAKER; the completer
+ * sets COMPLETE and, if JOIN_WAKER was set, takes the waker. Whoever loses
+ * the race learns it from the value its own atomic operation returned. */
 static int ax__final_code(const ax_task *t) {
-    switch (atomic_load_explicit(&t->final_state, memory_order_relaxed)) {
+    switch (t->final_state) {
     case AX_TASK_COMPLETED: return 0;
     case AX_TASK_CANCELLED: return AX_ECANCELED;
     default: return t->err ? t->err : AX_EFAILED;
+    }
+}
+
+static ax_poll ax__join_ready(ax_join_future *jf) {
+    jf->value = jf->task->value;
+    jf->base.result = ax__final_code(jf->task);
+    return AX_READY;
+}
+
+/* Takes the stored waker back if the completer has not claimed it. Returns
+ * false if the task completed (then the completer owns the waker). */
+static bool ax__join_unset_waker(ax_task *t) {
+    uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+    for (;;) {
+        if (s & AX__T_COMPLETE) return false;
+        if (!(s & AX__T_JOIN_WAKER)) return true;
+        if (atomic_compare_exchange_weak_explicit(&t->state, &s, s & ~(uint64_t)AX__T_JOIN_WAKER,
+                                                  memory_order_acq_rel, memory_order_acquire)) {
+            ax_waker_drop(&t->join_waker);
+            return true;
+        }
     }
 }
 
@@ -403,32 +520,28 @@ static ax_poll ax__join_poll(ax_future *f, ax_context *cx) {
     ax_join_future *jf = (ax_join_future *)f;
     ax_task *t = jf->task;
     if (!t) return AX_READY;
-    if (!(atomic_load_explicit(&t->state, memory_order_acquire) & AX__T_COMPLETE)) {
-        ax_waker old = {0};
-        ax__spin_lock(&t->join_lock);
-        bool done = atomic_load_explicit(&t->state, memory_order_acquire) & AX__T_COMPLETE;
-        if (!done && !ax_waker_will_wake(&t->join_waker, cx->waker)) {
-            old = t->join_waker;
-            t->join_waker = ax_waker_clone(cx->waker);
-        }
-        ax__spin_unlock(&t->join_lock);
-        ax_waker_drop(&old);
-        if (!done) return AX_PENDING;
+    uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+    if (s & AX__T_COMPLETE) return ax__join_ready(jf);
+    if (s & AX__T_JOIN_WAKER) {
+        if (ax_waker_will_wake(&t->join_waker, cx->waker)) return AX_PENDING;
+        if (!ax__join_unset_waker(t)) return ax__join_ready(jf);
     }
-    jf->value = t->value;
-    jf->base.result = ax__final_code(t);
-    return AX_READY;
+    t->join_waker = ax_waker_clone(cx->waker);
+    s = atomic_fetch_or_explicit(&t->state, AX__T_JOIN_WAKER, memory_order_acq_rel);
+    if (s & AX__T_COMPLETE) {
+        /* Completed before our waker was visible: the completer did not see
+         * JOIN_WAKER and left it alone. */
+        ax_waker_drop(&t->join_waker);
+        return ax__join_ready(jf);
+    }
+    return AX_PENDING;
 }
 
 static void ax__join_drop(ax_future *f) {
     ax_join_future *jf = (ax_join_future *)f;
     ax_task *t = jf->task;
     if (!t) return;
-    ax__spin_lock(&t->join_lock);
-    ax_waker w = t->join_waker;
-    t->join_waker.vtable = NULL;
-    ax__spin_unlock(&t->join_lock);
-    ax_waker_drop(&w);
+    ax__join_unset_waker(t);
     jf->task = NULL;
     ax__task_unref(t);
 }

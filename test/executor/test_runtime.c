@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "axon.h"
+#include "test/sanitizers.h"
 
 Test(runtime, options_and_env) {
     ax_runtime *rt;
@@ -113,6 +114,7 @@ static void *stack_limit_main(void *arg) {
 }
 
 Test(runtime, stack_limit_gives_enomem, .timeout = 60) {
+    if (AX_TEST_TSAN) cr_skip_test("TSan needs the kernel mappings this test exhausts");
     ax_runtime *rt;
     cr_assert_eq(ax_runtime_new(&rt, &(ax_runtime_opts){.workers = 1, .stack_size = 16384}), 0);
     cr_assert_eq(ax_run(rt, stack_limit_main, NULL, NULL), 0);

@@ -14,6 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Internal symbols stay out of libaxon.so's dynamic symbol table, so calls
+ * between the library's files are direct, not through the PLT. */
+#pragma GCC visibility push(hidden)
+
 /* One mmap'd stack: [map, map + guard) is PROT_NONE, the rest usable. */
 typedef struct ax__stack {
     struct ax__stack *next; /* free-list link while pooled */
@@ -90,5 +94,7 @@ void ax__overflow_thread_exit(void);
  * page bounds and task id); NULL/0 when it runs its own thread stack. Cheap:
  * three thread-local stores. */
 void ax__overflow_set_current(const ax__stack *s, uint64_t task_id);
+
+#pragma GCC visibility pop
 
 #endif

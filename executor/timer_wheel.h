@@ -15,9 +15,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Internal symbols stay out of libaxon.so's dynamic symbol table, so calls
+ * between the library's files are direct, not through the PLT. */
+#pragma GCC visibility push(hidden)
+
 #define AX__WHEEL_LEVELS 6
-#define AX__WHEEL_SLOTS 64
-#define AX__TIMER_IDLE UINT32_MAX
+#define AX__WHEEL_SLOTS  64
+#define AX__TIMER_IDLE   UINT32_MAX
 
 /* The node a wheel links. Embedded in the owner's own timer object. */
 typedef struct ax__timer {
@@ -28,10 +32,10 @@ typedef struct ax__timer {
 } ax__timer;
 
 typedef struct ax__wheel {
-    uint64_t now;                                  /* last tick advanced to */
-    uint64_t occupied[AX__WHEEL_LEVELS];           /* bit s: slot s non-empty */
+    uint64_t now;                        /* last tick advanced to */
+    uint64_t occupied[AX__WHEEL_LEVELS]; /* bit s: slot s non-empty */
     ax__timer *slot[AX__WHEEL_LEVELS][AX__WHEEL_SLOTS];
-    size_t armed;                                  /* timers in the wheel */
+    size_t armed; /* timers in the wheel */
 } ax__wheel;
 
 /* Starts an empty wheel at tick `now`. */
@@ -43,7 +47,9 @@ static inline void ax__timer_init(ax__timer *t) {
     t->where = AX__TIMER_IDLE;
     t->flags = 0;
 }
-static inline bool ax__timer_armed(const ax__timer *t) { return t->where != AX__TIMER_IDLE; }
+static inline bool ax__timer_armed(const ax__timer *t) {
+    return t->where != AX__TIMER_IDLE;
+}
 
 /* Arms t (which must be idle) to expire at tick `when`. A `when` at or
  * before w->now expires at the next ax__wheel_advance. */
@@ -55,7 +61,8 @@ bool ax__wheel_cancel(ax__wheel *w, ax__timer *t);
 
 /* A tick at or before the earliest expiry (exact when the earliest timer is
  * in level 0; otherwise the start of the slot that holds it, where a
- * cascade is due). UINT64_MAX when no timer is armed. */
+ * cascade is due; w->now while a timer armed at or before w->now waits for
+ * the next advance). UINT64_MAX when no timer is armed. */
 uint64_t ax__wheel_next_expiry(const ax__wheel *w);
 
 /* Moves the wheel forward to tick `now` (never backwards), cascading
@@ -64,5 +71,7 @@ uint64_t ax__wheel_next_expiry(const ax__wheel *w);
  * returned timer is already idle (where == AX__TIMER_IDLE), so the caller may
  * re-arm or free it while walking the list (read `next` first). */
 ax__timer *ax__wheel_advance(ax__wheel *w, uint64_t now);
+
+#pragma GCC visibility pop
 
 #endif

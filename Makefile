@@ -96,7 +96,8 @@ tests-build: $(BUILD)/test/axon_tests $(EX_BIN)
 # The test binary finds the examples through AXON_EXAMPLES (they run in the suite).
 test: deps
 	$(MAKE) --no-print-directory tests-build
-	AXON_EXAMPLES=$(abspath $(BUILD)/examples) $(EXEC) $(BUILD)/test/axon_tests $(TEST_ARGS)
+	AXON_EXAMPLES=$(abspath $(BUILD)/examples) AXON_EXAMPLES_WRAPPER="$(EXAMPLES_WRAPPER)" \
+	  $(EXEC) $(BUILD)/test/axon_tests $(TEST_ARGS)
 
 check: test
 
@@ -118,7 +119,7 @@ check-tsan: deps
 
 check-aarch64: deps
 	$(MAKE) --no-print-directory BUILD=build/aarch64 CC=aarch64-linux-gnu-gcc ARCH=aarch64 \
-	  RUNNER=own LDFLAGS_V=-static EXEC="qemu-aarch64-static" test
+	  RUNNER=own LDFLAGS_V=-static EXEC="qemu-aarch64-static" EXAMPLES_WRAPPER=qemu-aarch64-static test
 
 bench: deps lib
 	$(MAKE) --no-print-directory $(BENCH_BIN)

@@ -23,6 +23,10 @@
 #include "reactor/reactor.h"
 #include "reactor/spin.h"
 
+/* Internal symbols stay out of libaxon.so's dynamic symbol table, so calls
+ * between the library's files are direct, not through the PLT. */
+#pragma GCC visibility push(hidden)
+
 typedef struct ax__worker ax__worker;
 
 /* The task state word (ax_task.state): flags in the low 16 bits, the
@@ -192,5 +196,7 @@ int ax__timers_timeout_ms(ax__worker *w);
 /* Signals. */
 int ax__signals_init(ax_runtime *rt, const sigset_t *set);
 void ax__signals_free(ax_runtime *rt);
+
+#pragma GCC visibility pop
 
 #endif

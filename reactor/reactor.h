@@ -29,6 +29,10 @@
 #include <sys/uio.h>
 #include "axon/future.h"
 
+/* Internal symbols stay out of libaxon.so's dynamic symbol table, so calls
+ * between the library's files are direct, not through the PLT. */
+#pragma GCC visibility push(hidden)
+
 typedef struct ax__reactor ax__reactor;
 typedef struct ax__io ax__io;
 
@@ -92,5 +96,7 @@ ax_poll ax__io_poll_readv(ax__io *io, const struct iovec *iov, int n, ax_context
                           ssize_t *res);
 ax_poll ax__io_poll_writev(ax__io *io, const struct iovec *iov, int n, ax_context *cx,
                            ssize_t *res);
+
+#pragma GCC visibility pop
 
 #endif

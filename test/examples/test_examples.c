@@ -1,0 +1,82 @@
+/* The examples build with the suite and must run: `make test` passes their
+ * folder in AXON_EXAMPLES. */
+#include <criterion/criterion.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Runs AXON_EXAMPLES/<name> with args; returns its exit status and its
+ * stdout in out. With sig > 0 the signal is sent after delay_ms. */
+static int run_example(const char *name, char *const args[], char *out, size_t cap, int sig,
+                       int delay_ms) {
+    const char *dir = getenv("AXON_EXAMPLES");
+    cr_assert_not_null(dir, "AXON_EXAMPLES is not set (run through make test)");
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        dup2(p[1], 1);
+        close(p[0]);
+        /* AXON_EXAMPLES_WRAPPER runs cross-built examples (qemu-user). */
+        char *argv[10];
+        int k = 0;
+        const char *wrap = getenv("AXON_EXAMPLES_WRAPPER");
+        if (wrap && *wrap) argv[k++] = (char *)wrap;
+        argv[k++] = path;
+        for (int i = 0; args && args[i] && i < 6; i++) argv[k++] = args[i];
+        argv[k] = NULL;
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(p[1]);
+    if (sig) {
+        usleep((useconds_t)delay_ms * 1000);
+        kill(pid, sig);
+    }
+    size_t len = 0;
+    ssize_t n;
+    while (len + 1 < cap && (n = read(p[0], out + len, cap - 1 - len)) > 0) len += (size_t)n;
+    out[len] = 0;
+    close(p[0]);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    return st;
+}
+
+Test(examples, hello, .timeout = 30) {
+    char out[4096];
+    int st = run_example("hello", NULL, out, sizeof(out), 0, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d, output: %s", st, out);
+    cr_assert_not_null(strstr(out, "slept 60 ms in total"), "output: %s", out);
+}
+
+Test(examples, demo_runs_for_a_second, .timeout = 60) {
+    char out[8192];
+    char *args[] = {"--seconds", "1", NULL};
+    int st = run_example("demo", args, out, sizeof(out), 0, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d, output: %s", st, out);
+    cr_assert_not_null(strstr(out, "spawned and joined 100000 tasks"), "output: %s", out);
+    cr_assert_not_null(strstr(out, "10000 tasks slept"), "output: %s", out);
+    cr_assert_not_null(strstr(out, "tick 1"), "output: %s", out);
+}
+
+Test(examples, demo_stops_on_sigint, .timeout = 60) {
+    char out[8192];
+    int st = run_example("demo", NULL, out, sizeof(out), SIGINT, 1500);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d, output: %s", st, out);
+    cr_assert_not_null(strstr(out, "got signal 2 (SIGINT), stopping"), "output: %s", out);
+}
+
+Test(examples, demo_rejects_bad_arguments) {
+    char out[1024];
+    char *args[] = {"--bogus", NULL};
+    int st = run_example("demo", args, out, sizeof(out), 0, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status %d", st);
+}

@@ -14,10 +14,12 @@
 
 #include "axon.h"
 
-#define SPAWNS 100000
+#define SPAWNS   100000
 #define SLEEPERS 10000
 
-static void *empty(void *arg) { return arg; }
+static void *empty(void *arg) {
+    return arg;
+}
 
 static void *sleeper(void *arg) {
     ax_sleep(50 + (uintptr_t)arg % 50);
@@ -50,8 +52,10 @@ static void *main_task(void *arg) {
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
-    if (seconds) printf("ticking for %ld s (Ctrl-C stops it sooner)\n", seconds);
-    else printf("ticking once a second; press Ctrl-C to stop\n");
+    if (seconds)
+        printf("ticking for %ld s (Ctrl-C stops it sooner)\n", seconds);
+    else
+        printf("ticking once a second; press Ctrl-C to stop\n");
     ax_interval iv;
     ax_interval_init(&iv, 1000);
     for (long tick = 1; !seconds || tick <= seconds; tick++) {
@@ -69,7 +73,8 @@ static void *main_task(void *arg) {
 
 int main(int argc, char **argv) {
     long seconds = 0;
-    if (argc == 3 && strcmp(argv[1], "--seconds") == 0) seconds = atol(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "--seconds") == 0)
+        seconds = atol(argv[2]);
     else if (argc != 1) {
         fprintf(stderr, "usage: %s [--seconds N]\n", argv[0]);
         return 2;

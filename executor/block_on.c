@@ -42,7 +42,9 @@ static void ax__pk_wake(void *d) {
     ax__parker_unref(d);
 }
 
-static void ax__pk_drop(void *d) { ax__parker_unref(d); }
+static void ax__pk_drop(void *d) {
+    ax__parker_unref(d);
+}
 
 static const ax_waker_vtable ax__parker_vtable = {ax__pk_clone, ax__pk_wake, ax__pk_wake_by_ref,
                                                   ax__pk_drop};

@@ -41,15 +41,19 @@ int ax__stack_get(ax__stack_pool *p, ax__stack **out);
 void ax__stack_put(ax__stack_pool *p, ax__stack *s);
 /* Unmaps every cached stack. */
 void ax__stack_pool_destroy(ax__stack_pool *p);
-static inline char *ax__stack_lo(const ax__stack *s) { return s->map + s->guard_size; }
-static inline char *ax__stack_hi(const ax__stack *s) { return s->map + s->map_size; }
+static inline char *ax__stack_lo(const ax__stack *s) {
+    return s->map + s->guard_size;
+}
+static inline char *ax__stack_hi(const ax__stack *s) {
+    return s->map + s->map_size;
+}
 
 typedef struct ax__fiber {
-    void *sp;          /* saved stack pointer while not running */
-    const void *lo;    /* lowest usable stack address (for ASan) */
-    size_t size;       /* usable stack size (for ASan) */
-    void *tsan;        /* TSan fiber handle, or NULL */
-    void *asan_fake;   /* ASan fake-stack save slot */
+    void *sp;        /* saved stack pointer while not running */
+    const void *lo;  /* lowest usable stack address (for ASan) */
+    size_t size;     /* usable stack size (for ASan) */
+    void *tsan;      /* TSan fiber handle, or NULL */
+    void *asan_fake; /* ASan fake-stack save slot */
 } ax__fiber;
 
 /* Describes the calling thread's own stack as a fiber, so it can be

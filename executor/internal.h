@@ -42,9 +42,9 @@ enum {
     AX__T_STARTED = 1u << 5,    /* fn has begun */
     AX__T_JOIN_WAKER = 1u << 6, /* join_waker holds the joiner's waker */
 };
-#define AX__T_REF_ONE ((uint64_t)1 << 16)
+#define AX__T_REF_ONE  ((uint64_t)1 << 16)
 #define AX__T_FLAGS(s) ((s) & (AX__T_REF_ONE - 1))
-#define AX__T_REFS(s) ((s) >> 16)
+#define AX__T_REFS(s)  ((s) >> 16)
 
 /* Why a task switched back to its worker. */
 enum { AX__EXIT_SUSPEND, AX__EXIT_YIELD, AX__EXIT_DONE };
@@ -61,8 +61,8 @@ struct ax_task {
     uint8_t final_state;
     uint64_t id;
     ax_runtime *rt;
-    ax__worker *home; /* whose slab the struct came from; NULL: malloc */
-    ax_task *next;    /* run-queue link / slab free list */
+    ax__worker *home;                     /* whose slab the struct came from; NULL: malloc */
+    ax_task *next;                        /* run-queue link / slab free list */
     ax_task *foreign_prev, *foreign_next; /* on rt->foreign when home is NULL */
     /* Written by the joiner before it sets JOIN_WAKER, read by the
      * completer only if it saw JOIN_WAKER when it set COMPLETE. */
@@ -93,7 +93,7 @@ struct ax__worker {
     uint64_t ticks;            /* tasks switched to */
     uint64_t last_maintenance; /* ticks at the last timer/reactor check */
     ax_task *prev;             /* switched away from; its epilogue is pending */
-    uint64_t id_next, id_end; /* a block of task ids taken from rt->next_id */
+    uint64_t id_next, id_end;  /* a block of task ids taken from rt->next_id */
     ax__stack_pool stacks;
     /* Task slab: local free list, plus frees from other threads. The chunk
      * list is also walked by ax_runtime_free to find live tasks. */
@@ -115,7 +115,7 @@ struct ax_runtime {
     unsigned stack_cache;
     size_t max_live_stacks;
     _Atomic size_t mapped_stacks; /* stacks mapped now, cached ones included */
-    ax_instant start; /* tick 0 of every wheel */
+    ax_instant start;             /* tick 0 of every wheel */
 
     /* Global injection queue (spawns and wakes from outside a worker). */
     pthread_mutex_t inject_lock;
@@ -158,11 +158,11 @@ void ax__worker_set_current(ax__worker *w);
 ax_task *ax__task_current(void);
 
 /* Scheduling. */
-void ax__schedule(ax_task *t);        /* t was just set SCHEDULED */
+void ax__schedule(ax_task *t);                     /* t was just set SCHEDULED */
 void ax__schedule_back(ax__worker *w, ax_task *t); /* back of w's queue (yield) */
-void ax__task_wake(ax_task *t);       /* waker entry point: make t runnable */
-void ax__task_suspend(ax_task *t);    /* park the current task until woken */
-void ax__worker_main(ax__worker *w); /* a worker thread's loop */
+void ax__task_wake(ax_task *t);                    /* waker entry point: make t runnable */
+void ax__task_suspend(ax_task *t);                 /* park the current task until woken */
+void ax__worker_main(ax__worker *w);               /* a worker thread's loop */
 void ax__unpark_one(ax_runtime *rt);
 void ax__unpark_all(ax_runtime *rt);
 ax_task *ax__next_task(ax__worker *w);     /* pops the next queued task */

@@ -56,7 +56,9 @@ static int ax__wait_fd(int fd, int dir, ax_instant deadline) {
     return r;
 }
 
-int ax_wait_readable(int fd, ax_instant deadline) { return ax__wait_fd(fd, AX__DIR_READ, deadline); }
+int ax_wait_readable(int fd, ax_instant deadline) {
+    return ax__wait_fd(fd, AX__DIR_READ, deadline);
+}
 
 int ax_wait_writable(int fd, ax_instant deadline) {
     return ax__wait_fd(fd, AX__DIR_WRITE, deadline);

@@ -7,14 +7,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#define AX__DEFAULT_STACK (256u * 1024u)
+#define AX__DEFAULT_STACK       (256u * 1024u)
 #define AX__DEFAULT_STACK_CACHE 64u
-#define AX__MAX_WORKERS 1024u
+#define AX__MAX_WORKERS         1024u
 /* Mappings left for everything that is not a task stack (heap, libraries,
  * thread stacks, file mappings). */
 #define AX__MAP_RESERVE 4096u
 
-void ax_runtime_opts_init(ax_runtime_opts *o) { memset(o, 0, sizeof(*o)); }
+void ax_runtime_opts_init(ax_runtime_opts *o) {
+    memset(o, 0, sizeof(*o));
+}
 
 static int ax__workers_from_env(unsigned *out) {
     const char *s = getenv("AXON_WORKERS");
@@ -84,8 +86,10 @@ static void ax__runtime_destroy(ax_runtime *rt, unsigned started) {
 
 int ax_runtime_new(ax_runtime **out, const ax_runtime_opts *opts) {
     ax_runtime_opts o;
-    if (opts) o = *opts;
-    else ax_runtime_opts_init(&o);
+    if (opts)
+        o = *opts;
+    else
+        ax_runtime_opts_init(&o);
     unsigned workers = o.workers;
     if (!workers) {
         int err = ax__workers_from_env(&workers);
@@ -176,6 +180,10 @@ ax_runtime *ax_current_runtime(void) {
     return w ? w->rt : NULL;
 }
 
-unsigned ax_runtime_workers(const ax_runtime *rt) { return rt->nworkers; }
+unsigned ax_runtime_workers(const ax_runtime *rt) {
+    return rt->nworkers;
+}
 
-size_t ax_runtime_max_live_stacks(const ax_runtime *rt) { return rt->max_live_stacks; }
+size_t ax_runtime_max_live_stacks(const ax_runtime *rt) {
+    return rt->max_live_stacks;
+}

@@ -20,8 +20,8 @@
 #include <errno.h>
 #include <time.h>
 
-#define AX__LIFO_MAX 3
-#define AX__GLOBAL_EVERY 61
+#define AX__LIFO_MAX          3
+#define AX__GLOBAL_EVERY      61
 #define AX__MAINTENANCE_EVERY 61u
 
 /* initial-exec: one %fs-relative load instead of a __tls_get_addr call
@@ -37,13 +37,17 @@ __attribute__((noinline)) ax__worker *ax__worker_current(void) {
     return w;
 }
 
-void ax__worker_set_current(ax__worker *w) { ax__tls_worker = w; }
+void ax__worker_set_current(ax__worker *w) {
+    ax__tls_worker = w;
+}
 
 static void ax__inject_push(ax_runtime *rt, ax_task *t) {
     t->next = NULL;
     pthread_mutex_lock(&rt->inject_lock);
-    if (rt->inject_tail) rt->inject_tail->next = t;
-    else rt->inject_head = t;
+    if (rt->inject_tail)
+        rt->inject_tail->next = t;
+    else
+        rt->inject_head = t;
     rt->inject_tail = t;
     atomic_fetch_add_explicit(&rt->inject_len, 1, memory_order_seq_cst);
     pthread_mutex_unlock(&rt->inject_lock);
@@ -102,19 +106,25 @@ static void ax__lq_overflow(ax__worker *w, ax_task *t) {
     for (uint32_t i = 0; i < AX__LQ_CAP / 2; i++, n++) {
         ax_task *x = ax__lq_pop(w);
         x->next = NULL;
-        if (tail) tail->next = x;
-        else head = x;
+        if (tail)
+            tail->next = x;
+        else
+            head = x;
         tail = x;
     }
     t->next = NULL;
-    if (tail) tail->next = t;
-    else head = t;
+    if (tail)
+        tail->next = t;
+    else
+        head = t;
     tail = t;
     n++;
     ax_runtime *rt = w->rt;
     pthread_mutex_lock(&rt->inject_lock);
-    if (rt->inject_tail) rt->inject_tail->next = head;
-    else rt->inject_head = head;
+    if (rt->inject_tail)
+        rt->inject_tail->next = head;
+    else
+        rt->inject_head = head;
     rt->inject_tail = tail;
     atomic_fetch_add_explicit(&rt->inject_len, n, memory_order_seq_cst);
     pthread_mutex_unlock(&rt->inject_lock);
@@ -209,8 +219,7 @@ bool ax__maintenance_due(const ax__worker *w) {
 
 bool ax__worker_has_work(const ax__worker *w) {
     return w->lifo || w->lq_head != w->lq_tail ||
-           atomic_load_explicit(&w->rt->inject_len, memory_order_relaxed) ||
-           ax__maintenance_due(w);
+           atomic_load_explicit(&w->rt->inject_len, memory_order_relaxed) || ax__maintenance_due(w);
 }
 
 /* Tasks usually switch straight to one another (task.c: ax__task_leave);

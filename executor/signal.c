@@ -25,8 +25,10 @@ typedef struct ax__sig_waiter {
 } ax__sig_waiter;
 
 static void ax__sig_unlink(ax_runtime *rt, ax__sig_waiter *w) {
-    if (w->prev) w->prev->next = w->next;
-    else rt->sig_waiters = w->next;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        rt->sig_waiters = w->next;
     if (w->next) w->next->prev = w->prev;
     w->linked = false;
 }
@@ -50,8 +52,10 @@ static void ax__sig_deliver(ax_runtime *rt, int signo) {
             }
             w = next;
         }
-        if (n) any = true;
-        else if (!any) rt->sig_pending |= 1ull << (signo - 1);
+        if (n)
+            any = true;
+        else if (!any)
+            rt->sig_pending |= 1ull << (signo - 1);
         ax__spin_unlock(&rt->sig_lock);
         for (size_t i = 0; i < n; i++) ax_waker_wake(&batch[i]);
         if (n < AX__SIG_BATCH) return;
@@ -60,9 +64,15 @@ static void ax__sig_deliver(ax_runtime *rt, int signo) {
 
 static void ax__sig_dispatch(ax_runtime *rt);
 
-static void *ax__sd_clone(void *d) { return d; }
-static void ax__sd_wake(void *d) { ax__sig_dispatch(d); }
-static void ax__sd_drop(void *d) { (void)d; }
+static void *ax__sd_clone(void *d) {
+    return d;
+}
+static void ax__sd_wake(void *d) {
+    ax__sig_dispatch(d);
+}
+static void ax__sd_drop(void *d) {
+    (void)d;
+}
 static const ax_waker_vtable ax__sig_dispatch_vtable = {ax__sd_clone, ax__sd_wake, ax__sd_wake,
                                                         ax__sd_drop};
 

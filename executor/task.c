@@ -55,8 +55,10 @@ static void ax__task_free(ax_task *t) {
     if (!home) {
         ax_runtime *rt = t->rt;
         pthread_mutex_lock(&rt->foreign_lock);
-        if (t->foreign_prev) t->foreign_prev->foreign_next = t->foreign_next;
-        else rt->foreign = t->foreign_next;
+        if (t->foreign_prev)
+            t->foreign_prev->foreign_next = t->foreign_next;
+        else
+            rt->foreign = t->foreign_next;
         if (t->foreign_next) t->foreign_next->foreign_prev = t->foreign_prev;
         pthread_mutex_unlock(&rt->foreign_lock);
         free(t);
@@ -97,8 +99,10 @@ static void ax__task_wake_impl(ax_task *t, bool consume) {
     for (;;) {
         uint64_t next;
         bool schedule = false;
-        if (s & (AX__T_COMPLETE | AX__T_SCHEDULED)) next = s - dec;
-        else if (s & AX__T_RUNNING) next = (s | AX__T_NOTIFIED) - dec;
+        if (s & (AX__T_COMPLETE | AX__T_SCHEDULED))
+            next = s - dec;
+        else if (s & AX__T_RUNNING)
+            next = (s | AX__T_NOTIFIED) - dec;
         else {
             /* Not complete, so the executor's reference keeps t alive after
              * ours is gone. */
@@ -108,23 +112,33 @@ static void ax__task_wake_impl(ax_task *t, bool consume) {
         if (next == s) return;
         if (atomic_compare_exchange_weak_explicit(&t->state, &s, next, memory_order_acq_rel,
                                                   memory_order_acquire)) {
-            if (schedule) ax__schedule(t);
-            else if (consume && AX__T_REFS(next) == 0) ax__task_free(t);
+            if (schedule)
+                ax__schedule(t);
+            else if (consume && AX__T_REFS(next) == 0)
+                ax__task_free(t);
             return;
         }
     }
 }
 
-void ax__task_wake(ax_task *t) { ax__task_wake_impl(t, false); }
+void ax__task_wake(ax_task *t) {
+    ax__task_wake_impl(t, false);
+}
 
 /* Wakers. */
 static void *ax__tw_clone(void *data) {
     atomic_fetch_add_explicit(&((ax_task *)data)->state, AX__T_REF_ONE, memory_order_relaxed);
     return data;
 }
-static void ax__tw_wake(void *data) { ax__task_wake_impl(data, true); }
-static void ax__tw_wake_by_ref(void *data) { ax__task_wake_impl(data, false); }
-static void ax__tw_drop(void *data) { ax__task_unref(data); }
+static void ax__tw_wake(void *data) {
+    ax__task_wake_impl(data, true);
+}
+static void ax__tw_wake_by_ref(void *data) {
+    ax__task_wake_impl(data, false);
+}
+static void ax__tw_drop(void *data) {
+    ax__task_unref(data);
+}
 
 const ax_waker_vtable ax__task_waker_vtable = {ax__tw_clone, ax__tw_wake, ax__tw_wake_by_ref,
                                                ax__tw_drop};
@@ -255,7 +269,7 @@ static void ax__stack_give(ax__worker *w, ax__stack *s) {
  * ax__task_release, once nothing runs on the task's stack any more. */
 static void ax__task_publish(ax_task *t) {
     uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
-    t->final_state = t->err                 ? AX_TASK_FAILED
+    t->final_state = t->err               ? AX_TASK_FAILED
                      : (s & AX__T_CANCEL) ? AX_TASK_CANCELLED
                                           : AX_TASK_COMPLETED;
     while (!atomic_compare_exchange_weak_explicit(
@@ -357,8 +371,10 @@ void ax__switch_to(ax__worker *w, ax_task *t, ax_task *to, bool final) {
     w->current = to;
     w->prev = t;
     ax__overflow_set_current(to ? to->stack : NULL, to ? to->id : 0);
-    if (final) ax__fiber_switch_final(t ? &t->fiber : &w->sched, dest);
-    else ax__fiber_switch(t ? &t->fiber : &w->sched, dest);
+    if (final)
+        ax__fiber_switch_final(t ? &t->fiber : &w->sched, dest);
+    else
+        ax__fiber_switch(t ? &t->fiber : &w->sched, dest);
 }
 
 /* Leaves the CPU from inside task t: straight to the next runnable task
@@ -388,7 +404,9 @@ static void ax__task_entry(void *arg) {
     ax__task_finish(t);
 }
 
-void ax__task_suspend(ax_task *t) { ax__task_leave(t, AX__EXIT_SUSPEND); }
+void ax__task_suspend(ax_task *t) {
+    ax__task_leave(t, AX__EXIT_SUSPEND);
+}
 
 ax_task *ax__task_current(void) {
     ax__worker *w = ax__worker_current();
@@ -399,7 +417,9 @@ static bool ax__cancelled(const ax_task *t) {
     return atomic_load_explicit(&t->state, memory_order_relaxed) & AX__T_CANCEL;
 }
 
-intptr_t ax_await(ax_future *f) { return ax_await_until(f, AX_NO_DEADLINE); }
+intptr_t ax_await(ax_future *f) {
+    return ax_await_until(f, AX_NO_DEADLINE);
+}
 
 intptr_t ax_await_until(ax_future *f, ax_instant deadline) {
     ax_task *t = ax__task_current();
@@ -461,7 +481,9 @@ _Noreturn void ax_task_exit(void *value, int err) {
     ax__task_finish(t);
 }
 
-uint64_t ax_task_id(const ax_task *t) { return t->id; }
+uint64_t ax_task_id(const ax_task *t) {
+    return t->id;
+}
 
 uint64_t ax_current_task_id(void) {
     ax_task *t = ax__task_current();
@@ -489,9 +511,12 @@ void ax_detach(ax_task *t) {
  * the race learns it from the value its own atomic operation returned. */
 static int ax__final_code(const ax_task *t) {
     switch (t->final_state) {
-    case AX_TASK_COMPLETED: return 0;
-    case AX_TASK_CANCELLED: return AX_ECANCELED;
-    default: return t->err ? t->err : AX_EFAILED;
+    case AX_TASK_COMPLETED:
+        return 0;
+    case AX_TASK_CANCELLED:
+        return AX_ECANCELED;
+    default:
+        return t->err ? t->err : AX_EFAILED;
     }
 }
 

@@ -13,7 +13,7 @@
 
 #include <time.h>
 
-#define AX__NS_PER_MS 1000000u
+#define AX__NS_PER_MS  1000000u
 #define AX__FIRE_BATCH 64
 
 _Static_assert(sizeof(ax__timer_entry) <= sizeof(ax_timer_storage),
@@ -22,7 +22,9 @@ _Static_assert(sizeof(ax__timer_entry) <= sizeof(ax_timer_storage),
 /* The public storage is opaque; only this file views it as an entry (the
  * library is built with -fno-strict-aliasing, like most systems code that
  * hands out opaque storage). */
-static ax__timer_entry *ax__entry_of(ax_sleep_future *s) { return (ax__timer_entry *)(void *)&s->timer; }
+static ax__timer_entry *ax__entry_of(ax_sleep_future *s) {
+    return (ax__timer_entry *)(void *)&s->timer;
+}
 
 ax_instant ax_now(void) {
     struct timespec ts;
@@ -30,9 +32,13 @@ ax_instant ax_now(void) {
     return (ax_instant)ts.tv_sec * 1000000000u + (ax_instant)ts.tv_nsec;
 }
 
-ax_instant ax_deadline_in_ms(uint64_t ms) { return ax_now() + ms * AX__NS_PER_MS; }
+ax_instant ax_deadline_in_ms(uint64_t ms) {
+    return ax_now() + ms * AX__NS_PER_MS;
+}
 
-uint64_t ax__tick_now(const ax_runtime *rt) { return (ax_now() - rt->start) / AX__NS_PER_MS; }
+uint64_t ax__tick_now(const ax_runtime *rt) {
+    return (ax_now() - rt->start) / AX__NS_PER_MS;
+}
 
 /* Rounded up, so a timer never fires before its deadline. */
 uint64_t ax__tick_of(const ax_runtime *rt, ax_instant deadline) {
@@ -156,7 +162,9 @@ int ax_sleep_until(ax_instant deadline) {
     return (int)ax_await(&s.base);
 }
 
-int ax_sleep(uint64_t ms) { return ax_sleep_until(ax_deadline_in_ms(ms)); }
+int ax_sleep(uint64_t ms) {
+    return ax_sleep_until(ax_deadline_in_ms(ms));
+}
 
 int ax_interval_init(ax_interval *iv, uint64_t period_ms) {
     if (!period_ms) return AX_EINVAL;

@@ -20,10 +20,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define AX__IO_CHUNK 256
+#define AX__IO_CHUNK      256
 #define AX__IO_MAX_CHUNKS 4096 /* 1,048,576 handles */
-#define AX__EVENTS_BATCH 256
-#define AX__NOTIFY_TAG UINT64_MAX
+#define AX__EVENTS_BATCH  256
+#define AX__NOTIFY_TAG    UINT64_MAX
 
 enum { AX__READY_READ = 1u, AX__READY_WRITE = 2u };
 
@@ -50,7 +50,9 @@ struct ax__reactor {
     ax__io *_Atomic chunks[AX__IO_MAX_CHUNKS];
 };
 
-static uint64_t ax__io_tag(const ax__io *io) { return ((uint64_t)io->gen << 32) | io->index; }
+static uint64_t ax__io_tag(const ax__io *io) {
+    return ((uint64_t)io->gen << 32) | io->index;
+}
 
 int ax__reactor_new(ax__reactor **out) {
     ax__reactor *r = calloc(1, sizeof(*r));
@@ -83,7 +85,9 @@ void ax__reactor_free(ax__reactor *r) {
     free(r);
 }
 
-int ax__reactor_fd(const ax__reactor *r) { return r->epfd; }
+int ax__reactor_fd(const ax__reactor *r) {
+    return r->epfd;
+}
 
 void ax__reactor_notify(ax__reactor *r) {
     /* Only the first notifier since the last drain pays for the write. */
@@ -166,9 +170,13 @@ void ax__io_deregister(ax__reactor *r, ax__io *io, int fd_closed) {
     ax__io_release(r, io);
 }
 
-int ax__io_fd(const ax__io *io) { return io->fd; }
+int ax__io_fd(const ax__io *io) {
+    return io->fd;
+}
 
-static uint32_t ax__dir_bit(int dir) { return dir == AX__DIR_READ ? AX__READY_READ : AX__READY_WRITE; }
+static uint32_t ax__dir_bit(int dir) {
+    return dir == AX__DIR_READ ? AX__READY_READ : AX__READY_WRITE;
+}
 
 ax_poll ax__io_poll_ready(ax__io *io, int dir, ax_context *cx, uint32_t *tick) {
     uint32_t bit = ax__dir_bit(dir);
@@ -263,7 +271,7 @@ int ax__reactor_poll(ax__reactor *r, int timeout_ms) {
  * the attempt keeps an event that lands in between from being lost. */
 #define AX__IO_TRANSFER(io, dir, cx, res, call)                                                    \
     for (;;) {                                                                                     \
-        uint32_t tick = atomic_load_explicit(&(io)->ready, memory_order_acquire) >> 8;            \
+        uint32_t tick = atomic_load_explicit(&(io)->ready, memory_order_acquire) >> 8;             \
         ssize_t n_;                                                                                \
         do n_ = (call);                                                                            \
         while (n_ < 0 && errno == EINTR);                                                          \

@@ -92,8 +92,7 @@ void ax__io_drop_waker(ax__io *io, int dir);
  * ready (cx's waker is stored). Nonblocking descriptors only. */
 ax_poll ax__io_poll_read(ax__io *io, void *buf, size_t len, ax_context *cx, ssize_t *res);
 ax_poll ax__io_poll_write(ax__io *io, const void *buf, size_t len, ax_context *cx, ssize_t *res);
-ax_poll ax__io_poll_readv(ax__io *io, const struct iovec *iov, int n, ax_context *cx,
-                          ssize_t *res);
+ax_poll ax__io_poll_readv(ax__io *io, const struct iovec *iov, int n, ax_context *cx, ssize_t *res);
 ax_poll ax__io_poll_writev(ax__io *io, const struct iovec *iov, int n, ax_context *cx,
                            ssize_t *res);
 

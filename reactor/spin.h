@@ -1,7 +1,7 @@
-/* reactor/spin.h - internal (used by reactor/ and the layers above): a tiny test-and-test-and-set spinlock for
- * critical sections of a few instructions (waker slots, wheel insert/cancel)
- * where a pthread mutex would cost more than the work it guards. Never held
- * across a fiber switch or a system call. */
+/* reactor/spin.h - internal (used by reactor/ and the layers above): a tiny test-and-test-and-set
+ * spinlock for critical sections of a few instructions (waker slots, wheel insert/cancel) where a
+ * pthread mutex would cost more than the work it guards. Never held across a fiber switch or a
+ * system call. */
 #ifndef AX_REACTOR_SPIN_H
 #define AX_REACTOR_SPIN_H
 
@@ -11,7 +11,8 @@ typedef struct ax__spin {
     atomic_int locked;
 } ax__spin;
 
-#define AX__SPIN_INIT {0}
+#define AX__SPIN_INIT                                                                              \
+    { 0 }
 
 static inline void ax__cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)

@@ -43,7 +43,9 @@ Test(runtime, options_and_env) {
 
 /* Two runtimes side by side; a task of one spawns onto the other and waits
  * for it with a join future polled from its own runtime. */
-static void *whoami(void *arg) { return ax_current_runtime(); }
+static void *whoami(void *arg) {
+    return ax_current_runtime();
+}
 
 static void *cross_runtime(void *other) {
     ax_task *t;
@@ -74,7 +76,9 @@ static void *hold_stack(void *arg) {
     ax_sleep(3600 * 1000);
     return NULL;
 }
-static void *noop(void *arg) { return arg; }
+static void *noop(void *arg) {
+    return arg;
+}
 
 static void *stack_limit_main(void *arg) {
     size_t max = ax_runtime_max_live_stacks(ax_current_runtime());
@@ -100,8 +104,10 @@ static void *stack_limit_main(void *arg) {
     for (size_t i = 0; i < n; i++) {
         ax_abort(h[i]);
         int r = ax_join(h[i], NULL);
-        if (r == AX_ENOMEM) enomem++;
-        else cr_assert_eq(r, AX_ECANCELED);
+        if (r == AX_ENOMEM)
+            enomem++;
+        else
+            cr_assert_eq(r, AX_ECANCELED);
     }
     cr_assert_eq(enomem, failed);
     ax_task *t;
@@ -174,7 +180,9 @@ static void sig_setup(void) {
     sigaddset(&usr, SIGUSR2);
     cr_assert_eq(ax_runtime_new(&sigrt, &(ax_runtime_opts){.workers = 2, .signals = &usr}), 0);
 }
-static void sig_teardown(void) { ax_runtime_free(sigrt); }
+static void sig_teardown(void) {
+    ax_runtime_free(sigrt);
+}
 
 static void *wait_usr1(void *arg) {
     sigset_t s;
@@ -278,7 +286,9 @@ Test(io, wait_readable_writable, .timeout = 30) {
     ax_runtime_free(rt);
 }
 
-Test(io, wait_outside_task) { cr_assert_eq(ax_wait_readable(0, AX_NO_DEADLINE), AX_ENOTASK); }
+Test(io, wait_outside_task) {
+    cr_assert_eq(ax_wait_readable(0, AX_NO_DEADLINE), AX_ENOTASK);
+}
 
 Test(error, names_and_messages) {
     cr_assert_str_eq(ax_err_name(AX_ETIMEDOUT), "AX_ETIMEDOUT");

@@ -11,11 +11,19 @@
 
 static ax_runtime *rt;
 
-static void rt_one(void) { cr_assert_eq(ax_runtime_new(&rt, &(ax_runtime_opts){.workers = 1}), 0); }
-static void rt_two(void) { cr_assert_eq(ax_runtime_new(&rt, &(ax_runtime_opts){.workers = 2}), 0); }
-static void rt_done(void) { ax_runtime_free(rt); }
+static void rt_one(void) {
+    cr_assert_eq(ax_runtime_new(&rt, &(ax_runtime_opts){.workers = 1}), 0);
+}
+static void rt_two(void) {
+    cr_assert_eq(ax_runtime_new(&rt, &(ax_runtime_opts){.workers = 2}), 0);
+}
+static void rt_done(void) {
+    ax_runtime_free(rt);
+}
 
-static void *return_arg(void *arg) { return arg; }
+static void *return_arg(void *arg) {
+    return arg;
+}
 
 Test(task, run_returns_main_value, .init = rt_one, .fini = rt_done) {
     void *out = NULL;
@@ -140,8 +148,7 @@ static void *exit_failed(void *arg) {
 static void *exit_main(void *arg) {
     ax_task *t;
     cr_assert_eq(ax_spawn(&t, exit_failed, NULL), 0);
-    while (ax_task_status(t) == AX_TASK_PENDING || ax_task_status(t) == AX_TASK_RUNNING)
-        ax_yield();
+    while (ax_task_status(t) == AX_TASK_PENDING || ax_task_status(t) == AX_TASK_RUNNING) ax_yield();
     cr_assert_eq(ax_task_status(t), AX_TASK_FAILED);
     void *v = NULL;
     cr_assert_eq(ax_join(t, &v), AX_EIO);
@@ -206,7 +213,9 @@ Test(task, yield_alternates_tasks, .init = rt_one, .fini = rt_done) {
  * is taken only when a task first runs and returned when it ends, so these
  * short tasks share a couple of stacks. */
 #define MANY 100000
-static void *add_one(void *arg) { return (void *)((intptr_t)arg + 1); }
+static void *add_one(void *arg) {
+    return (void *)((intptr_t)arg + 1);
+}
 
 static void *many_main(void *arg) {
     ax_task **h = malloc(sizeof(*h) * MANY);
@@ -253,7 +262,9 @@ Test(task, ten_thousand_suspended_at_once, .init = rt_two, .fini = rt_done) {
     cr_assert_eq(ax_run(rt, sleepers_main, NULL, NULL), 0);
 }
 
-static void *spawn_outside(void *arg) { return NULL; }
+static void *spawn_outside(void *arg) {
+    return NULL;
+}
 
 Test(task, calls_outside_a_task) {
     ax_task *t;

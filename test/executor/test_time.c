@@ -8,9 +8,15 @@
 #include "axon.h"
 
 static ax_runtime *rt;
-static void rt_one(void) { cr_assert_eq(ax_runtime_new(&rt, &(ax_runtime_opts){.workers = 1}), 0); }
-static void rt_two(void) { cr_assert_eq(ax_runtime_new(&rt, &(ax_runtime_opts){.workers = 2}), 0); }
-static void rt_done(void) { ax_runtime_free(rt); }
+static void rt_one(void) {
+    cr_assert_eq(ax_runtime_new(&rt, &(ax_runtime_opts){.workers = 1}), 0);
+}
+static void rt_two(void) {
+    cr_assert_eq(ax_runtime_new(&rt, &(ax_runtime_opts){.workers = 2}), 0);
+}
+static void rt_done(void) {
+    ax_runtime_free(rt);
+}
 
 #define MS 1000000ull
 
@@ -48,7 +54,8 @@ static void *ordering_main(void *arg) {
     static const int ms[] = {90, 3, 70, 1, 65, 40, 2, 130, 64, 63, 10, 0};
     const int n = (int)(sizeof(ms) / sizeof(ms[0]));
     ax_task *h[sizeof(ms) / sizeof(ms[0])];
-    for (int i = 0; i < n; i++) cr_assert_eq(ax_spawn(&h[i], sleep_and_record, (void *)(intptr_t)ms[i]), 0);
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(ax_spawn(&h[i], sleep_and_record, (void *)(intptr_t)ms[i]), 0);
     for (int i = 0; i < n; i++) cr_assert_eq(ax_join(h[i], NULL), 0);
     cr_assert_eq(atomic_load(&order_n), n);
     for (int i = 0; i < n; i++)
@@ -117,7 +124,8 @@ static void *short_sleep(void *arg) {
 
 static void *timer_storm(void *arg) {
     ax_task *h[2000];
-    for (int i = 0; i < 2000; i++) cr_assert_eq(ax_spawn(&h[i], short_sleep, (void *)(intptr_t)i), 0);
+    for (int i = 0; i < 2000; i++)
+        cr_assert_eq(ax_spawn(&h[i], short_sleep, (void *)(intptr_t)i), 0);
     for (int i = 0; i < 2000; i += 3) ax_abort(h[i]);
     for (int i = 0; i < 2000; i++) ax_join(h[i], NULL);
     cr_assert_geq(atomic_load(&fired), 2000 - 667);

@@ -33,12 +33,18 @@ static void pr_wake(void *d) {
     pr_wake_by_ref(d);
     atomic_fetch_sub(&((probe *)d)->refs, 1);
 }
-static void pr_drop(void *d) { atomic_fetch_sub(&((probe *)d)->refs, 1); }
+static void pr_drop(void *d) {
+    atomic_fetch_sub(&((probe *)d)->refs, 1);
+}
 static const ax_waker_vtable probe_vt = {pr_clone, pr_wake, pr_wake_by_ref, pr_drop};
 
 static ax__reactor *R;
-static void setup(void) { cr_assert_eq(ax__reactor_new(&R), 0); }
-static void teardown(void) { ax__reactor_free(R); }
+static void setup(void) {
+    cr_assert_eq(ax__reactor_new(&R), 0);
+}
+static void teardown(void) {
+    ax__reactor_free(R);
+}
 
 static ax_context ctx_of(probe *p, ax_waker *w) {
     w->vtable = &probe_vt;

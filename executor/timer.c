@@ -121,23 +121,31 @@ int ax__timers_timeout_ms(ax__worker *w) {
 }
 
 /* Sleep futures. */
+/* Once armed, the wheel decides readiness: a timer fires only at or after
+ * its deadline (ticks round up), so an expired timer needs no clock read,
+ * which costs more than the rest of the poll on some machines. */
 static ax_poll ax__sleep_poll(ax_future *f, ax_context *cx) {
     ax_sleep_future *s = (ax_sleep_future *)f;
     ax__timer_entry *e = ax__entry_of(s);
-    if (ax_now() >= s->deadline) {
-        ax__timer_disarm(e);
+    ax__worker *w = e->wheel_owner;
+    if (w) {
+        ax_waker old = {0};
+        ax__spin_lock(&w->wheel_lock);
+        bool armed = ax__timer_armed(&e->node);
+        if (armed && !ax_waker_will_wake(&e->waker, cx->waker)) {
+            old = e->waker;
+            e->waker = ax_waker_clone(cx->waker);
+        }
+        ax__spin_unlock(&w->wheel_lock);
+        ax_waker_drop(&old);
+        if (armed) return AX_PENDING;
+        ax__timer_disarm(e); /* expired: forget the wheel */
         s->base.result = 0;
         return AX_READY;
     }
-    /* Re-arm when polled with a new waker or after an expiry the clock does
-     * not yet agree with; otherwise the armed timer stands. */
-    if (e->wheel_owner) {
-        ax__worker *w = e->wheel_owner;
-        ax__spin_lock(&w->wheel_lock);
-        bool keep = ax__timer_armed(&e->node) && ax_waker_will_wake(&e->waker, cx->waker);
-        ax__spin_unlock(&w->wheel_lock);
-        if (keep) return AX_PENDING;
-        ax__timer_disarm(e);
+    if (ax_now() >= s->deadline) {
+        s->base.result = 0;
+        return AX_READY;
     }
     ax__timer_arm(cx->runtime, e, s->deadline, cx->waker);
     return AX_PENDING;

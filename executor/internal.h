@@ -70,12 +70,12 @@ struct ax_task {
     ax_waker self_waker; /* {task vtable, this}: what ax_await passes down */
 };
 
-/* One timer as the runtime arms it: the wheel node, whom to wake, and which
- * wheel holds it (for cancels from another thread). Fits ax_timer_storage. */
+/* One timer as the runtime arms it: the wheel node and whom to wake. Which
+ * wheel holds it (for cancels from another thread) is returned by
+ * ax__timer_arm and kept by the caller. Fits ax_timer_storage. */
 typedef struct ax__timer_entry {
     ax__timer node;
     ax_waker waker;
-    ax__worker *wheel_owner;
 } ax__timer_entry;
 
 #define AX__LQ_CAP 256 /* power of two */
@@ -186,8 +186,12 @@ extern const ax_waker_vtable ax__task_waker_vtable;
 /* Timers. Ticks are milliseconds since rt->start. */
 uint64_t ax__tick_now(const ax_runtime *rt);
 uint64_t ax__tick_of(const ax_runtime *rt, ax_instant deadline); /* rounded up */
-void ax__timer_arm(ax_runtime *rt, ax__timer_entry *e, ax_instant deadline, const ax_waker *w);
-void ax__timer_disarm(ax__timer_entry *e);
+/* Files e in a wheel (the calling worker's, or worker 0's from any other
+ * thread) with a clone of w; returns that wheel's worker. */
+ax__worker *ax__timer_arm(ax_runtime *rt, ax__timer_entry *e, ax_instant deadline,
+                          const ax_waker *w);
+/* Takes e out of owner's wheel if it is still there and drops its waker. */
+void ax__timer_disarm(ax__worker *owner, ax__timer_entry *e);
 /* Fires due timers of w; returns how many. */
 size_t ax__timers_run(ax__worker *w);
 /* Milliseconds until w's next timer (-1: none), for parking. */

@@ -430,7 +430,7 @@ intptr_t ax_await_until(ax_future *f, ax_instant deadline) {
     }
     ax_context cx = {&t->self_waker, t->rt};
     ax__timer_entry timer;
-    bool armed = false;
+    ax__worker *timer_wheel = NULL;
     for (;;) {
         if (ax__cancelled(t)) {
             r = AX_ECANCELED;
@@ -445,14 +445,11 @@ intptr_t ax_await_until(ax_future *f, ax_instant deadline) {
                 r = AX_ETIMEDOUT;
                 break;
             }
-            if (!armed) {
-                ax__timer_arm(t->rt, &timer, deadline, &t->self_waker);
-                armed = true;
-            }
+            if (!timer_wheel) timer_wheel = ax__timer_arm(t->rt, &timer, deadline, &t->self_waker);
         }
         ax__task_suspend(t);
     }
-    if (armed) ax__timer_disarm(&timer);
+    if (timer_wheel) ax__timer_disarm(timer_wheel, &timer);
 out:
     ax_future_drop(f);
     return r;

@@ -26,6 +26,16 @@ static ax__timer_entry *ax__entry_of(ax_sleep_future *s) {
     return (ax__timer_entry *)(void *)&s->timer;
 }
 
+/* A sleep future is 64 bytes: the future header and the 48-byte entry.
+ * Until it is armed the deadline waits in the node's `when`; while armed,
+ * `result` (meaningless before AX_READY) holds the wheel's worker. */
+_Static_assert(sizeof(ax_sleep_future) == 64, "a sleep future is 64 bytes");
+#define AX__SLEEP_DONE 1u
+
+static ax__worker *ax__sleep_wheel(const ax_sleep_future *s) {
+    return (ax__worker *)(uintptr_t)s->base.result;
+}
+
 ax_instant ax_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -50,13 +60,13 @@ static void ax__wheel_note_next(ax__worker *w) {
     atomic_store_explicit(&w->wheel_next, ax__wheel_next_expiry(&w->wheel), memory_order_release);
 }
 
-void ax__timer_arm(ax_runtime *rt, ax__timer_entry *e, ax_instant deadline, const ax_waker *wk) {
+ax__worker *ax__timer_arm(ax_runtime *rt, ax__timer_entry *e, ax_instant deadline,
+                          const ax_waker *wk) {
     ax__worker *w = ax__worker_current();
     bool foreign = !w || w->rt != rt;
     if (foreign) w = &rt->workers[0];
     ax__timer_init(&e->node);
     e->waker = ax_waker_clone(wk);
-    e->wheel_owner = w;
     uint64_t when = ax__tick_of(rt, deadline);
     ax__spin_lock(&w->wheel_lock);
     ax__wheel_insert(&w->wheel, &e->node, when);
@@ -64,18 +74,16 @@ void ax__timer_arm(ax_runtime *rt, ax__timer_entry *e, ax_instant deadline, cons
     ax__spin_unlock(&w->wheel_lock);
     /* Worker 0 may be asleep with a later timeout than this deadline. */
     if (foreign) ax__unpark_all(rt);
+    return w;
 }
 
-void ax__timer_disarm(ax__timer_entry *e) {
-    ax__worker *w = e->wheel_owner;
-    if (!w) return;
+void ax__timer_disarm(ax__worker *w, ax__timer_entry *e) {
     ax__spin_lock(&w->wheel_lock);
     ax__wheel_cancel(&w->wheel, &e->node);
     ax_waker wk = e->waker; /* empty if expiry already took it */
     e->waker.vtable = NULL;
     ax__wheel_note_next(w);
     ax__spin_unlock(&w->wheel_lock);
-    e->wheel_owner = NULL;
     ax_waker_drop(&wk);
 }
 
@@ -124,10 +132,16 @@ int ax__timers_timeout_ms(ax__worker *w) {
 /* Once armed, the wheel decides readiness: a timer fires only at or after
  * its deadline (ticks round up), so an expired timer needs no clock read,
  * which costs more than the rest of the poll on some machines. */
+static ax_poll ax__sleep_ready(ax_sleep_future *s) {
+    ax__entry_of(s)->node.flags = AX__SLEEP_DONE;
+    s->base.result = 0;
+    return AX_READY;
+}
+
 static ax_poll ax__sleep_poll(ax_future *f, ax_context *cx) {
     ax_sleep_future *s = (ax_sleep_future *)f;
     ax__timer_entry *e = ax__entry_of(s);
-    ax__worker *w = e->wheel_owner;
+    ax__worker *w = ax__sleep_wheel(s);
     if (w) {
         ax_waker old = {0};
         ax__spin_lock(&w->wheel_lock);
@@ -139,29 +153,34 @@ static ax_poll ax__sleep_poll(ax_future *f, ax_context *cx) {
         ax__spin_unlock(&w->wheel_lock);
         ax_waker_drop(&old);
         if (armed) return AX_PENDING;
-        ax__timer_disarm(e); /* expired: forget the wheel */
-        s->base.result = 0;
-        return AX_READY;
+        ax__timer_disarm(w, e); /* expired: forget the wheel */
+        return ax__sleep_ready(s);
     }
-    if (ax_now() >= s->deadline) {
-        s->base.result = 0;
-        return AX_READY;
-    }
-    ax__timer_arm(cx->runtime, e, s->deadline, cx->waker);
+    if (e->node.flags & AX__SLEEP_DONE) return AX_READY;
+    ax_instant deadline = e->node.when;
+    if (ax_now() >= deadline) return ax__sleep_ready(s);
+    s->base.result = (intptr_t)(uintptr_t)ax__timer_arm(cx->runtime, e, deadline, cx->waker);
     return AX_PENDING;
 }
 
 static void ax__sleep_drop(ax_future *f) {
-    ax__timer_disarm(ax__entry_of((ax_sleep_future *)f));
+    ax_sleep_future *s = (ax_sleep_future *)f;
+    ax__worker *w = ax__sleep_wheel(s);
+    if (w) {
+        ax__timer_disarm(w, ax__entry_of(s));
+        s->base.result = 0;
+    }
 }
 
 static const ax_future_vtable ax__sleep_vtable = {ax__sleep_poll, ax__sleep_drop};
 
 void ax_sleep_future_init(ax_sleep_future *s, ax_instant deadline) {
+    ax__timer_entry *e = ax__entry_of(s);
     s->base.vtable = &ax__sleep_vtable;
     s->base.result = 0;
-    s->deadline = deadline;
-    ax__entry_of(s)->wheel_owner = NULL;
+    ax__timer_init(&e->node);
+    e->node.when = deadline;
+    e->waker.vtable = NULL;
 }
 
 int ax_sleep_until(ax_instant deadline) {

@@ -29,17 +29,17 @@ int ax_sleep(uint64_t ms);
 /* Suspends until deadline has passed (returns at once if it has). */
 int ax_sleep_until(ax_instant deadline);
 
-/* Opaque storage for one armed timer, caller-owned. */
+/* Opaque storage for one timer (48 bytes: the wheel's links and expiry,
+ * and the waker to wake), caller-owned; nothing is allocated per timer. */
 typedef struct ax_timer_storage {
-    uintptr_t opaque[7];
+    uintptr_t opaque[6];
 } ax_timer_storage;
 
-/* A sleep as a future: result 0 once deadline has passed. Initialise, then
- * ax_await / ax_block_on / combine it. Owned by the caller; dropping it
- * disarms the timer. */
+/* A sleep as a future, 64 bytes in all: result 0 once the deadline has
+ * passed. Initialise, then ax_await / ax_block_on / combine it. Owned by the
+ * caller; dropping it disarms the timer. Treat the fields as private. */
 typedef struct ax_sleep_future {
     ax_future base;
-    ax_instant deadline;
     ax_timer_storage timer;
 } ax_sleep_future;
 void ax_sleep_future_init(ax_sleep_future *s, ax_instant deadline);

@@ -141,3 +141,33 @@ Test(time, now_is_monotonic) {
     cr_assert_leq(a, b);
     cr_assert_geq(ax_deadline_in_ms(10), b + 10 * MS);
 }
+
+/* The sleep future's life cycle through the future protocol itself: fused
+ * after READY, drop in every state, re-poll with another waker. */
+static void *sleep_future_protocol(void *arg) {
+    cr_assert_leq(sizeof(ax_sleep_future), 64, "a timer the caller holds is at most 64 bytes");
+    ax_sleep_future s;
+    ax_sleep_future_init(&s, ax_deadline_in_ms(5));
+    ax_future_drop(&s.base); /* never polled */
+    ax_sleep_future_init(&s, ax_now() - 1);
+    ax_context cx = {NULL, ax_current_runtime()};
+    cr_assert_eq(ax_future_poll(&s.base, &cx), AX_READY, "a past deadline is ready at once");
+    cr_assert_eq(s.base.result, 0);
+    cr_assert_eq(ax_future_poll(&s.base, &cx), AX_READY, "fused: ready stays ready");
+    ax_future_drop(&s.base);
+    /* armed, then expired through the wheel, then polled twice */
+    ax_sleep_future_init(&s, ax_deadline_in_ms(3));
+    ax_instant t0 = ax_now();
+    cr_assert_eq(ax_await(&s.base), 0);
+    cr_assert_geq(ax_now() - t0, 3 * MS);
+    /* armed and dropped before expiry: the timer is gone, nothing wakes us */
+    ax_sleep_future_init(&s, ax_deadline_in_ms(2));
+    ax_sleep_future early;
+    ax_sleep_future_init(&early, ax_deadline_in_ms(1000));
+    cr_assert_eq(ax_await_until(&early.base, ax_deadline_in_ms(1)), AX_ETIMEDOUT);
+    return NULL;
+}
+
+Test(time, sleep_future_protocol, .init = rt_one, .fini = rt_done) {
+    cr_assert_eq(ax_run(rt, sleep_future_protocol, NULL, NULL), 0);
+}

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# bench/run.sh - Axon's core benchmarks side by side with tokio and Go.
+#
+# `make bench` builds build/bench/axon_* and then runs this. It builds the
+# peers offline (bench/peers/), runs every program ALTERNATELY round by round,
+# each pinned to one CPU, and hands the per-round medians to bench/report.py,
+# which prints the table, writes build/bench/core.tsv and regenerates
+# docs/BENCHMARKS.md and docs/bench-core.png.
+#
+# A missing toolchain or binary skips that program (the table shows "-");
+# only a harness error fails the run.
+# Env: ROUNDS (5), CPU to pin to (0), BUILD (build), DOCS=0 leaves docs/ alone.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+
+ROUNDS=${ROUNDS:-5}
+CPU=${CPU:-0}
+BUILD=${BUILD:-build}
+DOCS=${DOCS:-1}
+RUN_TIMEOUT=180 # seconds; a hung runtime must not hang `make bench`
+mkdir -p "$BUILD/bench/peers"
+OUT=$(cd "$BUILD/bench" && pwd) # absolute: the peers build from their own folders
+
+note() { printf 'bench: %s\n' "$*" >&2; }
+
+# --- toolchains ---------------------------------------------------------------
+find_cargo() {
+    local c
+    for c in "$(command -v cargo 2>/dev/null)" "$HOME/.cargo/bin/cargo" /root/.cargo/bin/cargo /usr/bin/cargo; do
+        [ -n "$c" ] && [ -x "$c" ] && { echo "$c"; return 0; }
+    done
+    return 1
+}
+
+# Debian packages the peers and the chart need; .ci/deps.sh installs the
+# missing ones as root. Debian's cargo only when no cargo is found at all.
+pkgs=(golang-go librust-tokio-dev gnuplot-nox)
+find_cargo >/dev/null || pkgs+=(cargo)
+bash .ci/deps.sh "${pkgs[@]}" >&2 || note "could not install some of: ${pkgs[*]} (continuing)"
+
+TOKIO_BIN=$OUT/peers/tokio/release/axon-peer-tokio
+GO_BIN=$OUT/peers/axon-peer-go
+
+if CARGO=$(find_cargo); then
+    # The rustc beside this cargo, not whichever comes first on PATH.
+    # cargo reads .cargo/config.toml (the offline Debian registry) from the
+    # working directory, so build from inside the crate.
+    if (cd bench/peers/tokio && PATH="$(dirname "$CARGO"):$PATH" CARGO_TARGET_DIR="$OUT/peers/tokio" \
+        "$CARGO" build --release --offline --quiet) >&2; then
+        RUST_VERSION="$(PATH="$(dirname "$CARGO"):$PATH" rustc --version), $("$CARGO" --version)"
+    else
+        note "tokio peer failed to build; skipping tokio"
+        rm -f "$TOKIO_BIN"
+    fi
+else
+    note "no cargo found; skipping tokio"
+fi
+
+if command -v go >/dev/null; then
+    if ! (cd bench/peers/go && GOFLAGS="" GOPROXY=off GO111MODULE=off \
+        go build -o "$GO_BIN" main.go) >&2; then
+        note "Go peer failed to build; skipping Go"
+        rm -f "$GO_BIN"
+    fi
+else
+    note "no go found; skipping Go"
+fi
+
+# --- the programs, in the order each round runs them ----------------------------
+names=(axon axon-fiber axon-wheel tokio tokio-mt go)
+cmds=("$OUT/axon_core" "$OUT/axon_fiber_switch" "$OUT/axon_timer_wheel"
+      "$TOKIO_BIN ct" "$TOKIO_BIN mt" "env GOMAXPROCS=1 $GO_BIN")
+active=()
+for i in "${!names[@]}"; do
+    bin=${cmds[$i]#env GOMAXPROCS=1 }
+    bin=${bin%% *}
+    if [ -x "$bin" ]; then active+=("$i"); else note "missing $bin; skipping ${names[$i]}"; fi
+done
+[ ${#active[@]} -gt 0 ] || { note "nothing to run"; exit 1; }
+
+# --- rounds ------------------------------------------------------------------------
+RAW=$OUT/core-rounds.tsv
+printf 'program\tround\tmetric\tvalue\n' >"$RAW"
+start=$(date +%s)
+BENCH_LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+export BENCH_LOAD_START
+for ((r = 1; r <= ROUNDS; r++)); do
+    for i in "${active[@]}"; do
+        name=${names[$i]}
+        t0=$(date +%s%N)
+        # shellcheck disable=SC2086 # cmds hold a program and its arguments
+        timeout "$RUN_TIMEOUT" taskset -c "$CPU" ${cmds[$i]} >"$OUT/$name.out" 2>"$OUT/$name.err"
+        rc=$?
+        if [ $rc -ne 0 ]; then
+            note "round $r: $name failed (exit $rc); last lines of its stderr:"
+            tail -n 5 "$OUT/$name.err" >&2
+            continue
+        fi
+        # "<metric> <median> [min max]", or "<metric> <qualifier> <median> ...".
+        awk -v p="$name" -v r="$r" '
+            NF >= 2 { m = $1; v = $2
+                      if (v !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/) { m = m "[" $2 "]"; v = $3 }
+                      if (v ~ /^-?[0-9.]/) printf "%s\t%s\t%s\t%s\n", p, r, m, v }' \
+            "$OUT/$name.out" >>"$RAW"
+        note "round $r/$ROUNDS: $name ($((($(date +%s%N) - t0) / 1000000)) ms)"
+    done
+done
+note "all rounds took $(($(date +%s) - start)) s"
+
+# --- report --------------------------------------------------------------------------
+export BENCH_COMMAND="ROUNDS=$ROUNDS CPU=$CPU make bench"
+export BENCH_RUST="${RUST_VERSION:-not built}"
+BENCH_GO=$([ -x "$GO_BIN" ] && go version || echo 'not built')
+BENCH_CC=$(${CC:-gcc} --version | head -n 1)
+export BENCH_GO BENCH_CC
+python3 bench/report.py "$RAW" "$OUT/core.tsv" "$([ "$DOCS" = 1 ] && echo docs)"

@@ -57,7 +57,9 @@ static long rss_bytes(void) {
     return kb * 1024;
 }
 
-static void *empty(void *arg) { return arg; }
+static void *empty(void *arg) {
+    return arg;
+}
 
 static double spawn_join_one(int n) {
     double t = now_ns();
@@ -126,7 +128,9 @@ static ax_poll notify_poll(ax_future *f, ax_context *cx) {
     }
     return AX_PENDING;
 }
-static void notify_drop(ax_future *f) { ax_waker_drop(&((notify_future *)f)->sig->waiter); }
+static void notify_drop(ax_future *f) {
+    ax_waker_drop(&((notify_future *)f)->sig->waiter);
+}
 static const ax_future_vtable notify_vt = {notify_poll, notify_drop};
 
 static void notify_wait(notify *s) {
@@ -168,8 +172,12 @@ static double handoff(int n) {
 }
 
 /* The timer only has to be armed, never fired: a waker that does nothing. */
-static void *noop_clone(void *d) { return d; }
-static void noop(void *d) { (void)d; }
+static void *noop_clone(void *d) {
+    return d;
+}
+static void noop(void *d) {
+    (void)d;
+}
 static const ax_waker_vtable noop_vt = {noop_clone, noop, noop, noop};
 
 /* Arm (the first poll files the timer in the worker's wheel), then cancel

@@ -101,24 +101,14 @@ void ax__unpark_all(ax_runtime *rt) {
 /* A full local queue hands its older half and t to the global queue in one
  * locked splice, so a burst of spawns costs one lock per 128 tasks. */
 static void ax__lq_overflow(ax__worker *w, ax_task *t) {
-    ax_task *head = NULL, *tail = NULL;
-    size_t n = 0;
+    ax_task *head = NULL, **link = &head, *tail = t;
+    size_t n = 1;
     for (uint32_t i = 0; i < AX__LQ_CAP / 2; i++, n++) {
-        ax_task *x = ax__lq_pop(w);
-        x->next = NULL;
-        if (tail)
-            tail->next = x;
-        else
-            head = x;
-        tail = x;
+        *link = ax__lq_pop(w);
+        link = &(*link)->next;
     }
+    *link = t;
     t->next = NULL;
-    if (tail)
-        tail->next = t;
-    else
-        head = t;
-    tail = t;
-    n++;
     ax_runtime *rt = w->rt;
     pthread_mutex_lock(&rt->inject_lock);
     if (rt->inject_tail)

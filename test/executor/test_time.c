@@ -6,17 +6,7 @@
 #include <stdint.h>
 
 #include "axon.h"
-
-static ax_runtime *rt;
-static void rt_one(void) {
-    cr_assert_eq(ax_runtime_new(&rt, &(ax_runtime_opts){.workers = 1}), 0);
-}
-static void rt_two(void) {
-    cr_assert_eq(ax_runtime_new(&rt, &(ax_runtime_opts){.workers = 2}), 0);
-}
-static void rt_done(void) {
-    ax_runtime_free(rt);
-}
+#include "test/executor/fixtures.h"
 
 #define MS 1000000ull
 

@@ -80,6 +80,24 @@ typedef struct ax__timer_entry {
 
 #define AX__LQ_CAP 256 /* power of two */
 
+/* Per-worker event counters. Only the owning worker writes them, with a
+ * relaxed load and store (no lock prefix); readers sum them with relaxed
+ * loads (see metrics.c). Events on other threads go to ax__counters in the
+ * runtime, with atomic adds. */
+typedef struct ax__counters {
+    _Atomic uint64_t spawned, completed, failed, cancelled, polls, steals, stolen, parks,
+        wakes_local, wakes_remote, reactor_polls, reactor_events, timers_armed, timers_fired,
+        unparks;
+} ax__counters;
+
+#define AX__COUNT_N(ctr, field, n)                                                                 \
+    atomic_store_explicit(&(ctr)->field,                                                           \
+                          atomic_load_explicit(&(ctr)->field, memory_order_relaxed) + (n),         \
+                          memory_order_relaxed)
+#define AX__COUNT(ctr, field) AX__COUNT_N(ctr, field, 1)
+#define AX__COUNT_SHARED(ctr, field)                                                               \
+    atomic_fetch_add_explicit(&(ctr)->field, 1, memory_order_relaxed)
+
 struct ax__worker {
     ax_runtime *rt;
     unsigned index;
@@ -102,6 +120,7 @@ struct ax__worker {
     struct ax__slab_chunk *_Atomic slab_chunks;
     /* Timers: the wheel is touched by this worker and, for cancels, by
      * whichever thread owns the timer; hence the spinlock. */
+    ax__counters stats;
     ax__spin wheel_lock;
     ax__wheel wheel;
     _Atomic uint64_t wheel_next; /* cached next expiry tick, for parking */
@@ -131,6 +150,7 @@ struct ax_runtime {
     atomic_bool in_reactor_wait;
 
     _Atomic uint64_t next_id;
+    ax__counters foreign_stats; /* events on threads that are not workers */
     atomic_bool shutting_down;
     atomic_bool stop;
     /* Tasks spawned from outside the workers are malloc'd; they are listed

@@ -82,6 +82,7 @@ static ax_task *ax__lq_pop(ax__worker *w) {
  * so a wake-up cannot fall between its check and its sleep. */
 void ax__unpark_one(ax_runtime *rt) {
     if (atomic_load_explicit(&rt->sleepers, memory_order_seq_cst)) {
+        AX__COUNT_SHARED(&rt->foreign_stats, unparks);
         pthread_mutex_lock(&rt->park_lock);
         pthread_cond_signal(&rt->park_cond);
         pthread_mutex_unlock(&rt->park_lock);
@@ -166,6 +167,11 @@ ax_task *ax__next_task(ax__worker *w) {
     return ax__inject_pop(w->rt);
 }
 
+static void ax__count_reactor(ax__worker *w, int events) {
+    AX__COUNT(&w->stats, reactor_polls);
+    if (events > 0) AX__COUNT_N(&w->stats, reactor_events, (uint64_t)events);
+}
+
 /* Blocks until there may be work: in the reactor if no other worker is
  * there, else on the condition variable; both bounded by the next timer. */
 static void ax__park(ax__worker *w) {
@@ -176,7 +182,7 @@ static void ax__park(ax__worker *w) {
         atomic_store_explicit(&rt->in_reactor_wait, true, memory_order_seq_cst);
         bool work = atomic_load_explicit(&rt->inject_len, memory_order_seq_cst) ||
                     atomic_load_explicit(&rt->stop, memory_order_seq_cst);
-        ax__reactor_poll(rt->reactor, work ? 0 : timeout);
+        ax__count_reactor(w, ax__reactor_poll(rt->reactor, work ? 0 : timeout));
         atomic_store_explicit(&rt->in_reactor_wait, false, memory_order_relaxed);
         atomic_store_explicit(&rt->reactor_busy, false, memory_order_release);
         return;
@@ -187,6 +193,7 @@ static void ax__park(ax__worker *w) {
         /* Announce the sleep before the last look at the queue: a producer
          * either sees the sleeper or its push is seen here (seq_cst). */
         atomic_fetch_add_explicit(&rt->sleepers, 1, memory_order_seq_cst);
+        AX__COUNT(&w->stats, parks);
         if (atomic_load_explicit(&rt->inject_len, memory_order_seq_cst)) {
         } else if (timeout < 0) {
             pthread_cond_wait(&rt->park_cond, &rt->park_lock);
@@ -227,7 +234,7 @@ void ax__worker_main(ax__worker *w) {
             ax__timers_run(w);
             bool expected = false;
             if (atomic_compare_exchange_strong(&rt->reactor_busy, &expected, true)) {
-                ax__reactor_poll(rt->reactor, 0);
+                ax__count_reactor(w, ax__reactor_poll(rt->reactor, 0));
                 atomic_store_explicit(&rt->reactor_busy, false, memory_order_release);
             }
         }

@@ -112,6 +112,13 @@ static void ax__task_wake_impl(ax_task *t, bool consume) {
         if (next == s) return;
         if (atomic_compare_exchange_weak_explicit(&t->state, &s, next, memory_order_acq_rel,
                                                   memory_order_acquire)) {
+            if (!(s & (AX__T_COMPLETE | AX__T_SCHEDULED))) {
+                ax__worker *w = ax__worker_current();
+                if (w && w->rt == t->rt)
+                    AX__COUNT(&w->stats, wakes_local);
+                else
+                    AX__COUNT_SHARED(&t->rt->foreign_stats, wakes_remote);
+            }
             if (schedule)
                 ax__schedule(t);
             else if (consume && AX__T_REFS(next) == 0)
@@ -192,6 +199,10 @@ int ax__task_new(ax_runtime *rt, ax__worker *w, ax_task_fn fn, void *arg, bool d
         rt->foreign = t;
         pthread_mutex_unlock(&rt->foreign_lock);
     }
+    if (w)
+        AX__COUNT(&w->stats, spawned);
+    else
+        AX__COUNT_SHARED(&rt->foreign_stats, spawned);
     if (out) *out = t;
     ax__schedule(t);
     return 0;
@@ -272,6 +283,13 @@ static void ax__task_publish(ax_task *t) {
     t->final_state = t->err               ? AX_TASK_FAILED
                      : (s & AX__T_CANCEL) ? AX_TASK_CANCELLED
                                           : AX_TASK_COMPLETED;
+    ax__counters *c = &ax__worker_current()->stats; /* always on a worker */
+    if (t->final_state == AX_TASK_COMPLETED)
+        AX__COUNT(c, completed);
+    else if (t->final_state == AX_TASK_FAILED)
+        AX__COUNT(c, failed);
+    else
+        AX__COUNT(c, cancelled);
     while (!atomic_compare_exchange_weak_explicit(
         &t->state, &s, (s & ~(uint64_t)(AX__T_RUNNING | AX__T_NOTIFIED)) | AX__T_COMPLETE,
         memory_order_acq_rel, memory_order_relaxed)) {
@@ -368,6 +386,7 @@ void ax__finish_prev(ax__worker *w) {
  * already prepared by ax__next_runnable. */
 void ax__switch_to(ax__worker *w, ax_task *t, ax_task *to, bool final) {
     ax__fiber *dest = to ? &to->fiber : &w->sched;
+    if (to) AX__COUNT(&w->stats, polls);
     w->current = to;
     w->prev = t;
     ax__overflow_set_current(to ? to->stack : NULL, to ? to->id : 0);

@@ -64,7 +64,12 @@ ax__worker *ax__timer_arm(ax_runtime *rt, ax__timer_entry *e, ax_instant deadlin
                           const ax_waker *wk) {
     ax__worker *w = ax__worker_current();
     bool foreign = !w || w->rt != rt;
-    if (foreign) w = &rt->workers[0];
+    if (foreign) {
+        w = &rt->workers[0];
+        AX__COUNT_SHARED(&rt->foreign_stats, timers_armed);
+    } else {
+        AX__COUNT(&w->stats, timers_armed);
+    }
     ax__timer_init(&e->node);
     e->waker = ax_waker_clone(wk);
     uint64_t when = ax__tick_of(rt, deadline);
@@ -115,6 +120,7 @@ size_t ax__timers_run(ax__worker *w) {
         ax__spin_unlock(&w->wheel_lock);
         for (size_t i = 0; i < n; i++) ax_waker_wake(&batch[i]);
         fired += n;
+        AX__COUNT_N(&w->stats, timers_fired, n);
         if (n < AX__FIRE_BATCH) return fired;
     }
 }

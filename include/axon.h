@@ -9,5 +9,6 @@
 #include "axon/runtime.h"
 #include "axon/time.h"
 #include "axon/io.h"
+#include "axon/metrics.h"
 
 #endif

@@ -37,7 +37,22 @@ typedef struct ax_runtime_opts {
      * other thread, or block the same signals in every thread, or the kernel
      * may deliver them elsewhere. */
     const sigset_t *signals;
+    /* AX_RUNTIME_MULTI_THREAD (default): `workers` threads of its own.
+     * AX_RUNTIME_CURRENT_THREAD: no threads; tasks run on the thread that
+     * calls ax_run, ax_block_on or ax_run_once (see axon/embed.h). */
+    int flavor;
+    /* Graceful shutdown: ax_runtime_free lets tasks run this long after
+     * cancelling them before it gives up waiting for the ones that ignore
+     * cancellation (they are then leaked, and reported on stderr).
+     * 0: 5000 ms. */
+    unsigned shutdown_timeout_ms;
+    /* Blocking pool (ax_spawn_blocking): at most this many threads
+     * (0: 64), each exiting after idle_ms without work (0: 10000). */
+    unsigned blocking_max_threads;
+    unsigned blocking_idle_ms;
 } ax_runtime_opts;
+
+enum { AX_RUNTIME_MULTI_THREAD = 0, AX_RUNTIME_CURRENT_THREAD = 1 };
 
 /* Fills o with the defaults (all zero/NULL). */
 void ax_runtime_opts_init(ax_runtime_opts *o);

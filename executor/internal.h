@@ -19,6 +19,7 @@
 
 #include "axon.h"
 #include "executor/fiber.h"
+#include "executor/local_queue.h"
 #include "executor/timer_wheel.h"
 #include "reactor/reactor.h"
 #include "reactor/spin.h"
@@ -78,8 +79,6 @@ typedef struct ax__timer_entry {
     ax_waker waker;
 } ax__timer_entry;
 
-#define AX__LQ_CAP 256 /* power of two */
-
 /* Per-worker event counters. Only the owning worker writes them, with a
  * relaxed load and store (no lock prefix); readers sum them with relaxed
  * loads (see metrics.c). Events on other threads go to ax__counters in the
@@ -106,8 +105,14 @@ struct ax__worker {
     ax_task *current;     /* the task running now, or NULL */
     ax_task *lifo;        /* the task it just woke: run next */
     unsigned lifo_streak; /* LIFO runs in a row, capped for fairness */
-    uint32_t lq_head, lq_tail;
-    ax_task *lq[AX__LQ_CAP];
+    ax__local_queue lq;   /* stealable by other workers */
+    bool searching;       /* counted in rt->searching */
+    uint32_t rng;         /* xorshift state for victim choice */
+    uint32_t budget;      /* ready polls left before a forced yield */
+    /* Parking: park_state is the futex word (1 while asleep), idle_next
+     * links the runtime's idle list (under park_lock). */
+    _Atomic uint32_t park_state;
+    ax__worker *idle_next;
     uint64_t ticks;            /* tasks switched to */
     uint64_t last_maintenance; /* ticks at the last timer/reactor check */
     ax_task *prev;             /* switched away from; its epilogue is pending */
@@ -144,8 +149,9 @@ struct ax_runtime {
     /* Parking: idle workers sleep on park_cond; at most one of them blocks
      * in the reactor instead (reactor_busy), woken by the eventfd. */
     pthread_mutex_t park_lock;
-    pthread_cond_t park_cond;
+    ax__worker *idle; /* parked workers (not the one in the reactor) */
     atomic_uint sleepers;
+    atomic_uint searching; /* workers looking for work to steal */
     atomic_bool reactor_busy;
     atomic_bool in_reactor_wait;
 
@@ -165,6 +171,8 @@ struct ax_runtime {
     ax__spin sig_lock;
     uint64_t sig_pending; /* bit n-1: signal n arrived with nobody waiting */
     struct ax__sig_waiter *sig_waiters;
+    struct ax_policy *_Atomic policy;
+    struct ax__blocking *_Atomic blocking;
 };
 
 /* The worker the calling thread is, or NULL. Not inlined on purpose: after
@@ -183,8 +191,17 @@ void ax__schedule_back(ax__worker *w, ax_task *t); /* back of w's queue (yield) 
 void ax__task_wake(ax_task *t);                    /* waker entry point: make t runnable */
 void ax__task_suspend(ax_task *t);                 /* park the current task until woken */
 void ax__worker_main(ax__worker *w);               /* a worker thread's loop */
-void ax__unpark_one(ax_runtime *rt);
+/* Wakes one parked worker (marked as searching when `searcher`), else
+ * the one in the reactor; false when none was asleep. */
+bool ax__unpark_one(ax_runtime *rt, bool searcher);
 void ax__unpark_all(ax_runtime *rt);
+void ax__park(ax__worker *w);
+/* Polls the reactor if no other worker is in it; false if one is. */
+bool ax__reactor_try_poll(ax__worker *w, int timeout_ms);
+/* One round of the worker loop; false when nothing was ready. */
+bool ax__worker_tick(ax__worker *w);
+/* Ready polls a task may make in a row before ax_await yields for it. */
+#define AX__BUDGET 128u
 ax_task *ax__next_task(ax__worker *w);     /* pops the next queued task */
 ax_task *ax__next_runnable(ax__worker *w); /* ... and prepares it to run */
 void ax__switch_to(ax__worker *w, ax_task *from, ax_task *to, bool final);

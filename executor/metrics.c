@@ -64,7 +64,8 @@ typedef struct ax__metric_desc {
     int counter; /* 1: counter (Prometheus _total), 0: gauge */
 } ax__metric_desc;
 
-#define AX__M(f, c, h) {#f, h, offsetof(ax_runtime_metrics, f), c}
+#define AX__M(f, c, h)                                                                             \
+    { #f, h, offsetof(ax_runtime_metrics, f), c }
 static const ax__metric_desc ax__metric_table[] = {
     AX__M(tasks_spawned, 1, "Tasks spawned."),
     AX__M(tasks_completed, 1, "Tasks that ended COMPLETED."),

@@ -56,15 +56,6 @@ static void *ax__worker_thread(void *arg) {
     return NULL;
 }
 
-static int ax__cond_init_monotonic(pthread_cond_t *c) {
-    pthread_condattr_t a;
-    pthread_condattr_init(&a);
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    int err = pthread_cond_init(c, &a);
-    pthread_condattr_destroy(&a);
-    return -err;
-}
-
 static void ax__runtime_destroy(ax_runtime *rt, unsigned started) {
     atomic_store(&rt->stop, true);
     if (rt->reactor) ax__unpark_all(rt);
@@ -78,7 +69,6 @@ static void ax__runtime_destroy(ax_runtime *rt, unsigned started) {
     free(rt->workers);
     pthread_mutex_destroy(&rt->inject_lock);
     pthread_mutex_destroy(&rt->park_lock);
-    pthread_cond_destroy(&rt->park_cond);
     pthread_mutex_destroy(&rt->foreign_lock);
     ax__overflow_uninstall();
     free(rt);
@@ -112,8 +102,7 @@ int ax_runtime_new(ax_runtime **out, const ax_runtime_opts *opts) {
     pthread_mutex_init(&rt->inject_lock, NULL);
     pthread_mutex_init(&rt->park_lock, NULL);
     pthread_mutex_init(&rt->foreign_lock, NULL);
-    int err = ax__cond_init_monotonic(&rt->park_cond);
-    if (!err) err = ax__overflow_install();
+    int err = ax__overflow_install();
     if (err) {
         free(rt);
         return err;

@@ -1,28 +1,41 @@
-/* executor/scheduler.c - run queues, the worker loop and parking.
+/* executor/scheduler.c - where runnable tasks go, how a worker finds its
+ * next task, and the worker loop.
  *
  * Where a runnable task goes:
  *   - woken by a task running on one of its runtime's workers: that
  *     worker's LIFO slot (it is likely hot in cache and the waker is about
  *     to suspend); the previous occupant moves to the back of the queue;
  *   - spawned, yielding, or woken by a timer or I/O event on a worker: the
- *     back of the local queue;
+ *     back of that worker's local queue (executor/local_queue.h), from which
+ *     idle workers may steal;
  *   - from any other thread, or when the local queue is full: the global
  *     injection queue, and one parked worker is woken.
- * A worker takes the LIFO slot first (at most AX__LIFO_MAX times in a row,
- * so two tasks waking each other cannot starve the queue), then every
- * AX__GLOBAL_EVERY ticks the injection queue, then its local queue, then
- * the injection queue again. With nothing to run it fires due timers, then
- * either blocks in the reactor (one worker at a time) or sleeps on the
- * park condition variable until its next timer.
+ *
+ * How a worker finds work, in order:
+ *   1. the LIFO slot, at most AX__LIFO_MAX times in a row, so two tasks
+ *      waking each other cannot starve the queue;
+ *   2. every AX__GLOBAL_EVERY tasks, the global queue first (fairness for
+ *      tasks injected from outside);
+ *   3. its local queue, then the global queue;
+ *   4. stealing: half of another worker's queue, visiting the others from a
+ *      random start. At most half of the workers search at once, so a burst
+ *      of idle workers does not hammer the busy ones' queues; the last
+ *      searcher to find work wakes another parked worker, so the search
+ *      goes on while work remains.
+ * With nothing found, a worker spins for a short, time-bounded while
+ * (AX__SPIN_NS) looking again — a wake-up that arrives meanwhile costs no
+ * futex round trip — and then parks (park.c). Every AX__MAINTENANCE_EVERY
+ * tasks a busy worker also serves its timers and polls the reactor, so I/O
+ * and timers never wait behind a long run queue.
  */
 #include "executor/internal.h"
 
-#include <errno.h>
 #include <time.h>
 
 #define AX__LIFO_MAX          3
 #define AX__GLOBAL_EVERY      61
 #define AX__MAINTENANCE_EVERY 61u
+#define AX__SPIN_NS           50000u /* 50 µs: below any futex wake-up */
 
 /* initial-exec: one %fs-relative load instead of a __tls_get_addr call
  * (the library is built -fPIC); one pointer of static TLS is affordable
@@ -41,15 +54,16 @@ void ax__worker_set_current(ax__worker *w) {
     ax__tls_worker = w;
 }
 
-static void ax__inject_push(ax_runtime *rt, ax_task *t) {
-    t->next = NULL;
+/* Appends the list head..tail (n tasks) to the global queue. */
+static void ax__inject_list(ax_runtime *rt, ax_task *head, ax_task *tail, size_t n) {
+    tail->next = NULL;
     pthread_mutex_lock(&rt->inject_lock);
     if (rt->inject_tail)
-        rt->inject_tail->next = t;
+        rt->inject_tail->next = head;
     else
-        rt->inject_head = t;
-    rt->inject_tail = t;
-    atomic_fetch_add_explicit(&rt->inject_len, 1, memory_order_seq_cst);
+        rt->inject_head = head;
+    rt->inject_tail = tail;
+    atomic_fetch_add_explicit(&rt->inject_len, n, memory_order_seq_cst);
     pthread_mutex_unlock(&rt->inject_lock);
 }
 
@@ -66,71 +80,37 @@ static ax_task *ax__inject_pop(ax_runtime *rt) {
     return t;
 }
 
-static bool ax__lq_push(ax__worker *w, ax_task *t) {
-    if (w->lq_tail - w->lq_head == AX__LQ_CAP) return false;
-    w->lq[w->lq_tail++ & (AX__LQ_CAP - 1)] = t;
-    return true;
-}
-
-static ax_task *ax__lq_pop(ax__worker *w) {
-    if (w->lq_head == w->lq_tail) return NULL;
-    return w->lq[w->lq_head++ & (AX__LQ_CAP - 1)];
-}
-
-/* Wakes one sleeping worker, or the one blocked in the reactor. The
- * seq_cst pairs with the sleeper's own check of inject_len (Dekker style),
- * so a wake-up cannot fall between its check and its sleep. */
-void ax__unpark_one(ax_runtime *rt) {
-    if (atomic_load_explicit(&rt->sleepers, memory_order_seq_cst)) {
-        AX__COUNT_SHARED(&rt->foreign_stats, unparks);
-        pthread_mutex_lock(&rt->park_lock);
-        pthread_cond_signal(&rt->park_cond);
-        pthread_mutex_unlock(&rt->park_lock);
-        return;
-    }
-    if (atomic_load_explicit(&rt->in_reactor_wait, memory_order_seq_cst))
-        ax__reactor_notify(rt->reactor);
-}
-
-void ax__unpark_all(ax_runtime *rt) {
-    pthread_mutex_lock(&rt->park_lock);
-    pthread_cond_broadcast(&rt->park_cond);
-    pthread_mutex_unlock(&rt->park_lock);
-    ax__reactor_notify(rt->reactor);
-}
-
 /* A full local queue hands its older half and t to the global queue in one
  * locked splice, so a burst of spawns costs one lock per 128 tasks. */
 static void ax__lq_overflow(ax__worker *w, ax_task *t) {
-    ax_task *head = NULL, **link = &head, *tail = t;
-    size_t n = 1;
-    for (uint32_t i = 0; i < AX__LQ_CAP / 2; i++, n++) {
-        *link = ax__lq_pop(w);
-        link = &(*link)->next;
-    }
-    *link = t;
-    t->next = NULL;
-    ax_runtime *rt = w->rt;
-    pthread_mutex_lock(&rt->inject_lock);
-    if (rt->inject_tail)
-        rt->inject_tail->next = head;
-    else
-        rt->inject_head = head;
-    rt->inject_tail = tail;
-    atomic_fetch_add_explicit(&rt->inject_len, n, memory_order_seq_cst);
-    pthread_mutex_unlock(&rt->inject_lock);
-    ax__unpark_one(rt);
+    ax_task *moved[AX__LQ_CAP / 2];
+    size_t n = ax__lq_steal(&w->lq, moved, AX__LQ_CAP / 2);
+    for (size_t i = 0; i + 1 < n; i++) moved[i]->next = moved[i + 1];
+    if (n) moved[n - 1]->next = t;
+    ax__inject_list(w->rt, n ? moved[0] : t, t, n + 1);
+    ax__unpark_one(w->rt, false);
+}
+
+/* New work on a worker's own queue: if workers are parked and none is
+ * searching, wake one so it can steal (a hint, see park.c). */
+static void ax__notify_idle(ax_runtime *rt) {
+    if (atomic_load_explicit(&rt->sleepers, memory_order_relaxed) &&
+        !atomic_load_explicit(&rt->searching, memory_order_relaxed))
+        ax__unpark_one(rt, true);
 }
 
 void ax__schedule_back(ax__worker *w, ax_task *t) {
-    if (!ax__lq_push(w, t)) ax__lq_overflow(w, t);
+    if (!ax__lq_push(&w->lq, t))
+        ax__lq_overflow(w, t);
+    else if (w->rt->nworkers > 1)
+        ax__notify_idle(w->rt);
 }
 
 void ax__schedule(ax_task *t) {
     ax_runtime *rt = t->rt;
     ax__worker *w = ax__worker_current();
     if (w && w->rt == rt) {
-        uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+        uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
         /* A task woken by the running task (a message, a join) goes to the
          * LIFO slot: it is hot in cache and the waker is about to suspend.
          * New tasks, and wakes from timers and the reactor, go to the back
@@ -144,8 +124,52 @@ void ax__schedule(ax_task *t) {
         ax__schedule_back(w, t);
         return;
     }
-    ax__inject_push(rt, t);
-    ax__unpark_one(rt);
+    t->next = NULL;
+    ax__inject_list(rt, t, t, 1);
+    ax__unpark_one(rt, false);
+}
+
+static uint32_t ax__rand(ax__worker *w) {
+    uint32_t x = w->rng;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return w->rng = x;
+}
+
+static void ax__search_end(ax__worker *w) {
+    if (!w->searching) return;
+    w->searching = false;
+    /* The last searcher found work: there may be more, so keep one
+     * worker looking. */
+    if (atomic_fetch_sub_explicit(&w->rt->searching, 1, memory_order_acq_rel) == 1)
+        ax__notify_idle(w->rt);
+}
+
+/* Steals half of some other worker's queue: runs the first task, queues
+ * the rest locally. */
+static ax_task *ax__steal(ax__worker *w) {
+    ax_runtime *rt = w->rt;
+    unsigned n = rt->nworkers;
+    if (n < 2) return NULL;
+    if (!w->searching) {
+        if (2 * atomic_load_explicit(&rt->searching, memory_order_relaxed) >= n) return NULL;
+        atomic_fetch_add_explicit(&rt->searching, 1, memory_order_acq_rel);
+        w->searching = true;
+    }
+    unsigned start = ax__rand(w) % n;
+    for (unsigned i = 0; i < n; i++) {
+        ax__worker *v = &rt->workers[(start + i) % n];
+        if (v == w) continue;
+        ax_task *got[AX__LQ_CAP / 2];
+        size_t k = ax__lq_steal(&v->lq, got, AX__LQ_CAP / 2);
+        if (!k) continue;
+        AX__COUNT(&w->stats, steals);
+        AX__COUNT_N(&w->stats, stolen, k);
+        for (size_t j = 1; j < k; j++) ax__lq_push(&w->lq, got[j]); /* our queue is empty */
+        return got[0];
+    }
+    return NULL;
 }
 
 ax_task *ax__next_task(ax__worker *w) {
@@ -160,54 +184,15 @@ ax_task *ax__next_task(ax__worker *w) {
     if (w->lifo) { /* streak exhausted: the slot's task waits its turn */
         t = w->lifo;
         w->lifo = NULL;
-        if (!ax__lq_push(w, t)) ax__inject_push(w->rt, t);
+        ax__schedule_back(w, t);
     }
     if (w->ticks % AX__GLOBAL_EVERY == 0 && (t = ax__inject_pop(w->rt))) return t;
-    if ((t = ax__lq_pop(w))) return t;
-    return ax__inject_pop(w->rt);
-}
-
-static void ax__count_reactor(ax__worker *w, int events) {
-    AX__COUNT(&w->stats, reactor_polls);
-    if (events > 0) AX__COUNT_N(&w->stats, reactor_events, (uint64_t)events);
-}
-
-/* Blocks until there may be work: in the reactor if no other worker is
- * there, else on the condition variable; both bounded by the next timer. */
-static void ax__park(ax__worker *w) {
-    ax_runtime *rt = w->rt;
-    int timeout = ax__timers_timeout_ms(w);
-    bool expected = false;
-    if (atomic_compare_exchange_strong(&rt->reactor_busy, &expected, true)) {
-        atomic_store_explicit(&rt->in_reactor_wait, true, memory_order_seq_cst);
-        bool work = atomic_load_explicit(&rt->inject_len, memory_order_seq_cst) ||
-                    atomic_load_explicit(&rt->stop, memory_order_seq_cst);
-        ax__count_reactor(w, ax__reactor_poll(rt->reactor, work ? 0 : timeout));
-        atomic_store_explicit(&rt->in_reactor_wait, false, memory_order_relaxed);
-        atomic_store_explicit(&rt->reactor_busy, false, memory_order_release);
-        return;
+    if ((t = ax__lq_pop(&w->lq))) return t;
+    if ((t = ax__inject_pop(w->rt)) || (t = ax__steal(w))) {
+        ax__search_end(w);
+        return t;
     }
-    pthread_mutex_lock(&rt->park_lock);
-    if (!atomic_load_explicit(&rt->inject_len, memory_order_seq_cst) &&
-        !atomic_load_explicit(&rt->stop, memory_order_acquire)) {
-        /* Announce the sleep before the last look at the queue: a producer
-         * either sees the sleeper or its push is seen here (seq_cst). */
-        atomic_fetch_add_explicit(&rt->sleepers, 1, memory_order_seq_cst);
-        AX__COUNT(&w->stats, parks);
-        if (atomic_load_explicit(&rt->inject_len, memory_order_seq_cst)) {
-        } else if (timeout < 0) {
-            pthread_cond_wait(&rt->park_cond, &rt->park_lock);
-        } else {
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)timeout * 1000000u;
-            ts.tv_sec += (time_t)(ns / 1000000000u);
-            ts.tv_nsec = (long)(ns % 1000000000u);
-            pthread_cond_timedwait(&rt->park_cond, &rt->park_lock, &ts);
-        }
-        atomic_fetch_sub_explicit(&rt->sleepers, 1, memory_order_relaxed);
-    }
-    pthread_mutex_unlock(&rt->park_lock);
+    return NULL;
 }
 
 bool ax__maintenance_due(const ax__worker *w) {
@@ -215,39 +200,70 @@ bool ax__maintenance_due(const ax__worker *w) {
 }
 
 bool ax__worker_has_work(const ax__worker *w) {
-    return w->lifo || w->lq_head != w->lq_tail ||
+    return w->lifo || ax__lq_len(&w->lq) ||
            atomic_load_explicit(&w->rt->inject_len, memory_order_relaxed) || ax__maintenance_due(w);
+}
+
+/* Could another worker's queue or the global queue give us work? Cheap
+ * loads only, for the spin phase. */
+static bool ax__work_visible(const ax__worker *w) {
+    const ax_runtime *rt = w->rt;
+    if (atomic_load_explicit(&rt->inject_len, memory_order_relaxed)) return true;
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        if (&rt->workers[i] != w && ax__lq_len(&rt->workers[i].lq) > 1) return true;
+    return false;
+}
+
+/* Waits up to AX__SPIN_NS for work to show up without sleeping. Costs CPU
+ * only right after the worker ran out of work, never while it is idle for
+ * longer. */
+static bool ax__spin_for_work(ax__worker *w) {
+    if (w->rt->nworkers < 2) return false;
+    ax_instant until = ax_now() + AX__SPIN_NS;
+    for (unsigned i = 1;; i++) {
+        if (ax__work_visible(w)) return true;
+        if (atomic_load_explicit(&w->rt->stop, memory_order_relaxed)) return false;
+        ax__cpu_relax();
+        if (i % 64 == 0 && ax_now() >= until) return false;
+    }
+}
+
+static void ax__maintenance(ax__worker *w) {
+    w->last_maintenance = w->ticks;
+    ax__timers_run(w);
+    ax__reactor_try_poll(w, 0);
+}
+
+/* One pass of the worker loop: runs tasks until none is ready, then serves
+ * timers; returns false when the worker should block (park) or stop. */
+bool ax__worker_tick(ax__worker *w) {
+    ax__finish_prev(w);
+    if (ax__maintenance_due(w)) ax__maintenance(w);
+    ax_task *t = ax__next_runnable(w);
+    if (t) {
+        w->ticks++;
+        ax__switch_to(w, NULL, t, false);
+        return true;
+    }
+    return ax__timers_run(w) > 0;
 }
 
 /* Tasks usually switch straight to one another (task.c: ax__task_leave);
  * control comes back here when a worker has nothing ready, and every
- * AX__MAINTENANCE_EVERY tasks so that a busy worker still serves its timers
- * and the reactor. */
+ * AX__MAINTENANCE_EVERY tasks. */
 void ax__worker_main(ax__worker *w) {
     ax_runtime *rt = w->rt;
     ax__worker_set_current(w);
     ax__fiber_init_thread(&w->sched);
+    w->rng = 0x9e3779b9u * (w->index + 1);
     for (;;) {
-        ax__finish_prev(w);
-        if (ax__maintenance_due(w)) {
-            w->last_maintenance = w->ticks;
-            ax__timers_run(w);
-            bool expected = false;
-            if (atomic_compare_exchange_strong(&rt->reactor_busy, &expected, true)) {
-                ax__count_reactor(w, ax__reactor_poll(rt->reactor, 0));
-                atomic_store_explicit(&rt->reactor_busy, false, memory_order_release);
-            }
-        }
-        ax_task *t = ax__next_runnable(w);
-        if (t) {
-            w->ticks++;
-            ax__switch_to(w, NULL, t, false);
-            continue;
-        }
-        if (ax__timers_run(w)) continue;
+        if (ax__worker_tick(w)) continue;
         if (atomic_load_explicit(&rt->stop, memory_order_acquire)) break;
+        if (ax__spin_for_work(w)) continue;
+        ax__search_end(w);
         ax__park(w);
         ax__timers_run(w);
     }
+    ax__search_end(w);
     ax__worker_set_current(NULL);
 }

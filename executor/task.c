@@ -386,7 +386,10 @@ void ax__finish_prev(ax__worker *w) {
  * already prepared by ax__next_runnable. */
 void ax__switch_to(ax__worker *w, ax_task *t, ax_task *to, bool final) {
     ax__fiber *dest = to ? &to->fiber : &w->sched;
-    if (to) AX__COUNT(&w->stats, polls);
+    if (to) {
+        AX__COUNT(&w->stats, polls);
+        w->budget = AX__BUDGET;
+    }
     w->current = to;
     w->prev = t;
     ax__overflow_set_current(to ? to->stack : NULL, to ? to->id : 0);
@@ -436,6 +439,17 @@ static bool ax__cancelled(const ax_task *t) {
     return atomic_load_explicit(&t->state, memory_order_relaxed) & AX__T_CANCEL;
 }
 
+/* Cooperative budget: a task whose awaits keep completing at once (a socket
+ * that always has data) would never let its worker run anything else, so
+ * after AX__BUDGET ready polls in a row it yields (if anything else is
+ * ready). */
+static void ax__spend_budget(ax_task *t) {
+    ax__worker *w = ax__worker_current();
+    if (--w->budget) return;
+    w->budget = AX__BUDGET;
+    if (ax__worker_has_work(w)) ax__task_leave(t, AX__EXIT_YIELD);
+}
+
 intptr_t ax_await(ax_future *f) {
     return ax_await_until(f, AX_NO_DEADLINE);
 }
@@ -457,6 +471,7 @@ intptr_t ax_await_until(ax_future *f, ax_instant deadline) {
         }
         if (ax_future_poll(f, &cx) == AX_READY) {
             r = f->result;
+            ax__spend_budget(t);
             break;
         }
         if (deadline != AX_NO_DEADLINE) {

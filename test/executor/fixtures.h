@@ -13,8 +13,14 @@ static ax_runtime *rt;
 static inline void rt_with(unsigned workers) {
     cr_assert_eq(ax_runtime_new(&rt, &(ax_runtime_opts){.workers = workers}), 0);
 }
-static inline void rt_one(void) { rt_with(1); }
-static inline void rt_two(void) { rt_with(2); }
-static inline void rt_done(void) { ax_runtime_free(rt); }
+static inline void rt_one(void) {
+    rt_with(1);
+}
+static inline void rt_two(void) {
+    rt_with(2);
+}
+static inline void rt_done(void) {
+    ax_runtime_free(rt);
+}
 
 #endif

@@ -8,7 +8,9 @@
 #include "axon.h"
 #include "test/executor/fixtures.h"
 
-static void *empty(void *arg) { return arg; }
+static void *empty(void *arg) {
+    return arg;
+}
 static void *sleepy(void *arg) {
     ax_sleep(1);
     return arg;

@@ -1,0 +1,135 @@
+/* executor/park.c - putting idle workers to sleep and waking them.
+ *
+ * One idle worker at a time blocks in the reactor (reactor_busy), so I/O
+ * events and cross-thread wake-ups through the eventfd reach it; the others
+ * sleep on a futex word of their own and sit on the runtime's idle list, so
+ * a wake-up picks exactly one of them (no thundering herd, no condition
+ * variable shared by all). Every sleep is bounded by the worker's next
+ * timer.
+ *
+ * Lost wake-ups: work pushed to the global queue from outside must reach a
+ * worker. The pusher bumps inject_len and then reads `sleepers`; the sleeper
+ * bumps `sleepers` and then reads inject_len; both with seq_cst, so at least
+ * one of them sees the other (Dekker). Work pushed to a worker's own queue
+ * needs no such care: its owner is awake and will run it anyway; waking a
+ * sleeper for it only buys parallelism.
+ */
+#include "executor/internal.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static void ax__futex_wait(_Atomic uint32_t *word, uint32_t expected, int timeout_ms) {
+    struct timespec ts, *tsp = NULL;
+    if (timeout_ms >= 0) {
+        ts.tv_sec = timeout_ms / 1000;
+        ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+        tsp = &ts;
+    }
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, expected, tsp, NULL, 0);
+}
+
+static void ax__futex_wake(_Atomic uint32_t *word) {
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Takes one worker off the idle list (under park_lock), or NULL. */
+static ax__worker *ax__idle_pop(ax_runtime *rt, bool searcher) {
+    ax__worker *x = rt->idle;
+    if (x) {
+        rt->idle = x->idle_next;
+        /* Counted as searching before it wakes, so that the next pushes do
+         * not wake another worker for the same work. */
+        if (searcher && !x->searching) {
+            x->searching = true;
+            atomic_fetch_add_explicit(&rt->searching, 1, memory_order_relaxed);
+        }
+        atomic_fetch_sub_explicit(&rt->sleepers, 1, memory_order_relaxed);
+        atomic_store_explicit(&x->park_state, 0, memory_order_release);
+    }
+    return x;
+}
+
+bool ax__unpark_one(ax_runtime *rt, bool searcher) {
+    if (atomic_load_explicit(&rt->sleepers, memory_order_seq_cst)) {
+        pthread_mutex_lock(&rt->park_lock);
+        ax__worker *x = ax__idle_pop(rt, searcher);
+        pthread_mutex_unlock(&rt->park_lock);
+        if (x) {
+            AX__COUNT_SHARED(&rt->foreign_stats, unparks);
+            ax__futex_wake(&x->park_state);
+            return true;
+        }
+    }
+    if (atomic_load_explicit(&rt->in_reactor_wait, memory_order_seq_cst)) {
+        ax__reactor_notify(rt->reactor);
+        return true;
+    }
+    return false;
+}
+
+void ax__unpark_all(ax_runtime *rt) {
+    pthread_mutex_lock(&rt->park_lock);
+    ax__worker *x;
+    while ((x = ax__idle_pop(rt, false))) ax__futex_wake(&x->park_state);
+    pthread_mutex_unlock(&rt->park_lock);
+    ax__reactor_notify(rt->reactor);
+}
+
+static void ax__count_reactor(ax__worker *w, int events) {
+    AX__COUNT(&w->stats, reactor_polls);
+    if (events > 0) AX__COUNT_N(&w->stats, reactor_events, (uint64_t)events);
+}
+
+bool ax__reactor_try_poll(ax__worker *w, int timeout_ms) {
+    ax_runtime *rt = w->rt;
+    bool expected = false;
+    if (!atomic_compare_exchange_strong(&rt->reactor_busy, &expected, true)) return false;
+    if (timeout_ms != 0) {
+        atomic_store_explicit(&rt->in_reactor_wait, true, memory_order_seq_cst);
+        if (atomic_load_explicit(&rt->inject_len, memory_order_seq_cst) ||
+            atomic_load_explicit(&rt->stop, memory_order_seq_cst))
+            timeout_ms = 0;
+    }
+    ax__count_reactor(w, ax__reactor_poll(rt->reactor, timeout_ms));
+    atomic_store_explicit(&rt->in_reactor_wait, false, memory_order_relaxed);
+    atomic_store_explicit(&rt->reactor_busy, false, memory_order_release);
+    return true;
+}
+
+void ax__park(ax__worker *w) {
+    ax_runtime *rt = w->rt;
+    int timeout = ax__timers_timeout_ms(w);
+    if (ax__reactor_try_poll(w, timeout)) return;
+    pthread_mutex_lock(&rt->park_lock);
+    /* Announce the sleep before the last look at the global queue. */
+    atomic_fetch_add_explicit(&rt->sleepers, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&rt->inject_len, memory_order_seq_cst) ||
+        atomic_load_explicit(&rt->stop, memory_order_acquire)) {
+        atomic_fetch_sub_explicit(&rt->sleepers, 1, memory_order_relaxed);
+        pthread_mutex_unlock(&rt->park_lock);
+        return;
+    }
+    atomic_store_explicit(&w->park_state, 1, memory_order_relaxed);
+    w->idle_next = rt->idle;
+    rt->idle = w;
+    pthread_mutex_unlock(&rt->park_lock);
+    AX__COUNT(&w->stats, parks);
+    ax__futex_wait(&w->park_state, 1, timeout);
+    if (atomic_load_explicit(&w->park_state, memory_order_acquire)) {
+        /* Timed out (or woke spuriously): take ourselves off the list,
+         * unless a waker got there first. */
+        pthread_mutex_lock(&rt->park_lock);
+        if (atomic_load_explicit(&w->park_state, memory_order_relaxed)) {
+            ax__worker **p = &rt->idle;
+            while (*p != w) p = &(*p)->idle_next;
+            *p = w->idle_next;
+            atomic_fetch_sub_explicit(&rt->sleepers, 1, memory_order_relaxed);
+            atomic_store_explicit(&w->park_state, 0, memory_order_relaxed);
+        }
+        pthread_mutex_unlock(&rt->park_lock);
+    }
+}

@@ -67,17 +67,29 @@ static void ax__inject_list(ax_runtime *rt, ax_task *head, ax_task *tail, size_t
     pthread_mutex_unlock(&rt->inject_lock);
 }
 
-static ax_task *ax__inject_pop(ax_runtime *rt) {
-    if (!atomic_load_explicit(&rt->inject_len, memory_order_relaxed)) return NULL;
+/* Takes a task from the global queue, and with it a fair share of what
+ * waits there (up to half a local queue), so workers draining a burst of
+ * injected work take the lock once per batch, not once per task. */
+static ax_task *ax__inject_pop(ax__worker *w) {
+    ax_runtime *rt = w->rt;
+    size_t len = atomic_load_explicit(&rt->inject_len, memory_order_relaxed);
+    if (!len) return NULL;
+    size_t want = len / rt->nworkers + 1;
+    size_t room = AX__LQ_CAP / 2 - ax__lq_len(&w->lq);
+    if (room > AX__LQ_CAP / 2) room = 0;
+    if (want > room + 1) want = room + 1;
     pthread_mutex_lock(&rt->inject_lock);
-    ax_task *t = rt->inject_head;
-    if (t) {
-        rt->inject_head = t->next;
-        if (!rt->inject_head) rt->inject_tail = NULL;
-        atomic_fetch_sub_explicit(&rt->inject_len, 1, memory_order_relaxed);
+    ax_task *first = rt->inject_head, *t = first;
+    size_t n = 0;
+    for (; t && n < want; n++) {
+        if (n) ax__lq_push(&w->lq, t);
+        t = t->next;
     }
+    rt->inject_head = t;
+    if (!t) rt->inject_tail = NULL;
+    atomic_fetch_sub_explicit(&rt->inject_len, n, memory_order_relaxed);
     pthread_mutex_unlock(&rt->inject_lock);
-    return t;
+    return first;
 }
 
 /* A full local queue hands its older half and t to the global queue in one
@@ -91,12 +103,19 @@ static void ax__lq_overflow(ax__worker *w, ax_task *t) {
     ax__unpark_one(w->rt, false);
 }
 
-/* New work on a worker's own queue: if workers are parked and none is
- * searching, wake one so it can steal (a hint, see park.c). */
+/* New work on a worker's own queue: if a worker is idle (asleep on its
+ * futex, or blocked in the reactor) and none is searching, wake one so it
+ * can steal. A hint only (see park.c), so relaxed loads suffice; the
+ * reactor waiter's flag is cleared by the first notifier, so a burst of
+ * spawns writes the eventfd once. */
 static void ax__notify_idle(ax_runtime *rt) {
-    if (atomic_load_explicit(&rt->sleepers, memory_order_relaxed) &&
-        !atomic_load_explicit(&rt->searching, memory_order_relaxed))
+    if (atomic_load_explicit(&rt->searching, memory_order_relaxed)) return;
+    if (atomic_load_explicit(&rt->sleepers, memory_order_relaxed)) {
         ax__unpark_one(rt, true);
+    } else if (atomic_load_explicit(&rt->in_reactor_wait, memory_order_relaxed) &&
+               atomic_exchange_explicit(&rt->in_reactor_wait, false, memory_order_acq_rel)) {
+        ax__reactor_notify(rt->reactor);
+    }
 }
 
 void ax__schedule_back(ax__worker *w, ax_task *t) {
@@ -172,7 +191,7 @@ static ax_task *ax__steal(ax__worker *w) {
     return NULL;
 }
 
-ax_task *ax__next_task(ax__worker *w) {
+static ax_task *ax__find_task(ax__worker *w) {
     ax_task *t;
     if (w->lifo && w->lifo_streak < AX__LIFO_MAX) {
         t = w->lifo;
@@ -186,13 +205,18 @@ ax_task *ax__next_task(ax__worker *w) {
         w->lifo = NULL;
         ax__schedule_back(w, t);
     }
-    if (w->ticks % AX__GLOBAL_EVERY == 0 && (t = ax__inject_pop(w->rt))) return t;
+    if (w->ticks % AX__GLOBAL_EVERY == 0 && (t = ax__inject_pop(w))) return t;
     if ((t = ax__lq_pop(&w->lq))) return t;
-    if ((t = ax__inject_pop(w->rt)) || (t = ax__steal(w))) {
-        ax__search_end(w);
-        return t;
-    }
-    return NULL;
+    if ((t = ax__inject_pop(w))) return t;
+    return ax__steal(w);
+}
+
+ax_task *ax__next_task(ax__worker *w) {
+    ax_task *t = ax__find_task(w);
+    /* A worker with work is no longer searching, however it found it;
+     * otherwise the count would keep others from being woken. */
+    if (t && w->searching) ax__search_end(w);
+    return t;
 }
 
 bool ax__maintenance_due(const ax__worker *w) {
@@ -210,7 +234,7 @@ static bool ax__work_visible(const ax__worker *w) {
     const ax_runtime *rt = w->rt;
     if (atomic_load_explicit(&rt->inject_len, memory_order_relaxed)) return true;
     for (unsigned i = 0; i < rt->nworkers; i++)
-        if (&rt->workers[i] != w && ax__lq_len(&rt->workers[i].lq) > 1) return true;
+        if (&rt->workers[i] != w && ax__lq_len(&rt->workers[i].lq)) return true;
     return false;
 }
 

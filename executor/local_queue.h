@@ -70,8 +70,8 @@ static inline size_t ax__lq_steal(ax__local_queue *q, ax_task **out, size_t max)
         size_t n = len - len / 2;
         if (n > max) n = max;
         for (size_t i = 0; i < n; i++)
-            out[i] = atomic_load_explicit(&q->slot[(head + i) & (AX__LQ_CAP - 1)],
-                                          memory_order_relaxed);
+            out[i] =
+                atomic_load_explicit(&q->slot[(head + i) & (AX__LQ_CAP - 1)], memory_order_relaxed);
         if (atomic_compare_exchange_strong_explicit(&q->head, &head, head + (uint32_t)n,
                                                     memory_order_acq_rel, memory_order_relaxed))
             return n;

@@ -84,17 +84,40 @@ static void ax__count_reactor(ax__worker *w, int events) {
     if (events > 0) AX__COUNT_N(&w->stats, reactor_events, (uint64_t)events);
 }
 
+/* Publishes when this parked worker will wake by itself. Called after the
+ * worker made itself wakeable (sleeper or reactor waiter), and the timeout
+ * is computed after that too; ax__timer_arm stores the wheel first and
+ * reads idle_wake_tick after (all seq_cst), so either the parker sees the
+ * new timer or the armer sees the parker and wakes it. */
+static int ax__idle_timeout(ax__worker *w) {
+    int timeout = ax__timers_timeout_ms(w);
+    uint64_t tick = timeout < 0 ? UINT64_MAX : ax__tick_now(w->rt) + (uint64_t)timeout;
+    uint64_t cur = atomic_load_explicit(&w->rt->idle_wake_tick, memory_order_seq_cst);
+    while (tick < cur &&
+           !atomic_compare_exchange_weak_explicit(&w->rt->idle_wake_tick, &cur, tick,
+                                                  memory_order_seq_cst, memory_order_seq_cst)) {
+    }
+    return timeout;
+}
+
+/* Too late is harmless (an extra wake), too early is not: forget it. */
+static void ax__idle_woke(ax__worker *w) {
+    atomic_store_explicit(&w->rt->idle_wake_tick, UINT64_MAX, memory_order_relaxed);
+}
+
 bool ax__reactor_try_poll(ax__worker *w, int timeout_ms) {
     ax_runtime *rt = w->rt;
     bool expected = false;
     if (!atomic_compare_exchange_strong(&rt->reactor_busy, &expected, true)) return false;
     if (timeout_ms != 0) {
         atomic_store_explicit(&rt->in_reactor_wait, true, memory_order_seq_cst);
+        timeout_ms = ax__idle_timeout(w);
         if (atomic_load_explicit(&rt->inject_len, memory_order_seq_cst) ||
             atomic_load_explicit(&rt->stop, memory_order_seq_cst))
             timeout_ms = 0;
     }
     ax__count_reactor(w, ax__reactor_poll(rt->reactor, timeout_ms));
+    if (timeout_ms != 0) ax__idle_woke(w);
     atomic_store_explicit(&rt->in_reactor_wait, false, memory_order_relaxed);
     atomic_store_explicit(&rt->reactor_busy, false, memory_order_release);
     return true;
@@ -102,8 +125,7 @@ bool ax__reactor_try_poll(ax__worker *w, int timeout_ms) {
 
 void ax__park(ax__worker *w) {
     ax_runtime *rt = w->rt;
-    int timeout = ax__timers_timeout_ms(w);
-    if (ax__reactor_try_poll(w, timeout)) return;
+    if (ax__reactor_try_poll(w, -1)) return; /* -1: until the next timer */
     pthread_mutex_lock(&rt->park_lock);
     /* Announce the sleep before the last look at the global queue. */
     atomic_fetch_add_explicit(&rt->sleepers, 1, memory_order_seq_cst);
@@ -118,7 +140,9 @@ void ax__park(ax__worker *w) {
     rt->idle = w;
     pthread_mutex_unlock(&rt->park_lock);
     AX__COUNT(&w->stats, parks);
+    int timeout = ax__idle_timeout(w);
     ax__futex_wait(&w->park_state, 1, timeout);
+    ax__idle_woke(w);
     if (atomic_load_explicit(&w->park_state, memory_order_acquire)) {
         /* Timed out (or woke spuriously): take ourselves off the list,
          * unless a waker got there first. */

@@ -99,6 +99,7 @@ int ax_runtime_new(ax_runtime **out, const ax_runtime_opts *opts) {
     rt->start = ax_now();
     rt->sigfd = -1;
     atomic_init(&rt->next_id, 1);
+    atomic_init(&rt->idle_wake_tick, UINT64_MAX);
     pthread_mutex_init(&rt->inject_lock, NULL);
     pthread_mutex_init(&rt->park_lock, NULL);
     pthread_mutex_init(&rt->foreign_lock, NULL);

@@ -285,8 +285,9 @@ void ax__worker_main(ax__worker *w) {
         if (atomic_load_explicit(&rt->stop, memory_order_acquire)) break;
         if (ax__spin_for_work(w)) continue;
         ax__search_end(w);
+        if (ax__timers_run_all(w)) continue;
         ax__park(w);
-        ax__timers_run(w);
+        ax__timers_run_all(w);
     }
     ax__search_end(w);
     ax__worker_set_current(NULL);

@@ -60,6 +60,19 @@ static void ax__wheel_note_next(ax__worker *w) {
     atomic_store_explicit(&w->wheel_next, ax__wheel_next_expiry(&w->wheel), memory_order_release);
 }
 
+/* A new timer earlier than every parked worker's own wake-up: wake one,
+ * which then sleeps until this timer at most (see park.c). Costs one fence
+ * and only when some worker is idle. */
+static void ax__timer_notify_idle(ax_runtime *rt, uint64_t when) {
+    if (rt->nworkers < 2) return;
+    if (!atomic_load_explicit(&rt->sleepers, memory_order_relaxed) &&
+        !atomic_load_explicit(&rt->in_reactor_wait, memory_order_relaxed))
+        return;
+    atomic_thread_fence(memory_order_seq_cst);
+    if (when < atomic_load_explicit(&rt->idle_wake_tick, memory_order_seq_cst))
+        ax__unpark_one(rt, false);
+}
+
 ax__worker *ax__timer_arm(ax_runtime *rt, ax__timer_entry *e, ax_instant deadline,
                           const ax_waker *wk) {
     ax__worker *w = ax__worker_current();
@@ -78,7 +91,10 @@ ax__worker *ax__timer_arm(ax_runtime *rt, ax__timer_entry *e, ax_instant deadlin
     ax__wheel_note_next(w);
     ax__spin_unlock(&w->wheel_lock);
     /* Worker 0 may be asleep with a later timeout than this deadline. */
-    if (foreign) ax__unpark_all(rt);
+    if (foreign)
+        ax__unpark_all(rt);
+    else
+        ax__timer_notify_idle(rt, when);
     return w;
 }
 
@@ -92,16 +108,17 @@ void ax__timer_disarm(ax__worker *w, ax__timer_entry *e) {
     ax_waker_drop(&wk);
 }
 
-size_t ax__timers_run(ax__worker *w) {
-    ax_runtime *rt = w->rt;
-    uint64_t now = ax__tick_now(rt);
-    if (now < atomic_load_explicit(&w->wheel_next, memory_order_acquire)) return 0;
+/* Fires the due timers of `owner`'s wheel from the worker `runner`: the
+ * owner itself, or an idle worker standing in for one whose thread is
+ * held by a task that does not suspend (its timers must not wait for it). */
+static size_t ax__wheel_fire(ax__worker *runner, ax__worker *owner, uint64_t now) {
+    if (now < atomic_load_explicit(&owner->wheel_next, memory_order_acquire)) return 0;
     size_t fired = 0;
     for (;;) {
         ax_waker batch[AX__FIRE_BATCH];
         size_t n = 0;
-        ax__spin_lock(&w->wheel_lock);
-        ax__timer *list = ax__wheel_advance(&w->wheel, now);
+        ax__spin_lock(&owner->wheel_lock);
+        ax__timer *list = ax__wheel_advance(&owner->wheel, now);
         while (list) {
             ax__timer *next = list->next;
             if (n < AX__FIRE_BATCH) {
@@ -112,23 +129,43 @@ size_t ax__timers_run(ax__worker *w) {
                 /* Beyond one batch: put it back as due; the next pass takes
                  * it. The entry's memory is only safe while it is in the
                  * wheel or under the lock. */
-                ax__wheel_insert(&w->wheel, list, now);
+                ax__wheel_insert(&owner->wheel, list, now);
             }
             list = next;
         }
-        ax__wheel_note_next(w);
-        ax__spin_unlock(&w->wheel_lock);
+        ax__wheel_note_next(owner);
+        ax__spin_unlock(&owner->wheel_lock);
         for (size_t i = 0; i < n; i++) ax_waker_wake(&batch[i]);
         fired += n;
-        AX__COUNT_N(&w->stats, timers_fired, n);
+        AX__COUNT_N(&runner->stats, timers_fired, n);
         if (n < AX__FIRE_BATCH) return fired;
     }
 }
 
+size_t ax__timers_run(ax__worker *w) {
+    return ax__wheel_fire(w, w, ax__tick_now(w->rt));
+}
+
+size_t ax__timers_run_all(ax__worker *w) {
+    ax_runtime *rt = w->rt;
+    uint64_t now = ax__tick_now(rt);
+    size_t fired = ax__wheel_fire(w, w, now);
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        if (&rt->workers[i] != w) fired += ax__wheel_fire(w, &rt->workers[i], now);
+    return fired;
+}
+
+/* An idle worker sleeps until the earliest timer of any wheel, so a wheel
+ * whose worker is held by a long-running task is still served on time. */
 int ax__timers_timeout_ms(ax__worker *w) {
-    uint64_t next = atomic_load_explicit(&w->wheel_next, memory_order_acquire);
+    ax_runtime *rt = w->rt;
+    uint64_t next = UINT64_MAX;
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        uint64_t n = atomic_load_explicit(&rt->workers[i].wheel_next, memory_order_acquire);
+        if (n < next) next = n;
+    }
     if (next == UINT64_MAX) return -1;
-    ax_instant due = w->rt->start + next * AX__NS_PER_MS, now = ax_now();
+    ax_instant due = rt->start + next * AX__NS_PER_MS, now = ax_now();
     if (due <= now) return 0;
     uint64_t ms = (due - now + AX__NS_PER_MS - 1) / AX__NS_PER_MS;
     return ms > 86400000u ? 86400000 : (int)ms;

@@ -69,6 +69,11 @@ struct ax_task {
      * completer only if it saw JOIN_WAKER when it set COMPLETE. */
     ax_waker join_waker;
     ax_waker self_waker; /* {task vtable, this}: what ax_await passes down */
+    /* Structured cancellation (cancel.c); touched only by the task itself
+     * and by the owner of the scope it belongs to. */
+    ax_task *scope_next;
+    struct ax_cancel_hook *hooks;
+    uint32_t shield;
 };
 
 /* One timer as the runtime arms it: the wheel node and whom to wake. Which
@@ -152,6 +157,10 @@ struct ax_runtime {
     ax__worker *idle; /* parked workers (not the one in the reactor) */
     atomic_uint sleepers;
     atomic_uint searching; /* workers looking for work to steal */
+    /* The earliest tick a parked worker will wake at by itself (UINT64_MAX:
+     * none). A timer armed before it wakes one, so a wheel whose worker is
+     * held by a long task is still served on time. */
+    _Atomic uint64_t idle_wake_tick;
     atomic_bool reactor_busy;
     atomic_bool in_reactor_wait;
 
@@ -213,6 +222,12 @@ bool ax__worker_has_work(const ax__worker *w);
 int ax__task_new(ax_runtime *rt, ax__worker *w, ax_task_fn fn, void *arg, bool detached,
                  ax_task **out);
 void ax__task_unref(ax_task *t);
+void ax__task_ref(ax_task *t);
+/* Cancellation as the running task t sees it: requested and not shielded.
+ * Runs t's on-cancel hooks the first time it is true. */
+bool ax__task_sees_cancel(ax_task *t);
+/* Runs the hooks that have not run yet (newest first), shielded. */
+void ax__run_cancel_hooks(ax_task *t);
 void ax__task_complete(ax__worker *w, ax_task *t);
 void ax__slab_destroy(ax__worker *w);
 /* Requests cancellation of every task alive now; returns how many. */
@@ -229,8 +244,10 @@ ax__worker *ax__timer_arm(ax_runtime *rt, ax__timer_entry *e, ax_instant deadlin
                           const ax_waker *w);
 /* Takes e out of owner's wheel if it is still there and drops its waker. */
 void ax__timer_disarm(ax__worker *owner, ax__timer_entry *e);
-/* Fires due timers of w; returns how many. */
+/* Fires due timers of w's own wheel; returns how many. */
 size_t ax__timers_run(ax__worker *w);
+/* Same, then of every other worker's wheel that is due (idle workers). */
+size_t ax__timers_run_all(ax__worker *w);
 /* Milliseconds until w's next timer (-1: none), for parking. */
 int ax__timers_timeout_ms(ax__worker *w);
 

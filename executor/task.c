@@ -87,6 +87,10 @@ void ax__slab_destroy(ax__worker *w) {
     atomic_store(&w->slab_remote, NULL);
 }
 
+void ax__task_ref(ax_task *t) {
+    atomic_fetch_add_explicit(&t->state, AX__T_REF_ONE, memory_order_relaxed);
+}
+
 void ax__task_unref(ax_task *t) {
     uint64_t prev = atomic_fetch_sub_explicit(&t->state, AX__T_REF_ONE, memory_order_acq_rel);
     if (AX__T_REFS(prev) == 1) ax__task_free(t);
@@ -181,6 +185,9 @@ int ax__task_new(ax_runtime *rt, ax__worker *w, ax_task_fn fn, void *arg, bool d
     t->home = w;
     t->next = NULL;
     t->join_waker.vtable = NULL;
+    t->scope_next = NULL;
+    t->hooks = NULL;
+    t->shield = 0;
     t->self_waker.vtable = &ax__task_waker_vtable;
     t->self_waker.data = t;
     t->id = ax__next_task_id(rt, w);
@@ -423,6 +430,7 @@ static void ax__task_entry(void *arg) {
     ax_task *t = arg;
     ax__finish_prev(ax__worker_current());
     t->value = t->fn(t->arg);
+    t->hooks = NULL; /* any still pushed lived in frames that are gone */
     ax__task_finish(t);
 }
 
@@ -435,8 +443,8 @@ ax_task *ax__task_current(void) {
     return w ? w->current : NULL;
 }
 
-static bool ax__cancelled(const ax_task *t) {
-    return atomic_load_explicit(&t->state, memory_order_relaxed) & AX__T_CANCEL;
+static bool ax__cancelled(ax_task *t) {
+    return ax__task_sees_cancel(t);
 }
 
 /* Cooperative budget: a task whose awaits keep completing at once (a socket
@@ -501,7 +509,9 @@ int ax_yield(void) {
 
 bool ax_is_cancelled(void) {
     ax_task *t = ax__task_current();
-    return t && ax__cancelled(t);
+    if (!t || !(atomic_load_explicit(&t->state, memory_order_relaxed) & AX__T_CANCEL)) return false;
+    ax__run_cancel_hooks(t);
+    return true;
 }
 
 _Noreturn void ax_task_exit(void *value, int err) {
@@ -509,6 +519,11 @@ _Noreturn void ax_task_exit(void *value, int err) {
     if (!t) abort(); /* documented as task-only; there is nothing to return to */
     t->value = value;
     t->err = err > 0 ? -err : err;
+    /* The frames that pushed the hooks are still there: a cancelled task
+     * that exits this way runs the ones it has not run yet. */
+    if (atomic_load_explicit(&t->state, memory_order_relaxed) & AX__T_CANCEL)
+        ax__run_cancel_hooks(t);
+    t->hooks = NULL;
     ax__task_finish(t);
 }
 

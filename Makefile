@@ -6,6 +6,7 @@
 #   build/aarch64 AArch64 cross build, static, run under qemu-user with the runner
 # See README.md for the targets.
 
+SHELL     := /bin/bash
 PREFIX    ?= /usr/local
 VARIANT   ?= release
 BUILD     ?= build
@@ -105,10 +106,15 @@ check: test
 # ASan's SIGSEGV handler would otherwise answer first. Criterion leaks a
 # little of its own memory at exit, hence the suppression file.
 check-asan: deps
+	@mkdir -p build/asan
 	$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
 	  CFLAGS_V="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
 	  LDFLAGS_V="-fsanitize=address,undefined" \
-	  EXEC="env ASAN_OPTIONS=handle_segv=0:detect_leaks=1 LSAN_OPTIONS=suppressions=$(abspath test/lsan.supp)" test
+	  EXEC="env ASAN_OPTIONS=handle_segv=0:detect_leaks=1 LSAN_OPTIONS=suppressions=$(abspath test/lsan.supp)" \
+	  test 2>&1 | tee build/asan/test.log; test $${PIPESTATUS[0]} -eq 0
+	@# A leak in a test's child process is printed but does not fail Criterion.
+	@! grep -q "ERROR: LeakSanitizer" build/asan/test.log || \
+	  { echo "check-asan: LeakSanitizer reported leaks (see build/asan/test.log)"; exit 1; }
 
 # handle_segv=0 for the same reason as under ASan: the overflow reporter is tested.
 check-tsan: deps

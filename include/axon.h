@@ -10,5 +10,8 @@
 #include "axon/time.h"
 #include "axon/io.h"
 #include "axon/metrics.h"
+#include "axon/cancel.h"
+#include "axon/sync.h"
+#include "axon/combinators.h"
 
 #endif

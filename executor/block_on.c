@@ -12,6 +12,7 @@
 typedef struct ax__parker {
     _Atomic uint32_t refs;
     bool notified;
+    ax_runtime *drive; /* a current-thread runtime this thread drives */
     pthread_mutex_t lock;
     pthread_cond_t cond;
 } ax__parker;
@@ -35,6 +36,8 @@ static void ax__pk_wake_by_ref(void *d) {
     p->notified = true;
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
+    /* The waiting thread may be blocked in the runtime's reactor. */
+    if (p->drive) ax__reactor_notify(p->drive->reactor);
 }
 
 static void ax__pk_wake(void *d) {
@@ -62,10 +65,20 @@ intptr_t ax_block_on(ax_runtime *rt, ax_future *f) {
     atomic_init(&p->refs, 1);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
+    p->drive = rt->current_thread ? rt : NULL;
     ax_waker wk = {&ax__parker_vtable, p};
     ax_context cx = {&wk, rt};
     while (ax_future_poll(f, &cx) == AX_PENDING) {
         pthread_mutex_lock(&p->lock);
+        if (p->drive) {
+            /* No worker threads: run the runtime here until woken. */
+            while (!p->notified) {
+                pthread_mutex_unlock(&p->lock);
+                int r = ax__drive_once(rt, -1);
+                pthread_mutex_lock(&p->lock);
+                if (r < 0) break; /* another thread drives it: just wait */
+            }
+        }
         while (!p->notified) pthread_cond_wait(&p->cond, &p->lock);
         p->notified = false;
         pthread_mutex_unlock(&p->lock);

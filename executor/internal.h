@@ -164,6 +164,11 @@ struct ax_runtime {
     atomic_bool reactor_busy;
     atomic_bool in_reactor_wait;
 
+    bool current_thread;   /* AX_RUNTIME_CURRENT_THREAD: no threads of its own */
+    atomic_bool driving;   /* a thread is inside ax_run_once (current-thread) */
+    atomic_bool closed;    /* shutting down: spawns from outside are refused */
+    atomic_bool shut_down; /* ax_runtime_shutdown has run */
+    unsigned shutdown_timeout_ms;
     _Atomic uint64_t next_id;
     ax__counters foreign_stats; /* events on threads that are not workers */
     atomic_bool shutting_down;
@@ -230,8 +235,11 @@ bool ax__task_sees_cancel(ax_task *t);
 void ax__run_cancel_hooks(ax_task *t);
 void ax__task_complete(ax__worker *w, ax_task *t);
 void ax__slab_destroy(ax__worker *w);
-/* Requests cancellation of every task alive now; returns how many. */
-size_t ax__cancel_live(ax_runtime *rt);
+/* Counts the tasks alive now, requesting cancellation of each when
+ * `cancel`. */
+size_t ax__scan_live(ax_runtime *rt, bool cancel);
+/* Current-thread runtimes: one round of work on the calling thread. */
+int ax__drive_once(ax_runtime *rt, int timeout_ms);
 
 extern const ax_waker_vtable ax__task_waker_vtable;
 

@@ -54,6 +54,10 @@ static ax__worker *ax__idle_pop(ax_runtime *rt, bool searcher) {
 }
 
 bool ax__unpark_one(ax_runtime *rt, bool searcher) {
+    if (rt->current_thread) { /* the host waits on the reactor's descriptor */
+        ax__reactor_notify(rt->reactor);
+        return true;
+    }
     if (atomic_load_explicit(&rt->sleepers, memory_order_seq_cst)) {
         pthread_mutex_lock(&rt->park_lock);
         ax__worker *x = ax__idle_pop(rt, searcher);

@@ -80,7 +80,9 @@ int ax_runtime_new(ax_runtime **out, const ax_runtime_opts *opts) {
         o = *opts;
     else
         ax_runtime_opts_init(&o);
-    unsigned workers = o.workers;
+    if (o.flavor != AX_RUNTIME_MULTI_THREAD && o.flavor != AX_RUNTIME_CURRENT_THREAD)
+        return AX_EINVAL;
+    unsigned workers = o.flavor == AX_RUNTIME_CURRENT_THREAD ? 1 : o.workers;
     if (!workers) {
         int err = ax__workers_from_env(&workers);
         if (err) return err;
@@ -93,6 +95,8 @@ int ax_runtime_new(ax_runtime **out, const ax_runtime_opts *opts) {
     ax_runtime *rt = calloc(1, sizeof(*rt));
     if (!rt) return AX_ENOMEM;
     rt->nworkers = workers;
+    rt->current_thread = o.flavor == AX_RUNTIME_CURRENT_THREAD;
+    rt->shutdown_timeout_ms = o.shutdown_timeout_ms ? o.shutdown_timeout_ms : 5000;
     rt->stack_size = stack;
     rt->stack_cache = o.stack_cache ? o.stack_cache : AX__DEFAULT_STACK_CACHE;
     rt->max_live_stacks = ax__max_live_stacks();
@@ -124,7 +128,7 @@ int ax_runtime_new(ax_runtime **out, const ax_runtime_opts *opts) {
         ax__wheel_init(&w->wheel, 0);
         atomic_init(&w->wheel_next, UINT64_MAX);
     }
-    for (unsigned i = 0; i < workers; i++) {
+    for (unsigned i = 0; !rt->current_thread && i < workers; i++) {
         int e = pthread_create(&rt->workers[i].thread, NULL, ax__worker_thread, &rt->workers[i]);
         if (e) {
             ax__runtime_destroy(rt, i);
@@ -135,9 +139,46 @@ int ax_runtime_new(ax_runtime **out, const ax_runtime_opts *opts) {
     return 0;
 }
 
-/* Shutdown: from here on new tasks are born cancelled; every live task is
- * asked to cancel, and the scan repeats until none is left (a task that
- * was being spawned during the first scan is caught by a later one). */
+/* Lets the runtime make progress while the caller waits: a current-thread
+ * runtime has no workers, so the waiting thread drives it. */
+static void ax__shutdown_step(ax_runtime *rt) {
+    if (rt->current_thread) {
+        ax__drive_once(rt, 1);
+    } else {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Phase 1: external spawns refused, tasks end on their own until the
+ * grace deadline. Phase 2: new tasks are born cancelled and every live
+ * task is cancelled; the scan repeats until none is left (it also catches
+ * a task whose spawn raced with an earlier scan). */
+int ax_runtime_shutdown(ax_runtime *rt, unsigned grace_ms) {
+    ax__worker *self = ax__worker_current();
+    if (self && self->rt == rt) return AX_EBUSY;
+    if (atomic_exchange(&rt->shut_down, true)) return 0;
+    atomic_store(&rt->closed, true);
+    ax_instant grace_end = ax_now() + (uint64_t)grace_ms * 1000000u;
+    while (ax__scan_live(rt, false) && ax_now() < grace_end) ax__shutdown_step(rt);
+    atomic_store(&rt->shutting_down, true);
+    size_t cancelled = ax__scan_live(rt, true), live = cancelled;
+    ax_instant warn_at = ax_now() + (uint64_t)rt->shutdown_timeout_ms * 1000000u;
+    bool warned = false;
+    while (live) {
+        ax__shutdown_step(rt);
+        live = ax__scan_live(rt, true);
+        if (live && !warned && ax_now() >= warn_at) {
+            fprintf(stderr,
+                    "axon: %zu task(s) still running %u ms after being cancelled; "
+                    "waiting for them (a task cannot be stopped from outside)\n",
+                    live, rt->shutdown_timeout_ms);
+            warned = true;
+        }
+    }
+    return (int)cancelled;
+}
+
 void ax_runtime_free(ax_runtime *rt) {
     if (!rt) return;
     ax__worker *self = ax__worker_current();
@@ -145,12 +186,8 @@ void ax_runtime_free(ax_runtime *rt) {
         fprintf(stderr, "axon: ax_runtime_free called from one of the runtime's own tasks\n");
         abort();
     }
-    atomic_store(&rt->shutting_down, true);
-    while (ax__cancel_live(rt)) {
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-    }
-    ax__runtime_destroy(rt, rt->nworkers);
+    ax_runtime_shutdown(rt, 0);
+    ax__runtime_destroy(rt, rt->current_thread ? 0 : rt->nworkers);
 }
 
 int ax_run(ax_runtime *rt, void *(*main_fn)(void *), void *arg, void **result) {

@@ -219,6 +219,7 @@ int ax_spawn_on(ax_runtime *rt, ax_task **out, ax_task_fn fn, void *arg) {
     if (!rt) return AX_EINVAL;
     ax__worker *w = ax__worker_current();
     if (w && w->rt != rt) w = NULL;
+    if (!w && atomic_load_explicit(&rt->closed, memory_order_acquire)) return AX_ESHUTDOWN;
     return ax__task_new(rt, w, fn, arg, out == NULL, out);
 }
 
@@ -235,7 +236,7 @@ static bool ax__task_live(const ax_task *t) {
 /* Every operation here goes through the state word (ax_abort), so racing
  * with a slot being freed or reused is harmless: a freed slot shows
  * COMPLETE, and a slot reused during shutdown holds a born-cancelled task. */
-size_t ax__cancel_live(ax_runtime *rt) {
+size_t ax__scan_live(ax_runtime *rt, bool cancel) {
     size_t live = 0;
     for (unsigned i = 0; i < rt->nworkers; i++) {
         struct ax__slab_chunk *c =
@@ -243,14 +244,14 @@ size_t ax__cancel_live(ax_runtime *rt) {
         for (; c; c = c->next)
             for (int k = 0; k < AX__SLAB_CHUNK; k++)
                 if (ax__task_live(&c->tasks[k])) {
-                    ax_abort(&c->tasks[k]);
+                    if (cancel) ax_abort(&c->tasks[k]);
                     live++;
                 }
     }
     pthread_mutex_lock(&rt->foreign_lock);
     for (ax_task *t = rt->foreign; t; t = t->foreign_next)
         if (ax__task_live(t)) {
-            ax_abort(t);
+            if (cancel) ax_abort(t);
             live++;
         }
     pthread_mutex_unlock(&rt->foreign_lock);

@@ -7,6 +7,7 @@
 #include "axon/future.h"
 #include "axon/task.h"
 #include "axon/runtime.h"
+#include "axon/embed.h"
 #include "axon/time.h"
 #include "axon/io.h"
 #include "axon/metrics.h"

@@ -70,10 +70,20 @@ int ax_runtime_new(ax_runtime **out, const ax_runtime_opts *opts);
  * (AX_EBUSY). */
 int ax_run(ax_runtime *rt, void *(*main_fn)(void *), void *arg, void **result);
 
-/* Stops the runtime: cancels every task still alive (each suspending call
- * returns AX_ECANCELED), waits for them to end, joins the workers and frees
- * all memory, stacks and descriptors. Not from one of rt's tasks. NULL is a
- * no-op. */
+/* Graceful stop. From now on spawns from outside the runtime fail with
+ * AX_ESHUTDOWN (tasks may still spawn helpers); tasks get up to grace_ms to
+ * end on their own; then every task still alive is cancelled (each
+ * suspending call returns AX_ECANCELED, on-cancel hooks run) and awaited.
+ * Tasks that ignore cancellation longer than the runtime's
+ * shutdown_timeout_ms are reported on stderr, and still awaited: a task
+ * cannot be stopped from outside. Returns how many tasks had to be
+ * cancelled. Call ax_runtime_free afterwards. Not from one of rt's tasks
+ * (AX_EBUSY). Thread-safe. */
+int ax_runtime_shutdown(ax_runtime *rt, unsigned grace_ms);
+
+/* Stops the runtime (ax_runtime_shutdown with no grace, if it was not shut
+ * down yet), joins the workers and frees all memory, stacks and
+ * descriptors. Not from one of rt's tasks. NULL is a no-op. */
 void ax_runtime_free(ax_runtime *rt);
 
 /* The runtime the calling task or worker belongs to, NULL elsewhere. */

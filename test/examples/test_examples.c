@@ -80,3 +80,14 @@ Test(examples, demo_rejects_bad_arguments) {
     int st = run_example("demo", args, out, sizeof(out), 0, 0);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status %d", st);
 }
+
+Test(examples, embed_poll_host_loop_drives_axon, .timeout = 60) {
+    char out[8192];
+    char *args[] = {"30", NULL};
+    int st = run_example("embed_poll", args, out, sizeof(out), 0, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d, output: %s", st, out);
+    cr_assert_not_null(strstr(out, "task: slept 3 x 25 ms"), "output: %s", out);
+    cr_assert_not_null(strstr(out, "task: a byte arrived from another thread"), "output: %s", out);
+    cr_assert_not_null(strstr(out, "task: the host sent 30 frame numbers"), "output: %s", out);
+    cr_assert_not_null(strstr(out, "host: 30 frames"), "output: %s", out);
+}

@@ -27,7 +27,8 @@ static void *fail_with_eio(void *arg) {
 static void *scope_join_main(void *arg) {
     ax_scope s;
     ax_scope_init(&s);
-    for (uintptr_t i = 0; i < 10; i++) cr_assert_eq(ax_scope_spawn(&s, NULL, sleep_ms, (void *)i), 0);
+    for (uintptr_t i = 0; i < 10; i++)
+        cr_assert_eq(ax_scope_spawn(&s, NULL, sleep_ms, (void *)i), 0);
     cr_assert_eq(ax_scope_join(&s), 0);
     cr_assert_eq(atomic_load(&alive), 0, "every child ended before the scope did");
     /* the first failure in spawn order is reported, every child is joined */
@@ -251,14 +252,20 @@ static void *forever(void *arg) {
 }
 
 typedef int (*suspend_fn)(void);
-static int s_sleep(void) { return ax_sleep(3600000); }
-static int s_sleep_until(void) { return ax_sleep_until(ax_deadline_in_ms(3600000)); }
+static int s_sleep(void) {
+    return ax_sleep(3600000);
+}
+static int s_sleep_until(void) {
+    return ax_sleep_until(ax_deadline_in_ms(3600000));
+}
 static int s_await_until(void) {
     ax_sleep_future f;
     ax_sleep_future_init(&f, ax_deadline_in_ms(3600000));
     return (int)ax_await_until(&f.base, ax_deadline_in_ms(3600000));
 }
-static int s_readable(void) { return ax_wait_readable(pipe_fds[0], AX_NO_DEADLINE); }
+static int s_readable(void) {
+    return ax_wait_readable(pipe_fds[0], AX_NO_DEADLINE);
+}
 static int s_writable_full(void) {
     /* fill the pipe first so writability has to be waited for */
     char buf[4096] = {0};
@@ -266,7 +273,9 @@ static int s_writable_full(void) {
     }
     return ax_wait_writable(pipe_fds[1], AX_NO_DEADLINE);
 }
-static int s_join(void) { return ax_join(forever_task, NULL); }
+static int s_join(void) {
+    return ax_join(forever_task, NULL);
+}
 static int s_interval(void) {
     ax_interval iv;
     ax_interval_init(&iv, 3600000);
@@ -284,7 +293,9 @@ static const suspend_fn kinds[] = {s_sleep,         s_sleep_until, s_await_until
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 static atomic_int cleanups;
-static void count_cleanup(void *arg) { atomic_fetch_add(&cleanups, 1); }
+static void count_cleanup(void *arg) {
+    atomic_fetch_add(&cleanups, 1);
+}
 
 static void *suspender(void *arg) {
     ax_cancel_hook h;
@@ -306,7 +317,8 @@ static void *every_kind_main(void *arg) {
         ax_abort(t);
         void *r;
         cr_assert_eq(ax_join(t, &r), AX_ECANCELED, "kind %zu", (size_t)k);
-        cr_assert_eq((intptr_t)r, AX_ECANCELED, "kind %zu returned %d", (size_t)k, (int)(intptr_t)r);
+        cr_assert_eq((intptr_t)r, AX_ECANCELED, "kind %zu returned %d", (size_t)k,
+                     (int)(intptr_t)r);
         cr_assert_lt(ax_now() - t0, 1000000000ull, "kind %zu was slow to cancel", (size_t)k);
         cr_assert_eq(atomic_load(&cleanups), (int)k + 1, "kind %zu: clean-up did not run",
                      (size_t)k);

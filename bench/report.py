@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """bench/report.py - turns bench/run.sh's per-round figures into the table.
 
-Usage: report.py ROUNDS_TSV SUMMARY_TSV [DOCS_DIR]
+Usage: report.py ROUNDS_TSV SUMMARY_TSV [DOCS_DIR [SCHED_ROUNDS_TSV SCHED_SUMMARY_TSV]]
 Reads program/round/metric/value rows (each value is one run's median),
 writes SUMMARY_TSV (median, min and max over the rounds for each program and
 metric), prints the table, and with DOCS_DIR regenerates BENCHMARKS.md and
-bench-core.png there. The bars from the issue live in ROWS below.
+bench-core.png there. DOCS_DIR may be "" (no docs). The scheduler suite's
+rounds (metrics prefixed w1_ / w2_) make the second table, bench-sched.png
+and SCHED_SUMMARY_TSV. The bars from the issues live in ROWS and SCHED_ROWS.
 """
 import csv
 import datetime
@@ -114,6 +116,113 @@ Fairness notes:
 """
 
 
+SCHED_NOTES = """\
+How each figure is measured (sources: `bench/axon_sched.c`,
+`bench/peers/tokio/src/sched.rs`, `bench/peers/go/sched.go`):
+
+- Each program runs twice per round: with 1 worker (Axon `workers = 1`;
+  tokio a `multi_thread` runtime with `worker_threads(1)`; Go
+  `GOMAXPROCS(1)`), pinned to one CPU, and with 2 workers (`workers = 2`,
+  `worker_threads(2)`, `GOMAXPROCS(2)`), pinned to two CPUs. A round runs
+  Axon, tokio and Go with 1 worker, then the three with 2. Each run does a
+  warm-up round and five measured rounds and prints their medians; the table
+  shows the median of the per-run medians over the harness rounds, with
+  their min–max. Every body runs inside a task (goroutine), as in the core
+  table, and every runtime has its default options.
+- **spawn + join**: as in the core table (`ax_spawn` + `ax_join`;
+  `tokio::spawn` + awaiting the `JoinHandle`; `go` + `sync.WaitGroup`),
+  100,000 times, one at a time. With 2 workers the idle worker is woken for
+  the new task and may steal it.
+- **ping-pong**: two tasks and two bounded channels of capacity 1 carrying an
+  8-byte integer (Axon `ax_mpsc_new(.., 8, 1)` with `ax_mpsc_send` /
+  `ax_mpsc_recv`; tokio `tokio::sync::mpsc::channel(1)` with `send().await` /
+  `recv().await`; Go `make(chan uint64, 1)`). The benchmark's task sends on
+  the first channel and waits on the second; the partner task receives and
+  sends the message back: one round trip.
+  - **mean**: 100,000 round trips timed as one batch (one clock read before,
+    one after), divided by 100,000.
+  - **p50, p99**: 50,000 further round trips timed one by one: the clock is
+    read after every round trip and each sample is the gap between two
+    consecutive reads, so it holds one clock read besides the round trip.
+    The table subtracts the cost of one clock read, measured in the same
+    program as the median gap between back-to-back reads (`ax_now`, which is
+    `clock_gettime(CLOCK_MONOTONIC)`; Rust `Instant::now`; Go `time.Since`,
+    which reads the monotonic clock only); the uncorrected percentiles and
+    the clock costs are under Other scheduler figures (`*_raw_ns`,
+    `clock_ns`).
+  - **different threads**: 20,000 more round trips in which the partner
+    answers with the identity of the OS thread it is running on, compared
+    with the benchmark task's thread when the answer arrives (Axon and tokio:
+    the address of a thread-local variable; Go: `gettid`). 0 % means the two
+    tasks ran on the same worker thread for every round trip.
+  - **process CPU while ping-ponging**: user + system CPU time of the whole
+    process (`getrusage(RUSAGE_SELF)`, all threads) over the 100,000-round-trip
+    batch, as a percentage of its wall time: 100 % is one core busy; more
+    means another thread (an idle worker spinning or searching) burns CPU
+    while the pair runs; less means the process was waiting, or was not
+    given the CPU (other load on the machine).
+- **idle CPU**: after the last round, whose last body is the ping-pong, the
+  benchmark task sleeps for one second (`ax_sleep`, `tokio::time::sleep`,
+  `time.Sleep`) and nothing else runs; the figure is the process CPU time
+  (`getrusage`, user + system, all threads) spent during that second, as a
+  percentage of one core. It includes the workers winding down right after
+  the ping-pong (spinning before they park). One sample per run.
+- **chained spawn**: a task spawns the next one (detached) and ends; 100,000
+  links; the last one signals through a oneshot channel (Go: a buffered
+  channel) to the benchmark task, which timed from the first spawn.
+- **channel throughput**: 1,000,000 8-byte messages through one bounded
+  channel of capacity 1024 (Axon `ax_mpsc`, tokio `mpsc::channel(1024)`, Go
+  `make(chan uint64, 1024)`), sent by 1 producer task or by 4 (250,000
+  each) and all received by the benchmark task; messages per second from
+  before the producers are spawned to the last receive.
+- **fork-join fib(35)**: for n above the cutoff, fib(n) spawns fib(n-1) and
+  fib(n-2) as two tasks and joins both (Axon `ax_spawn` + `ax_join`, the
+  result in the task's `void *`; tokio `tokio::spawn` + awaiting both
+  `JoinHandle<u64>`s; Go two goroutines writing captured variables + a
+  `WaitGroup`); at or below the cutoff it computes fib(n) by plain
+  recursion. The cutoff is the one whose task count is nearest 150,000 (the
+  programs compute it and print it: `fib_cutoff`, `fib_tasks`). The
+  **speed-up** is each program's 1-worker time divided by its 2-worker time
+  in the same harness round; the table gives the median of those ratios.
+  The **plain recursive call** row is fib(35) without tasks, to separate
+  each compiler's code for the leaves from the scheduling cost.
+- Axon only, under Other scheduler figures: `fib_stack_cache_ms` is the same
+  fork-join on a runtime created with `stack_cache = 65536` instead of the
+  default 64 (with `fib_stack_cache_speedup`), and the runtime's counters
+  over the ping-pong batch, per round trip (`ax_runtime_metrics_get`:
+  steals, unparks, wakes; "local" wakes are wakes from any worker of the
+  runtime, so they cannot tell the two workers apart: the thread row does).
+
+Fairness notes:
+
+- The "cross-thread" ping-pong does not cross threads by itself in any of
+  the three runtimes (see the "different threads" row): a task woken by the
+  running task goes to the waker's worker (Axon's and tokio's LIFO slot, Go's
+  `runnext`), so the partner runs on the same worker right after the sender
+  suspends, and the other worker stays idle. The 2-worker ping-pong rows
+  therefore measure a same-thread hand-off plus whatever the second worker
+  costs (wake-ups, spinning: see the CPU rows), not a message crossing
+  cores. None of the three lets a program pin a task to a worker (Go's
+  `LockOSThread` pins a goroutine to a thread, not to a P, and makes every
+  hand-off a thread switch), so a forced cross-core variant would not
+  compare like with like.
+- The fork-join leaves are each language's compiled code (gcc `-O2`,
+  rustc `--release`, Go 1.19), which differ (see the plain-recursion row);
+  the speed-up ratio is what compares the schedulers.
+- Axon's tasks have stacks; a fork-join that suspends tens of thousands of
+  parents in `ax_join` needs as many stacks alive, and with the default
+  `stack_cache` (64 per worker) the rest are mapped and unmapped as tasks
+  start and end (with 2 workers each unmap also shoots down the other CPU's
+  TLB). tokio's tasks are heap state machines; Go's goroutine stacks are
+  reused from unbounded free lists.
+- tokio's fork-join spawns through a plain function returning the
+  `JoinHandle` (no boxed recursive future); tokio's and Go's joins carry the
+  result, as Axon's does.
+- The peers' numbers depend on their versions (Debian's tokio 1.24 and
+  Go 1.19, not the newest releases).
+"""
+
+
 def load_rounds(path):
     data = {}
     with open(path) as f:
@@ -122,14 +231,14 @@ def load_rounds(path):
     return data
 
 
-def summarise(data, path):
+def summarise(data, path, digits=1):
     summary = {}
     with open(path, "w") as f:
         f.write("program\tmetric\tmedian\tmin\tmax\trounds\n")
         for (prog, metric), vals in sorted(data.items()):
             s = (statistics.median(vals), min(vals), max(vals), len(vals))
             summary[(prog, metric)] = s
-            f.write(f"{prog}\t{metric}\t{s[0]:.1f}\t{s[1]:.1f}\t{s[2]:.1f}\t{s[3]}\n")
+            f.write(f"{prog}\t{metric}\t{s[0]:.{digits}f}\t{s[1]:.{digits}f}\t{s[2]:.{digits}f}\t{s[3]}\n")
     return summary
 
 
@@ -307,7 +416,240 @@ set origin 0.66,0
     return True
 
 
-def write_docs(summary, docs):
+# ---- scheduler suite (issue 3): 1 and 2 workers ---------------------------------
+
+SCHED_PEERS = [("tokio", "tokio multi_thread"), ("go", "Go")]
+
+# key, label, unit, metric (without the wN_ prefix), bar. Bars: "peers" =
+# Axon's median below every peer's; ("<", x) = below a number; (">=peer", p)
+# = Axon's median at least peer p's (throughput: higher is better).
+SCHED_ROWS = [
+    ("spawn_join", "spawn + join an empty task, one at a time", "ns/task", "spawn_join_ns", "peers"),
+    ("pp_mean", "ping-pong through two channels, round trip, mean", "ns", "pingpong_mean_ns", "peers"),
+    ("pp_p50", "ping-pong round trip, p50", "ns", "pingpong_p50_ns", ("<", 1000)),
+    ("pp_p99", "ping-pong round trip, p99", "ns", "pingpong_p99_ns", None),
+    ("pp_cross", "ping-pong round trips whose two tasks ran on different threads", "%",
+     "pingpong_cross_pct", None),
+    ("pp_cpu", "process CPU while ping-ponging", "% of a core", "pingpong_cpu_pct", None),
+    ("idle", "process CPU while idle (1 s after the ping-pong)", "% of a core", "idle_cpu_pct", None),
+    ("chain", "chained spawn: each task spawns the next, per link", "ns", "chain_spawn_ns", None),
+    ("chan11", "channel throughput, 1 → 1 (8-byte messages, capacity 1024)", "M msg/s ↑",
+     "chan_1to1_mps", (">=peer", "go")),
+    ("chan41", "channel throughput, 4 → 1", "M msg/s ↑", "chan_4to1_mps", (">=peer", "go")),
+    ("fib", "fork-join fib(35), spawn + join down to the cutoff", "ms", "fib_ms", None),
+    ("fib_seq", "fib(35) as a plain recursive call, no tasks (reference)", "ms", "fib_seq_ms", None),
+]
+SPEEDUP = ("fib_speedup", "fork-join fib(35): 2-worker speed-up (1-worker time / 2-worker time)", "× ↑",
+           (">=", 1.8))
+
+
+def load_rounds_by_round(path):
+    rows = {}
+    with open(path) as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            rows[(row["program"], row["round"], row["metric"])] = float(row["value"])
+    return rows
+
+
+def sched_data(path):
+    """Per-round values by (program, metric), plus fib_speedup per round:
+    the 1-worker and the 2-worker fib time of the same program in the same
+    round."""
+    rows = load_rounds_by_round(path)
+    data = {}
+    for (prog, rnd, metric), v in sorted(rows.items(), key=lambda kv: (kv[0][0], int(kv[0][1]), kv[0][2])):
+        data.setdefault((prog, metric), []).append(v)
+        # fib_ms -> fib_speedup, fib_stack_cache_ms -> fib_stack_cache_speedup
+        if metric.startswith("w1_fib") and metric.endswith("_ms") and metric != "w1_fib_seq_ms":
+            w2 = rows.get((prog, rnd, "w2_" + metric[3:]))
+            if w2:
+                data.setdefault((prog, metric[3:-3] + "_speedup"), []).append(v / w2)
+    return data
+
+
+def num2(x):
+    return f"{x:.2f}"
+
+
+def sched_verdict(bar, axon, peers):
+    if bar is None:
+        return "-"
+    if axon is None:
+        return "n/a"
+    if bar == "peers":
+        got = [s[0] for s in peers.values() if s is not None]
+        if not got:
+            return "n/a"
+        return "yes" if axon[0] < min(got) else "NO"
+    op, x = bar
+    if op == ">=peer":
+        if peers.get(x) is None:
+            return "n/a"
+        return "yes" if axon[0] >= peers[x][0] else "NO"
+    ok = {"<": axon[0] < x, "<=": axon[0] <= x, ">=": axon[0] >= x}[op]
+    return "yes" if ok else "NO"
+
+
+def sched_bar_text(bar):
+    if bar is None:
+        return ""
+    if bar == "peers":
+        return "< all peers"
+    op, x = bar
+    if op == ">=peer":
+        return f">= {dict(SCHED_PEERS)[x]}"
+    return f"{op} {x:,}" if isinstance(x, int) else f"{op} {x}"
+
+
+def sched_table(summary):
+    head = ["metric", "unit", "workers", "Axon", *[label for _, label in SCHED_PEERS],
+            "Axon/tokio", "Axon/Go", "bar", "met?"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    tasks = summary.get(("axon", "w1_fib_tasks")) or summary.get(("tokio", "w1_fib_tasks"))
+    cut = summary.get(("axon", "w1_fib_cutoff")) or summary.get(("tokio", "w1_fib_cutoff"))
+    for key, label, unit, metric, bar in SCHED_ROWS:
+        if key == "fib" and tasks and cut:
+            label = f"fork-join fib(35): {tasks[0]:,.0f} tasks, spawn + join down to fib({cut[0]:.0f})"
+        for w in (1, 2):
+            m = f"w{w}_{metric}"
+            axon = summary.get(("axon", m))
+            peers = {p: summary.get((p, m)) for p, _ in SCHED_PEERS}
+            pct_row = unit.startswith("%")
+            cells = [label, unit, str(w), cell(axon), *[cell(peers[p]) for p, _ in SCHED_PEERS],
+                     "-" if pct_row else ratio(axon, peers["tokio"]),
+                     "-" if pct_row else ratio(axon, peers["go"]), sched_bar_text(bar),
+                     sched_verdict(bar, axon, peers)]
+            lines.append("| " + " | ".join(cells) + " |")
+    key, label, unit, bar = SPEEDUP
+
+    def sp(s):
+        return "-" if s is None else f"{num2(s[0])} ({num2(s[1])}–{num2(s[2])})"
+    axon = summary.get(("axon", key))
+    peers = {p: summary.get((p, key)) for p, _ in SCHED_PEERS}
+    cells = [label, unit, "1 → 2", sp(axon), *[sp(peers[p]) for p, _ in SCHED_PEERS], "-", "-",
+             sched_bar_text(bar), sched_verdict(bar, axon, peers)]
+    lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def sched_other(summary):
+    used = {(p, f"w{w}_{r[3]}") for r in SCHED_ROWS for w in (1, 2) for p in ("axon", *dict(SCHED_PEERS))}
+    used |= {(p, SPEEDUP[0]) for p in ("axon", *dict(SCHED_PEERS))}
+    rest = sorted(k for k in summary if k not in used)
+    if not rest:
+        return ""
+    lines = ["| program | metric | median (min–max) |", "|---|---|---|"]
+    lines += [f"| {p} | `{m}` | {cell(summary[(p, m)])} |" for p, m in rest]
+    return "\n".join(lines)
+
+
+def sched_missing(summary):
+    ran = {p for p, _ in summary}
+    gone = [p for p in ("axon", *dict(SCHED_PEERS)) if p not in ran]
+    if not gone:
+        return ""
+    return f"\n**No figures from: {', '.join(gone)}** (not built, or failed; see the run's output).\n"
+
+
+def sched_chart(summary, png):
+    if not shutil.which("gnuplot"):
+        return False
+    progs = [("axon", "Axon"), ("tokio", "tokio multi_thread"), ("go", "Go")]
+    colour = {"axon": "#c0392b", "tokio": "#16a085", "go": "#3498db"}
+    panels = [
+        ("ns (lower is better)", [("spawn_join_ns", "spawn+join"), ("pingpong_mean_ns", "ping-pong mean"),
+                                  ("pingpong_p50_ns", "ping-pong p50"), ("pingpong_p99_ns", "ping-pong p99"),
+                                  ("chain_spawn_ns", "chained spawn")]),
+        ("M msg/s (higher is better)", [("chan_1to1_mps", "chan 1→1"), ("chan_4to1_mps", "chan 4→1")]),
+    ]
+
+    def val(p, m):
+        s = summary.get((p, m))
+        return f"{s[0]:.2f}" if s else "NaN"
+    progs = [(p, n) for p, n in progs if any(k[0] == p for k in summary)]
+    if not progs:
+        return False
+    with tempfile.TemporaryDirectory() as tmp:
+        plots = []
+        for i, (ylabel, metrics) in enumerate(panels):
+            path = os.path.join(tmp, f"p{i}.dat")
+            with open(path, "w") as f:
+                for m, short in metrics:
+                    for w in (1, 2):
+                        f.write(f'"{short}, {w}w" ' + " ".join(val(p, f"w{w}_{m}") for p, _ in progs) + "\n")
+            cols = ", ".join(f"'{path}' using {j + 2}{':xtic(1)' if j == 0 else ''} title '{n}' lc rgb '{colour[p]}'"
+                             for j, (p, n) in enumerate(progs))
+            plots.append(f"set ylabel '{ylabel}'\nplot {cols}\n")
+        path = os.path.join(tmp, "sp.dat")
+        with open(path, "w") as f:
+            f.write('"fib(35), 1→2 w" ' + " ".join(val(p, "fib_speedup") for p, _ in progs) + "\n")
+        cols = ", ".join(f"'{path}' using {j + 2}{':xtic(1)' if j == 0 else ''} notitle lc rgb '{colour[p]}'"
+                         for j, (p, _) in enumerate(progs))
+        plots.append(f"set ylabel '× (higher is better)'\nset yrange [0:2.2]\nset arrow from graph 0, first 1.8 "
+                     f"to graph 1, first 1.8 nohead dt 2 lc rgb '#555555'\nplot {cols}\n")
+        script = f"""set terminal pngcairo noenhanced size 1500,560 font ',10'
+set output '{png}'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set grid ytics
+set key outside top center horizontal
+set yrange [0:*]
+set xtics rotate by -30
+set multiplot title 'Scheduler: Axon vs tokio vs Go, 1 and 2 workers (median of rounds)'
+set size 0.58,0.95
+set origin 0,0
+{plots[0]}unset key
+set size 0.24,0.95
+set origin 0.58,0
+{plots[1]}set size 0.18,0.95
+set origin 0.82,0
+{plots[2]}unset multiplot
+"""
+        r = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
+        if r.returncode != 0:
+            print("bench: gnuplot failed:\n" + r.stderr, file=sys.stderr)
+            return False
+    return True
+
+
+def sched_section(sched, docs):
+    if sched is None:
+        return ""
+    env = os.environ.get
+    png_ok = sched_chart(sched, os.path.join(docs, "bench-sched.png"))
+    if png_ok:
+        print(f"bench: wrote {docs}/bench-sched.png")
+    other = sched_other(sched)
+    return f"""
+## Scheduler: 1 and 2 workers
+
+- Command: the same run (`{env('BENCH_COMMAND', 'make bench')}`); 1-worker runs pinned
+  with `taskset -c CPU`, 2-worker runs with `taskset -c CPUS2` (two CPUs)
+- Load average (1, 5, 15 min) at start: {env('BENCH_SCHED_LOAD_START', '?')}; at end: {loadavg()}
+  (the machine has two CPUs: any other load slows the 2-worker runs most)
+- Same builds and versions as above
+
+Lower is better except where the unit says ↑ (throughput, speed-up: higher is
+better). Ratios below 1 mean Axon is cheaper on the lower-is-better rows and
+slower on the ↑ rows. Bars from issue 3: Axon cheaper than both peers on
+spawn + join and on the ping-pong (mean) at 1 and 2 workers; ping-pong p50
+under 1 µs; channel throughput at least Go's; fork-join 2-worker speed-up at
+least 1.8×. The issue's own measurements, for orientation (not this run):
+tokio spawn + join 344 / 462 ns (1 / 2 workers), ping-pong 434 / 528 ns,
+channel 8.5 M msg/s, fork-join speed-up 0.99×; Go 419 / 538 ns, 572 / 607 ns,
+15.9 M msg/s, 1.92×.
+{sched_missing(sched)}
+{sched_table(sched)}
+
+{"![Scheduler benchmarks, Axon vs tokio vs Go, 1 and 2 workers](bench-sched.png)" if png_ok else "(no chart: gnuplot was not available)"}
+
+{SCHED_NOTES}
+{"### Other scheduler figures" + chr(10) + chr(10) + other + chr(10) if other else ""}"""
+
+
+def write_docs(summary, docs, sched=None):
     png_ok = chart(summary, os.path.join(docs, "bench-core.png"))
     if png_ok:
         print(f"bench: wrote {docs}/bench-core.png")
@@ -324,7 +666,7 @@ This file is generated by `bench/run.sh` (which `make bench` runs) through
 - Command: `{env('BENCH_COMMAND', 'make bench')}` (each program pinned with `taskset -c CPU`)
 - Date: {now}
 - Machine: {machine()}
-- Load average (1, 5, 15 min) at start: {env('BENCH_LOAD_START', '?')}; at end: {loadavg()}
+- Load average (1, 5, 15 min) at start: {env('BENCH_LOAD_START', '?')}; at end: {env('BENCH_LOAD_END') or loadavg()}
   (other processes on the pinned CPU inflate every column)
 - Axon: built with {env('BENCH_CC', '?')}, `-O2`
 - tokio: {tokio_version()}; {env('BENCH_RUST', '?')}; `cargo build --release --offline`
@@ -338,7 +680,7 @@ was not built or does not have that operation.
 {"![Axon vs tokio vs Go, one worker](bench-core.png)" if png_ok else "(no chart: gnuplot was not available)"}
 
 {NOTES}
-{"### Other figures" + chr(10) + chr(10) + other + chr(10) if other else ""}"""
+{"### Other figures" + chr(10) + chr(10) + other + chr(10) if other else ""}{sched_section(sched, docs)}"""
     with open(os.path.join(docs, "BENCHMARKS.md"), "w") as f:
         f.write(text)
 
@@ -352,8 +694,16 @@ def main():
     other = other_figures(summary)
     if other:
         print("\n" + other)
+    sched = None
+    if len(sys.argv) > 5:
+        summarise(sched_data(sys.argv[4]), sys.argv[5], digits=3)
+        sched = load_summary(sys.argv[5])
+        print("\n" + sched_table(sched))
+        other = sched_other(sched)
+        if other:
+            print("\n" + other)
     if len(sys.argv) > 3 and sys.argv[3]:
-        write_docs(summary, sys.argv[3])
+        write_docs(summary, sys.argv[3], sched)
         print(f"\nbench: wrote {sys.argv[2]} and {sys.argv[3]}/BENCHMARKS.md")
 
 

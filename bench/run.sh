@@ -1,20 +1,31 @@
 #!/usr/bin/env bash
-# bench/run.sh - Axon's core benchmarks side by side with tokio and Go.
+# bench/run.sh - Axon's benchmarks side by side with tokio and Go.
 #
 # `make bench` builds build/bench/axon_* and then runs this. It builds the
 # peers offline (bench/peers/), runs every program ALTERNATELY round by round,
-# each pinned to one CPU, and hands the per-round medians to bench/report.py,
-# which prints the table, writes build/bench/core.tsv and regenerates
-# docs/BENCHMARKS.md and docs/bench-core.png.
+# and hands the per-round medians to bench/report.py, which prints the
+# tables, writes build/bench/core.tsv and sched.tsv and regenerates
+# docs/BENCHMARKS.md, docs/bench-core.png and docs/bench-sched.png.
+#
+# Two suites:
+#   core   one worker, each program pinned to CPU (taskset -c CPU);
+#   sched  the scheduler benchmarks of issue 3, each program run with 1
+#          worker (pinned to CPU) and with 2 workers (pinned to CPUS2, which
+#          must hold two CPUs: a 2-worker run squeezed onto one CPU would
+#          measure nothing).
 #
 # A missing toolchain or binary skips that program (the table shows "-");
 # only a harness error fails the run.
-# Env: ROUNDS (5), CPU to pin to (0), BUILD (build), DOCS=0 leaves docs/ alone.
+# Env: ROUNDS (5), CPU to pin 1-worker runs to (0), CPUS2 for 2-worker runs
+# (0,1), BUILD (build), DOCS=0 leaves docs/ alone, SUITES ("core sched"; a
+# run of one suite only never writes docs/).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
 ROUNDS=${ROUNDS:-5}
 CPU=${CPU:-0}
+CPUS2=${CPUS2:-0,1}
+SUITES=${SUITES:-core sched}
 BUILD=${BUILD:-build}
 DOCS=${DOCS:-1}
 RUN_TIMEOUT=180 # seconds; a hung runtime must not hang `make bench`
@@ -58,7 +69,7 @@ fi
 
 if command -v go >/dev/null; then
     if ! (cd bench/peers/go && GOFLAGS="" GOPROXY=off GO111MODULE=off \
-        go build -o "$GO_BIN" main.go) >&2; then
+        go build -o "$GO_BIN" main.go sched.go) >&2; then
         note "Go peer failed to build; skipping Go"
         rm -f "$GO_BIN"
     fi
@@ -79,38 +90,79 @@ done
 [ ${#active[@]} -gt 0 ] || { note "nothing to run"; exit 1; }
 
 # --- rounds ------------------------------------------------------------------------
+# run_one NAME RAW ROUND CPUS OUTFILE CMD...: runs one program, appends its
+# figures to RAW as program/round/metric/value rows.
+run_one() {
+    local name=$1 raw=$2 r=$3 cpus=$4 out=$5
+    shift 5
+    local t0 rc
+    t0=$(date +%s%N)
+    timeout "$RUN_TIMEOUT" taskset -c "$cpus" "$@" >"$out" 2>"${out%.out}.err"
+    rc=$?
+    if [ $rc -ne 0 ]; then
+        note "round $r: $name failed (exit $rc); last lines of its stderr:"
+        tail -n 5 "${out%.out}.err" >&2
+        return
+    fi
+    # "<metric> <median> [min max]", or "<metric> <qualifier> <median> ...".
+    awk -v p="$name" -v r="$r" '
+        NF >= 2 { m = $1; v = $2
+                  if (v !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/) { m = m "[" $2 "]"; v = $3 }
+                  if (v ~ /^-?[0-9.]/) printf "%s\t%s\t%s\t%s\n", p, r, m, v }' \
+        "$out" >>"$raw"
+    note "round $r/$ROUNDS: $(basename "${out%.out}") ($((($(date +%s%N) - t0) / 1000000)) ms)"
+}
+
 RAW=$OUT/core-rounds.tsv
 printf 'program\tround\tmetric\tvalue\n' >"$RAW"
 start=$(date +%s)
 BENCH_LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-export BENCH_LOAD_START
-for ((r = 1; r <= ROUNDS; r++)); do
+core_rounds=$ROUNDS
+[[ " $SUITES " == *" core "* ]] || core_rounds=0
+for ((r = 1; r <= core_rounds; r++)); do
     for i in "${active[@]}"; do
-        name=${names[$i]}
-        t0=$(date +%s%N)
         # shellcheck disable=SC2086 # cmds hold a program and its arguments
-        timeout "$RUN_TIMEOUT" taskset -c "$CPU" ${cmds[$i]} >"$OUT/$name.out" 2>"$OUT/$name.err"
-        rc=$?
-        if [ $rc -ne 0 ]; then
-            note "round $r: $name failed (exit $rc); last lines of its stderr:"
-            tail -n 5 "$OUT/$name.err" >&2
-            continue
-        fi
-        # "<metric> <median> [min max]", or "<metric> <qualifier> <median> ...".
-        awk -v p="$name" -v r="$r" '
-            NF >= 2 { m = $1; v = $2
-                      if (v !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/) { m = m "[" $2 "]"; v = $3 }
-                      if (v ~ /^-?[0-9.]/) printf "%s\t%s\t%s\t%s\n", p, r, m, v }' \
-            "$OUT/$name.out" >>"$RAW"
-        note "round $r/$ROUNDS: $name ($((($(date +%s%N) - t0) / 1000000)) ms)"
+        run_one "${names[$i]}" "$RAW" "$r" "$CPU" "$OUT/${names[$i]}.out" ${cmds[$i]}
     done
 done
-note "all rounds took $(($(date +%s) - start)) s"
+BENCH_LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+export BENCH_LOAD_START BENCH_LOAD_END
+note "core rounds took $(($(date +%s) - start)) s"
+
+# Scheduler suite: each program with 1 worker (pinned to CPU), then with 2
+# (pinned to CPUS2), alternating programs within each round.
+snames=(axon tokio go)
+scmds=("$OUT/axon_sched" "$TOKIO_BIN sched" "$GO_BIN sched")
+sactive=()
+for i in "${!snames[@]}"; do
+    bin=${scmds[$i]%% *}
+    if [ -x "$bin" ]; then sactive+=("$i"); else note "missing $bin; skipping ${snames[$i]} (scheduler)"; fi
+done
+SRAW=$OUT/sched-rounds.tsv
+printf 'program\tround\tmetric\tvalue\n' >"$SRAW"
+sstart=$(date +%s)
+BENCH_SCHED_LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+sched_rounds=$ROUNDS
+[[ " $SUITES " == *" sched "* ]] || sched_rounds=0
+for ((r = 1; r <= sched_rounds; r++)); do
+    for w in 1 2; do
+        cpus=$CPU
+        [ "$w" = 2 ] && cpus=$CPUS2
+        for i in "${sactive[@]}"; do
+            # shellcheck disable=SC2086
+            run_one "${snames[$i]}" "$SRAW" "$r" "$cpus" "$OUT/sched-${snames[$i]}-w$w.out" ${scmds[$i]} "$w"
+        done
+    done
+done
+BENCH_SCHED_LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+export BENCH_SCHED_LOAD_START BENCH_SCHED_LOAD_END
+note "scheduler rounds took $(($(date +%s) - sstart)) s; all rounds $(($(date +%s) - start)) s"
 
 # --- report --------------------------------------------------------------------------
-export BENCH_COMMAND="ROUNDS=$ROUNDS CPU=$CPU make bench"
+export BENCH_COMMAND="ROUNDS=$ROUNDS CPU=$CPU CPUS2=$CPUS2 make bench"
 export BENCH_RUST="${RUST_VERSION:-not built}"
 BENCH_GO=$([ -x "$GO_BIN" ] && go version || echo 'not built')
 BENCH_CC=$(${CC:-gcc} --version | head -n 1)
 export BENCH_GO BENCH_CC
-python3 bench/report.py "$RAW" "$OUT/core.tsv" "$([ "$DOCS" = 1 ] && echo docs)"
+[ "$SUITES" = "core sched" ] || DOCS=0
+python3 bench/report.py "$RAW" "$OUT/core.tsv" "$([ "$DOCS" = 1 ] && echo docs)" "$SRAW" "$OUT/sched.tsv"

@@ -1,7 +1,8 @@
 // Go side of Axon's core benchmarks (bench/run.sh runs it beside Axon and tokio).
 //
-// Build: GOFLAGS= GOPROXY=off go build -o axon-peer-go main.go
+// Build: GOFLAGS= GOPROXY=off go build -o axon-peer-go main.go sched.go
 // Runs with GOMAXPROCS=1 (one P, the analogue of one worker).
+// `axon-peer-go sched N` runs the scheduler benchmarks instead (sched.go).
 // Prints `<metric> <median> <min> <max>` over rounds rounds, after a warm-up.
 package main
 
@@ -189,6 +190,15 @@ func memFigures(kind string) (heap, rss float64) {
 }
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "sched" {
+		n, err := strconv.Atoi(os.Args[2])
+		if err != nil || n < 1 {
+			fmt.Fprintln(os.Stderr, "usage: axon-peer-go [sched WORKERS]")
+			os.Exit(2)
+		}
+		schedMain(n)
+		return
+	}
 	runtime.GOMAXPROCS(1)
 	if len(os.Args) == 2 {
 		arm := func() *time.Timer { return time.AfterFunc(far, nop) }

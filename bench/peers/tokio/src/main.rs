@@ -1,7 +1,9 @@
 //! tokio side of Axon's core benchmarks (bench/run.sh runs it beside Axon and Go).
 //!
-//! Usage: axon-peer-tokio [ct|mt]
-//!   ct: current-thread runtime (default); mt: multi-thread runtime with one worker.
+//! Usage: axon-peer-tokio [ct|mt] | axon-peer-tokio sched WORKERS
+//!   ct: current-thread runtime (default); mt: multi-thread runtime with one worker;
+//!   sched N: the scheduler benchmarks (src/sched.rs) on a multi-thread runtime
+//!   with N workers.
 //! Every benchmark body runs inside a spawned task, as Axon's runs inside a task,
 //! so it is polled by the scheduler like user code (not by block_on in place).
 //! Prints `<metric> <median> <min> <max>` over ROUNDS rounds, after a warm-up.
@@ -14,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 use tokio::time::Sleep;
+
+mod sched;
 
 const ROUNDS: usize = 5;
 const SPAWN_N: usize = 200_000;
@@ -192,6 +196,10 @@ async fn run_all() {
 
 fn main() {
     let flavour = std::env::args().nth(1).unwrap_or_else(|| "ct".into());
+    if flavour == "sched" {
+        let workers = std::env::args().nth(2).and_then(|w| w.parse().ok()).unwrap_or(1);
+        return sched::main(workers);
+    }
     let rt = match flavour.as_str() {
         "ct" => tokio::runtime::Builder::new_current_thread(),
         "mt" => {
@@ -200,7 +208,7 @@ fn main() {
             b
         }
         _ => {
-            eprintln!("usage: axon-peer-tokio [ct|mt]");
+            eprintln!("usage: axon-peer-tokio [ct|mt] | axon-peer-tokio sched WORKERS");
             std::process::exit(2);
         }
     }

@@ -1,6 +1,7 @@
 /* executor/metrics.c - summing the per-worker counters, and writing them
  * as JSON or Prometheus text. */
 #include "executor/internal.h"
+#include "executor/blocking.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,6 +55,7 @@ void ax_runtime_metrics_get(ax_runtime *rt, ax_runtime_metrics *m) {
     };
     uint64_t ended = m->tasks_completed + m->tasks_failed + m->tasks_cancelled;
     m->tasks_alive = m->tasks_spawned > ended ? m->tasks_spawned - ended : 0;
+    ax__blocking_metrics(rt, m);
 }
 
 /* One table drives both formats, so they cannot disagree. */

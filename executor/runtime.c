@@ -1,5 +1,6 @@
 /* executor/runtime.c - creating, running and stopping a runtime. */
 #include "executor/internal.h"
+#include "executor/blocking.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,9 @@ static void ax__runtime_destroy(ax_runtime *rt, unsigned started) {
     atomic_store(&rt->stop, true);
     if (rt->reactor) ax__unpark_all(rt);
     for (unsigned i = 0; i < started; i++) pthread_join(rt->workers[i].thread, NULL);
+    /* Before the slabs: the pool may still wake tasks. */
+    ax__blocking_free(atomic_load(&rt->blocking));
+    ax_runtime_set_policy(rt, NULL);
     for (unsigned i = 0; rt->workers && i < rt->nworkers; i++) {
         ax__stack_pool_destroy(&rt->workers[i].stacks);
         ax__slab_destroy(&rt->workers[i]);
@@ -116,6 +120,7 @@ int ax_runtime_new(ax_runtime **out, const ax_runtime_opts *opts) {
     rt->workers = err ? NULL : calloc(workers, sizeof(ax__worker));
     if (!err && !rt->workers) err = AX_ENOMEM;
     if (!err && o.signals) err = ax__signals_init(rt, o.signals);
+    if (!err) err = ax__blocking_init(rt, o.blocking_max_threads, o.blocking_idle_ms);
     if (err) {
         ax__runtime_destroy(rt, 0);
         return err;
@@ -176,6 +181,8 @@ int ax_runtime_shutdown(ax_runtime *rt, unsigned grace_ms) {
             warned = true;
         }
     }
+    /* Every task has ended: nothing waits on the pool any more. */
+    ax__blocking_shutdown(atomic_load(&rt->blocking), ax_deadline_in_ms(rt->shutdown_timeout_ms));
     return (int)cancelled;
 }
 

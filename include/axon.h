@@ -14,5 +14,7 @@
 #include "axon/cancel.h"
 #include "axon/sync.h"
 #include "axon/combinators.h"
+#include "axon/blocking.h"
+#include "axon/policy.h"
 
 #endif

@@ -11,8 +11,10 @@
 static void *empty(void *arg) {
     return arg;
 }
+/* Long enough that no task first runs after its deadline (a sleep whose
+ * deadline has passed is ready at once and arms no timer). */
 static void *sleepy(void *arg) {
-    ax_sleep(1);
+    ax_sleep(100);
     return arg;
 }
 static void *block(void *arg) {

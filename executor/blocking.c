@@ -1,0 +1,568 @@
+/* executor/blocking.c - the blocking pool: ax_spawn_blocking and
+ * ax_blocking_future (see axon/blocking.h for the contract).
+ *
+ * One mutex guards the queue, the running list, the counters and every
+ * job's state and waker; jobs are not the per-poll hot path, and a single
+ * lock keeps the hand-overs (queued -> running -> done, cancel, drop,
+ * shutdown) obviously race-free. Wakers are cloned under it (an atomic
+ * increment) but woken and dropped after it is released.
+ *
+ * Threads, like tokio's and unlike libuv's, start on demand: a job that
+ * finds an idle thread hands it a wake-up; else, if a thread has just
+ * finished a job and is about to look at the queue again (`back`: the
+ * common case of a task submitting its next job as soon as the last one
+ * woke it), that thread will take it; else a new thread starts if the pool
+ * is below its bound; else the job waits in the FIFO queue for a busy
+ * thread. `wakeups` counts wake-ups handed out and not yet taken, so that
+ * two jobs arriving together for one idle thread start a second thread
+ * instead of both waiting for the first. An idle thread exits after
+ * idle_ms; threads are detached and hold a reference to the pool, so one
+ * still stuck in a job after shutdown keeps the pool's memory alive.
+ *
+ * Jobs are malloc'd and shared by two sides, the pool and the waiter (an
+ * ax_blocking_future or an ax_spawn_blocking call): whichever side is done
+ * second frees the job. The pool is done when it marks the job DONE; the
+ * waiter when it has read the outcome, or (a future only) when it is
+ * dropped, which marks the job detached if it is not DONE yet.
+ */
+#include "executor/blocking.h"
+#include "executor/internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define AX__BLOCKING_MAX_THREADS 64u
+#define AX__BLOCKING_IDLE_MS     10000u
+
+enum { AX__J_QUEUED, AX__J_RUNNING, AX__J_DONE };
+
+struct ax__bjob {
+    struct ax__bjob *prev, *next; /* in the queue or the running list */
+    struct ax__blocking *pool;
+    ax_blocking_fn fn;
+    void *arg;
+    void (*free_arg)(void *);
+    void (*free_result)(void *);
+    void *value; /* fn's result, once DONE with code 0 */
+    int code;    /* once DONE: 0, AX_ESHUTDOWN, AX_ECANCELED, or a spawn error */
+    uint8_t state;
+    bool detached; /* the waiting side is gone: the pool frees the job */
+    bool orphaned; /* shutdown stopped waiting: nobody is woken any more */
+    ax_waker waker;
+};
+
+struct ax__blocking {
+    pthread_mutex_t lock;
+    pthread_cond_t work;          /* idle threads wait here */
+    pthread_cond_t exited;        /* shutdown waits here for the last thread */
+    struct ax__bjob *head, *tail; /* queued, oldest first */
+    struct ax__bjob *running;
+    unsigned max_threads, idle_ms;
+    unsigned threads; /* alive, or being started */
+    unsigned idle;    /* waiting for work, minus wake-ups handed to them */
+    unsigned wakeups; /* wake-ups handed out, not yet taken */
+    unsigned busy;    /* running a job */
+    unsigned back;    /* finished a job, about to look at the queue again */
+    size_t queued;
+    uint64_t jobs; /* run to completion */
+    bool shutdown;
+    _Atomic size_t refs; /* the runtime, each thread, each job */
+};
+
+/* ---- the pool object ----------------------------------------------------------------------- */
+
+static int ax__cond_init_mono(pthread_cond_t *c) {
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    int e = pthread_cond_init(c, &a);
+    pthread_condattr_destroy(&a);
+    return e;
+}
+
+static struct timespec ax__timespec(ax_instant t) {
+    struct timespec ts = {(time_t)(t / 1000000000u), (long)(t % 1000000000u)};
+    return ts;
+}
+
+int ax__blocking_new(struct ax__blocking **out, unsigned max_threads, unsigned idle_ms) {
+    struct ax__blocking *b = calloc(1, sizeof(*b));
+    if (!b) return AX_ENOMEM;
+    b->max_threads = max_threads ? max_threads : AX__BLOCKING_MAX_THREADS;
+    b->idle_ms = idle_ms ? idle_ms : AX__BLOCKING_IDLE_MS;
+    atomic_init(&b->refs, 1);
+    if (pthread_mutex_init(&b->lock, NULL)) {
+        free(b);
+        return AX_ENOMEM;
+    }
+    if (ax__cond_init_mono(&b->work)) {
+        pthread_mutex_destroy(&b->lock);
+        free(b);
+        return AX_ENOMEM;
+    }
+    if (ax__cond_init_mono(&b->exited)) {
+        pthread_cond_destroy(&b->work);
+        pthread_mutex_destroy(&b->lock);
+        free(b);
+        return AX_ENOMEM;
+    }
+    *out = b;
+    return 0;
+}
+
+static void ax__pool_ref(struct ax__blocking *b) {
+    atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+}
+
+static void ax__pool_unref(struct ax__blocking *b) {
+    if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1) return;
+    pthread_cond_destroy(&b->exited);
+    pthread_cond_destroy(&b->work);
+    pthread_mutex_destroy(&b->lock);
+    free(b);
+}
+
+int ax__blocking_init(ax_runtime *rt, unsigned max_threads, unsigned idle_ms) {
+    if (!max_threads && !idle_ms) return 0;
+    struct ax__blocking *b;
+    int err = ax__blocking_new(&b, max_threads, idle_ms);
+    if (err) return err;
+    struct ax__blocking *expected = NULL;
+    if (!atomic_compare_exchange_strong(&rt->blocking, &expected, b)) ax__pool_unref(b);
+    return 0;
+}
+
+struct ax__blocking *ax__blocking_of(ax_runtime *rt) {
+    struct ax__blocking *b = atomic_load_explicit(&rt->blocking, memory_order_acquire);
+    if (b || ax__blocking_new(&b, 0, 0)) return b;
+    struct ax__blocking *expected = NULL;
+    if (atomic_compare_exchange_strong_explicit(&rt->blocking, &expected, b, memory_order_acq_rel,
+                                                memory_order_acquire))
+        return b;
+    ax__pool_unref(b); /* another thread created it first */
+    return expected;
+}
+
+/* ---- lists (under b->lock) ----------------------------------------------------------------- */
+
+static void ax__queue_push(struct ax__blocking *b, struct ax__bjob *j) {
+    j->next = NULL;
+    j->prev = b->tail;
+    if (b->tail)
+        b->tail->next = j;
+    else
+        b->head = j;
+    b->tail = j;
+    b->queued++;
+}
+
+static void ax__queue_remove(struct ax__blocking *b, struct ax__bjob *j) {
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        b->head = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    else
+        b->tail = j->prev;
+    j->prev = j->next = NULL;
+    b->queued--;
+}
+
+static void ax__running_push(struct ax__blocking *b, struct ax__bjob *j) {
+    j->prev = NULL;
+    j->next = b->running;
+    if (b->running) b->running->prev = j;
+    b->running = j;
+}
+
+static void ax__running_remove(struct ax__blocking *b, struct ax__bjob *j) {
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        b->running = j->next;
+    if (j->next) j->next->prev = j->prev;
+    j->prev = j->next = NULL;
+}
+
+/* ---- jobs ---------------------------------------------------------------------------------- */
+
+static void ax__job_free(struct ax__bjob *j) {
+    struct ax__blocking *b = j->pool;
+    free(j);
+    ax__pool_unref(b);
+}
+
+/* Under b->lock: publishes j's outcome. The caller, after unlocking, wakes
+ * *wake and, if this returns true (the waiter is gone), releases the result
+ * and frees the job; otherwise it must not touch j again. */
+static bool ax__job_publish(struct ax__bjob *j, int code, void *value, ax_waker *wake) {
+    j->state = AX__J_DONE;
+    j->code = code;
+    j->value = value;
+    *wake = j->waker;
+    j->waker = (ax_waker){0};
+    return j->detached;
+}
+
+/* After ax__job_publish, without the lock. */
+static void ax__job_published(struct ax__bjob *j, bool free_job, int code, void *value,
+                              ax_waker *wake) {
+    ax_waker_wake(wake);
+    if (!free_job) return;
+    if (code == 0 && j->free_result) j->free_result(value);
+    ax__job_free(j);
+}
+
+/* ---- threads ------------------------------------------------------------------------------- */
+
+/* Under b->lock, queue empty: waits as an idle thread. False when the idle
+ * timeout passed and the thread should exit. */
+static bool ax__wait_for_work(struct ax__blocking *b) {
+    b->idle++;
+    struct timespec ts = ax__timespec(ax_now() + (ax_instant)b->idle_ms * 1000000u);
+    for (;;) {
+        int rc = pthread_cond_timedwait(&b->work, &b->lock, &ts);
+        if (b->wakeups) { /* the submitter already took us off `idle` */
+            b->wakeups--;
+            return true;
+        }
+        if (b->shutdown || rc == ETIMEDOUT) {
+            b->idle--;
+            return b->shutdown || b->head;
+        }
+    }
+}
+
+static void *ax__blocking_thread(void *arg) {
+    struct ax__blocking *b = arg;
+#ifdef __GLIBC__
+    pthread_setname_np(pthread_self(), "axon-blocking");
+#endif
+    pthread_mutex_lock(&b->lock);
+    for (;;) {
+        if (b->shutdown) break; /* what is still queued is shutdown's to fail */
+        struct ax__bjob *j = b->head;
+        if (j) {
+            ax__queue_remove(b, j);
+            ax__running_push(b, j);
+            j->state = AX__J_RUNNING;
+            b->busy++;
+            pthread_mutex_unlock(&b->lock);
+            void *v = j->fn(j->arg);
+            if (j->free_arg) j->free_arg(j->arg);
+            pthread_mutex_lock(&b->lock);
+            b->busy--;
+            b->jobs++;
+            ax__running_remove(b, j);
+            ax_waker wake;
+            bool free_job = ax__job_publish(j, 0, v, &wake);
+            b->back++;
+            pthread_mutex_unlock(&b->lock);
+            ax__job_published(j, free_job, 0, v, &wake);
+            pthread_mutex_lock(&b->lock);
+            b->back--;
+            continue;
+        }
+        if (!ax__wait_for_work(b)) break;
+    }
+    if (--b->threads == 0) pthread_cond_broadcast(&b->exited);
+    pthread_mutex_unlock(&b->lock);
+    ax__pool_unref(b);
+    return NULL;
+}
+
+/* Starts a detached pool thread with every asynchronous signal blocked (a
+ * signal the runtime reads through its signalfd must stay pending for the
+ * process, not be taken by a thread that happens to allow it). */
+static int ax__start_thread(struct ax__blocking *b) {
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr)) return AX_ENOMEM;
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    sigset_t all, old;
+    sigfillset(&all);
+    static const int sync_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT};
+    for (size_t i = 0; i < sizeof sync_signals / sizeof sync_signals[0]; i++)
+        sigdelset(&all, sync_signals[i]);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    ax__pool_ref(b);
+    pthread_t th;
+    int e = pthread_create(&th, &attr, ax__blocking_thread, b);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (e) {
+        ax__pool_unref(b); /* never the last: the caller's job holds one */
+        return -e;
+    }
+    return 0;
+}
+
+/* Queues j and makes sure a thread will run it. Errors: AX_ESHUTDOWN, or
+ * the thread-creation error when no thread exists to run it (j is then not
+ * queued; jobs of others that were waiting for that thread complete with
+ * the error). */
+static int ax__submit(struct ax__blocking *b, struct ax__bjob *j) {
+    pthread_mutex_lock(&b->lock);
+    if (b->shutdown) {
+        pthread_mutex_unlock(&b->lock);
+        return AX_ESHUTDOWN;
+    }
+    j->state = AX__J_QUEUED;
+    ax__queue_push(b, j);
+    if (b->idle) {
+        b->idle--;
+        b->wakeups++;
+        pthread_cond_signal(&b->work);
+        pthread_mutex_unlock(&b->lock);
+        return 0;
+    }
+    /* A thread that just finished a job takes it (the usual case when
+     * the waiter of that job submits the next one); at the bound, a busy
+     * thread will. */
+    if (b->queued <= b->back || b->threads >= b->max_threads) {
+        pthread_mutex_unlock(&b->lock);
+        return 0;
+    }
+    b->threads++;
+    pthread_mutex_unlock(&b->lock);
+    int err = ax__start_thread(b);
+    if (!err) return 0;
+
+    pthread_mutex_lock(&b->lock);
+    if (--b->threads) { /* others will get to it */
+        pthread_mutex_unlock(&b->lock);
+        return 0;
+    }
+    pthread_cond_broadcast(&b->exited);
+    if (j->state != AX__J_QUEUED) { /* shutdown took it and completes it */
+        pthread_mutex_unlock(&b->lock);
+        return 0;
+    }
+    ax__queue_remove(b, j);
+    /* Nobody runs the rest of the queue either: fail it. */
+    while (b->head) {
+        struct ax__bjob *o = b->head;
+        ax__queue_remove(b, o);
+        o->state = AX__J_RUNNING; /* being failed: not the waiter's to remove */
+        pthread_mutex_unlock(&b->lock);
+        if (o->free_arg) o->free_arg(o->arg);
+        pthread_mutex_lock(&b->lock);
+        ax_waker wake;
+        bool free_job = ax__job_publish(o, err, NULL, &wake);
+        pthread_mutex_unlock(&b->lock);
+        ax__job_published(o, free_job, err, NULL, &wake);
+        pthread_mutex_lock(&b->lock);
+    }
+    pthread_mutex_unlock(&b->lock);
+    return err;
+}
+
+/* A new job for rt's pool, queued. */
+static int ax__job_start(ax_runtime *rt, ax_blocking_fn fn, void *arg, void (*free_arg)(void *),
+                         void (*free_result)(void *), struct ax__bjob **out) {
+    if (!fn) return AX_EINVAL;
+    if (!rt) rt = ax_current_runtime();
+    if (!rt) return AX_ENOTASK;
+    struct ax__blocking *b = atomic_load_explicit(&rt->blocking, memory_order_acquire);
+    if (!b) {
+        if (atomic_load_explicit(&rt->shutting_down, memory_order_acquire)) return AX_ESHUTDOWN;
+        if (!(b = ax__blocking_of(rt))) return AX_ENOMEM;
+    }
+    struct ax__bjob *j = calloc(1, sizeof(*j));
+    if (!j) return AX_ENOMEM;
+    j->pool = b;
+    j->fn = fn;
+    j->arg = arg;
+    j->free_arg = free_arg;
+    j->free_result = free_result;
+    ax__pool_ref(b);
+    int err = ax__submit(b, j);
+    if (err) {
+        ax__job_free(j);
+        return err;
+    }
+    *out = j;
+    return 0;
+}
+
+/* ---- the two forms ------------------------------------------------------------------------- */
+
+int ax_spawn_blocking(ax_blocking_fn fn, void *arg, void **result) {
+    if (result) *result = NULL;
+    ax_task *t = ax__task_current();
+    if (!t) return AX_ENOTASK;
+    if (ax_is_cancelled()) return AX_ECANCELED;
+    struct ax__bjob *j;
+    int err = ax__job_start(t->rt, fn, arg, NULL, NULL, &j);
+    if (err) return err;
+    struct ax__blocking *b = j->pool;
+    /* Not ax_await: that returns as soon as the task is cancelled, and the
+     * job may be writing into this task's stack. Cancellation only takes a
+     * job that has not started out of the queue. */
+    for (;;) {
+        ax_waker old = {0};
+        pthread_mutex_lock(&b->lock);
+        if (j->state == AX__J_DONE) {
+            pthread_mutex_unlock(&b->lock);
+            break;
+        }
+        if (j->state == AX__J_QUEUED && ax_is_cancelled()) {
+            ax__queue_remove(b, j);
+            j->state = AX__J_DONE;
+            j->code = AX_ECANCELED;
+            old = j->waker;
+            j->waker = (ax_waker){0};
+            pthread_mutex_unlock(&b->lock);
+            ax_waker_drop(&old);
+            break;
+        }
+        if (!ax_waker_will_wake(&j->waker, &t->self_waker)) {
+            old = j->waker;
+            j->waker = ax_waker_clone(&t->self_waker);
+        }
+        pthread_mutex_unlock(&b->lock);
+        ax_waker_drop(&old);
+        ax__task_suspend(t);
+    }
+    int code = j->code;
+    void *value = j->value;
+    ax__job_free(j);
+    if (result) *result = value;
+    return ax_is_cancelled() ? AX_ECANCELED : code;
+}
+
+static ax_poll ax__bf_poll(ax_future *f, ax_context *cx) {
+    ax_blocking_future *bf = (ax_blocking_future *)f;
+    struct ax__bjob *j = bf->job;
+    if (!j) return AX_READY;
+    struct ax__blocking *b = j->pool;
+    ax_waker old = {0};
+    pthread_mutex_lock(&b->lock);
+    if (j->state == AX__J_DONE) {
+        pthread_mutex_unlock(&b->lock);
+        bf->base.result = j->code;
+        bf->value = j->value;
+        bf->job = NULL;
+        ax__job_free(j);
+        return AX_READY;
+    }
+    if (!j->orphaned && !ax_waker_will_wake(&j->waker, cx->waker)) {
+        old = j->waker;
+        j->waker = ax_waker_clone(cx->waker);
+    }
+    pthread_mutex_unlock(&b->lock);
+    ax_waker_drop(&old);
+    return AX_PENDING;
+}
+
+static void ax__bf_drop(ax_future *f) {
+    ax_blocking_future *bf = (ax_blocking_future *)f;
+    struct ax__bjob *j = bf->job;
+    if (!j) return;
+    bf->job = NULL;
+    struct ax__blocking *b = j->pool;
+    pthread_mutex_lock(&b->lock);
+    bool done = j->state == AX__J_DONE;
+    ax_waker old = j->waker;
+    j->waker = (ax_waker){0};
+    if (!done) j->detached = true; /* the pool frees it when fn returns */
+    pthread_mutex_unlock(&b->lock);
+    ax_waker_drop(&old);
+    if (!done) return;
+    if (j->code == 0 && j->free_result) j->free_result(j->value);
+    ax__job_free(j);
+}
+
+static const ax_future_vtable ax__bf_vtable = {ax__bf_poll, ax__bf_drop};
+
+int ax_blocking_start(ax_blocking_future *bf, ax_runtime *rt, ax_blocking_fn fn, void *arg,
+                      void (*free_arg)(void *arg), void (*free_result)(void *result)) {
+    if (!bf) return AX_EINVAL;
+    bf->base.vtable = &ax__bf_vtable;
+    bf->job = NULL;
+    bf->value = NULL;
+    int err = ax__job_start(rt, fn, arg, free_arg, free_result, &bf->job);
+    bf->base.result = err;
+    return err;
+}
+
+/* ---- shutdown and statistics --------------------------------------------------------------- */
+
+void ax__blocking_shutdown(struct ax__blocking *b, ax_instant deadline) {
+    if (!b) return;
+    pthread_mutex_lock(&b->lock);
+    if (!b->shutdown) {
+        b->shutdown = true;
+        pthread_cond_broadcast(&b->work);
+        /* Queued jobs never run. Each is taken out of the queue and marked
+         * as being handled (RUNNING), so its waiter leaves it to us. */
+        while (b->head) {
+            struct ax__bjob *j = b->head;
+            ax__queue_remove(b, j);
+            j->state = AX__J_RUNNING;
+            pthread_mutex_unlock(&b->lock);
+            if (j->free_arg) j->free_arg(j->arg);
+            pthread_mutex_lock(&b->lock);
+            ax_waker wake;
+            bool free_job = ax__job_publish(j, AX_ESHUTDOWN, NULL, &wake);
+            pthread_mutex_unlock(&b->lock);
+            ax__job_published(j, free_job, AX_ESHUTDOWN, NULL, &wake);
+            pthread_mutex_lock(&b->lock);
+        }
+    }
+    struct timespec ts = ax__timespec(deadline);
+    while (b->threads) {
+        int rc = deadline == AX_NO_DEADLINE ? pthread_cond_wait(&b->exited, &b->lock)
+                                            : pthread_cond_timedwait(&b->exited, &b->lock, &ts);
+        if (rc == ETIMEDOUT) break;
+    }
+    /* Jobs still running are left to their threads. Their wakers may point
+     * at tasks of a runtime about to be freed: drop them now (a task waker
+     * only touches the task, never this lock). */
+    unsigned stuck = 0;
+    for (struct ax__bjob *j = b->running; j; j = j->next) {
+        if (j->orphaned) continue;
+        j->orphaned = true;
+        stuck++;
+        ax_waker_drop(&j->waker);
+    }
+    pthread_mutex_unlock(&b->lock);
+    if (stuck)
+        fprintf(stderr,
+                "axon: %u blocking job%s still running at shutdown; left to finish on %s own "
+                "thread%s\n",
+                stuck, stuck == 1 ? "" : "s", stuck == 1 ? "its" : "their", stuck == 1 ? "" : "s");
+}
+
+void ax__blocking_free(struct ax__blocking *b) {
+    if (!b) return;
+    pthread_mutex_lock(&b->lock);
+    bool down = b->shutdown;
+    pthread_mutex_unlock(&b->lock);
+    if (!down) ax__blocking_shutdown(b, ax_now());
+    ax__pool_unref(b);
+}
+
+void ax__blocking_stats_get(struct ax__blocking *b, ax__blocking_stats *out) {
+    memset(out, 0, sizeof(*out));
+    if (!b) return;
+    pthread_mutex_lock(&b->lock);
+    out->threads = b->threads;
+    out->idle = b->idle + b->wakeups;
+    out->running = b->busy;
+    out->queue_depth = b->queued;
+    out->jobs = b->jobs;
+    pthread_mutex_unlock(&b->lock);
+}
+
+void ax__blocking_metrics(ax_runtime *rt, ax_runtime_metrics *m) {
+    ax__blocking_stats s;
+    ax__blocking_stats_get(atomic_load_explicit(&rt->blocking, memory_order_acquire), &s);
+    m->blocking_threads = s.threads;
+    m->blocking_queue_depth = s.queue_depth;
+    m->blocking_jobs = s.jobs;
+}

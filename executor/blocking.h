@@ -1,0 +1,67 @@
+/* executor/blocking.h - private: the blocking pool object behind
+ * axon/blocking.h, and what runtime.c and metrics.c call.
+ *
+ * A runtime's pool lives in rt->blocking, created on first use (a CAS), or
+ * by ax_runtime_new through ax__blocking_init when the options are not the
+ * defaults (the runtime keeps no other copy of them). It is reference
+ * counted: the runtime, every pool thread and every job hold a reference,
+ * so a thread still stuck in a job after shutdown, or a future dropped
+ * late, never touches freed memory.
+ */
+#ifndef AX_EXECUTOR_BLOCKING_H
+#define AX_EXECUTOR_BLOCKING_H
+
+#include <stdint.h>
+
+#include "axon/blocking.h"
+#include "axon/metrics.h"
+
+#pragma GCC visibility push(hidden)
+
+struct ax__blocking;
+
+/* Creates a pool object (no thread yet). 0 means the default for either
+ * option. Errors: AX_ENOMEM. */
+int ax__blocking_new(struct ax__blocking **out, unsigned max_threads, unsigned idle_ms);
+
+/* For ax_runtime_new: with both options 0 does nothing (the pool is
+ * created with the defaults on first use); otherwise creates rt's pool now
+ * with them, still without threads. Errors: AX_ENOMEM. */
+int ax__blocking_init(ax_runtime *rt, unsigned max_threads, unsigned idle_ms);
+
+/* rt's pool, created with the defaults if it does not exist yet; NULL when
+ * out of memory. */
+struct ax__blocking *ax__blocking_of(ax_runtime *rt);
+
+/* Stops the pool: no new job is accepted (AX_ESHUTDOWN); queued jobs are
+ * completed with AX_ESHUTDOWN without running; running jobs may finish
+ * until deadline (AX_NO_DEADLINE: wait for them). After the deadline the
+ * threads still in a job are left to finish alone: their futures are never
+ * completed (the wakers are dropped now, while the runtime exists), and
+ * the count is reported on stderr. Idempotent. b NULL is a no-op. Call it
+ * while the runtime's workers still run (the wake-ups go to tasks). */
+void ax__blocking_shutdown(struct ax__blocking *b, ax_instant deadline);
+
+/* Releases the runtime's reference (shutting down first with no grace
+ * period if that was not done). Threads still in a job keep the pool's
+ * memory until they end. b NULL is a no-op. */
+void ax__blocking_free(struct ax__blocking *b);
+
+typedef struct ax__blocking_stats {
+    uint64_t threads;     /* pool threads alive now */
+    uint64_t idle;        /* ... of which waiting for work */
+    uint64_t running;     /* jobs running now */
+    uint64_t queue_depth; /* jobs waiting for a thread now */
+    uint64_t jobs;        /* jobs run to completion so far */
+} ax__blocking_stats;
+
+/* A snapshot of b's counters (all 0 for b NULL). Thread-safe. */
+void ax__blocking_stats_get(struct ax__blocking *b, ax__blocking_stats *out);
+
+/* Fills m->blocking_threads, blocking_queue_depth and blocking_jobs from
+ * rt's pool (0 when it was never created). Thread-safe. */
+void ax__blocking_metrics(ax_runtime *rt, ax_runtime_metrics *m);
+
+#pragma GCC visibility pop
+
+#endif

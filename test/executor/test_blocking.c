@@ -1,0 +1,630 @@
+/* The blocking pool: jobs run on pool threads and return their result, the
+ * bound holds and the rest queue, idle threads exit, cancellation never
+ * lets a job write into a task's freed memory (ax_spawn_blocking waits;
+ * a dropped ax_blocking_future detaches and the job frees its own
+ * memory), and shutdown with jobs running and queued. */
+#include <criterion/criterion.h>
+
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "axon.h"
+#include "axon/blocking.h"
+#include "executor/blocking.h"
+#include "test/sanitizers.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define AX_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define AX_TEST_ASAN 1
+#endif
+#endif
+#ifdef AX_TEST_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+static void sleep_ms(unsigned ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts)) {
+    }
+}
+
+/* Waits (up to 10 s) for *flag to become nonzero. */
+static bool wait_flag(atomic_int *flag) {
+    for (int i = 0; i < 10000; i++) {
+        if (atomic_load(flag)) return true;
+        sleep_ms(1);
+    }
+    return false;
+}
+
+/* A runtime whose pool has these options. ax__blocking_init is what
+ * ax_runtime_new does with them; calling it again is a no-op. */
+static ax_runtime *pool_rt(unsigned workers, unsigned max_threads, unsigned idle_ms) {
+    ax_runtime *rt;
+    ax_runtime_opts o;
+    ax_runtime_opts_init(&o);
+    o.workers = workers;
+    o.blocking_max_threads = max_threads;
+    o.blocking_idle_ms = idle_ms;
+    cr_assert_eq(ax_runtime_new(&rt, &o), 0);
+    cr_assert_eq(ax__blocking_init(rt, max_threads, idle_ms), 0);
+    return rt;
+}
+
+static ax__blocking_stats stats(ax_runtime *rt) {
+    ax__blocking_stats s;
+    ax__blocking_stats_get(ax__blocking_of(rt), &s);
+    return s;
+}
+
+static int os_threads(void) {
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n;
+}
+
+/* ---- where jobs run ---------------------------------------------------------------------------
+ */
+
+typedef struct where {
+    pid_t task_tid, job_tid;
+    char name[32];
+    bool sigint_blocked;
+} where;
+
+static void *record_thread(void *arg) {
+    where *w = arg;
+    w->job_tid = (pid_t)syscall(SYS_gettid);
+    pthread_getname_np(pthread_self(), w->name, sizeof w->name);
+    sigset_t cur;
+    pthread_sigmask(SIG_SETMASK, NULL, &cur);
+    w->sigint_blocked = sigismember(&cur, SIGINT) == 1;
+    return (char *)arg + 1;
+}
+
+static void *task_runs_job(void *arg) {
+    where *w = arg; /* on the test thread's stack; our own copy is on ours */
+    where mine = {0};
+    mine.task_tid = (pid_t)syscall(SYS_gettid);
+    void *res = NULL;
+    cr_assert_eq(ax_spawn_blocking(record_thread, &mine, &res), 0);
+    cr_assert_eq(res, (char *)&mine + 1);
+    *w = mine;
+    return NULL;
+}
+
+Test(blocking, runs_on_a_pool_thread_and_returns_the_result) {
+    ax_runtime *rt = pool_rt(1, 0, 0);
+    where w;
+    cr_assert_eq(ax_run(rt, task_runs_job, &w, NULL), 0);
+    cr_assert_neq(w.job_tid, 0);
+    cr_assert_neq(w.job_tid, w.task_tid);
+    cr_assert_neq(w.job_tid, (pid_t)syscall(SYS_gettid));
+    cr_assert_str_eq(w.name, "axon-blocking");
+    cr_assert(w.sigint_blocked, "pool threads block asynchronous signals");
+    ax__blocking_stats s = stats(rt);
+    cr_assert_eq(s.jobs, 1);
+    cr_assert_eq(s.threads, 1);
+    cr_assert_eq(s.queue_depth, 0);
+    ax_runtime_metrics m = {0};
+    ax__blocking_metrics(rt, &m);
+    cr_assert_eq(m.blocking_jobs, 1);
+    cr_assert_eq(m.blocking_threads, 1);
+    cr_assert_eq(m.blocking_queue_depth, 0);
+    ax_runtime_free(rt);
+}
+
+static void *add_one(void *arg) {
+    return (void *)((intptr_t)arg + 1);
+}
+
+Test(blocking, a_job_from_a_plain_thread_with_block_on) {
+    ax_runtime *rt = pool_rt(1, 0, 0);
+    ax_blocking_future bf;
+    cr_assert_eq(ax_blocking_start(&bf, rt, add_one, (void *)41, NULL, NULL), 0);
+    cr_assert_eq(ax_block_on(rt, &bf.base), 0);
+    cr_assert_eq((intptr_t)bf.value, 42);
+
+    /* errors: no runtime here, no function; the future reports them too */
+    cr_assert_eq(ax_blocking_start(&bf, NULL, add_one, NULL, NULL, NULL), AX_ENOTASK);
+    cr_assert_eq(ax_block_on(rt, &bf.base), AX_ENOTASK);
+    cr_assert_eq(ax_blocking_start(&bf, rt, NULL, NULL, NULL, NULL), AX_EINVAL);
+    ax_future_drop(&bf.base);
+    cr_assert_eq(ax_blocking_start(NULL, rt, add_one, NULL, NULL, NULL), AX_EINVAL);
+    void *res = (void *)1;
+    cr_assert_eq(ax_spawn_blocking(add_one, NULL, &res), AX_ENOTASK);
+    cr_assert_null(res);
+    ax_runtime_free(rt);
+}
+
+/* ---- the bound, the queue, idle threads ------------------------------------------------------ */
+
+typedef struct load {
+    atomic_int now, max, done;
+    atomic_int hold; /* jobs wait while this is set */
+    atomic_uint peak_queue;
+    ax_runtime *rt;
+} load;
+
+static void *busy_job(void *arg) {
+    load *l = arg;
+    int n = atomic_fetch_add(&l->now, 1) + 1;
+    int m = atomic_load(&l->max);
+    while (n > m && !atomic_compare_exchange_weak(&l->max, &m, n)) {
+    }
+    sleep_ms(10);
+    while (atomic_load(&l->hold)) sleep_ms(1);
+    atomic_fetch_sub(&l->now, 1);
+    return NULL;
+}
+
+static void *spawn_one_job(void *arg) {
+    load *l = arg;
+    cr_assert_eq(ax_spawn_blocking(busy_job, l, NULL), 0);
+    atomic_fetch_add(&l->done, 1);
+    return NULL;
+}
+
+Test(blocking, the_bound_holds_and_the_rest_queue) {
+    enum { MAX = 3, JOBS = 24 };
+    ax_runtime *rt = pool_rt(2, MAX, 0);
+    load l = {0};
+    atomic_store(&l.hold, 1);
+    ax_task *t[JOBS];
+    for (int i = 0; i < JOBS; i++) cr_assert_eq(ax_spawn_on(rt, &t[i], spawn_one_job, &l), 0);
+    /* all jobs submitted: MAX run, the rest wait */
+    ax__blocking_stats s;
+    for (int i = 0; i < 10000; i++) {
+        s = stats(rt);
+        if (s.queue_depth == JOBS - MAX && s.running == MAX) break;
+        sleep_ms(1);
+    }
+    cr_assert_eq(s.running, MAX);
+    cr_assert_eq(s.threads, MAX);
+    cr_assert_eq(s.queue_depth, JOBS - MAX);
+    atomic_store(&l.hold, 0);
+    for (int i = 0; i < JOBS; i++) {
+        ax_join_future jf;
+        ax_join_future_init(&jf, t[i]);
+        cr_assert_eq(ax_block_on(rt, &jf.base), 0);
+    }
+    cr_assert_eq(atomic_load(&l.done), JOBS);
+    cr_assert_eq(atomic_load(&l.max), MAX);
+    s = stats(rt);
+    cr_assert_eq(s.jobs, JOBS);
+    cr_assert_leq(s.threads, MAX);
+    ax_runtime_free(rt);
+}
+
+/* Needs ax_runtime_new to pass blocking_max_threads to the pool (runtime.c
+ * calls ax__blocking_init) and ax_runtime_metrics_get to report the pool. */
+Test(blocking, runtime_options_reach_the_pool) {
+    ax_runtime *rt;
+    ax_runtime_opts o;
+    ax_runtime_opts_init(&o);
+    o.workers = 2;
+    o.blocking_max_threads = 2;
+    cr_assert_eq(ax_runtime_new(&rt, &o), 0);
+    load l = {0};
+    atomic_store(&l.hold, 1);
+    ax_blocking_future bf[6];
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(ax_blocking_start(&bf[i], rt, busy_job, &l, NULL, NULL), 0);
+    ax_runtime_metrics m;
+    for (int i = 0; i < 10000; i++) {
+        ax_runtime_metrics_get(rt, &m);
+        if (m.blocking_queue_depth == 4 && m.blocking_threads == 2) break;
+        sleep_ms(1);
+    }
+    cr_assert_eq(m.blocking_threads, 2);
+    cr_assert_eq(m.blocking_queue_depth, 4);
+    atomic_store(&l.hold, 0);
+    for (int i = 0; i < 6; i++) cr_assert_eq(ax_block_on(rt, &bf[i].base), 0);
+    cr_assert_eq(atomic_load(&l.max), 2);
+    ax_runtime_metrics_get(rt, &m);
+    cr_assert_eq(m.blocking_jobs, 6);
+    ax_runtime_free(rt);
+}
+
+Test(blocking, idle_threads_exit_and_come_back) {
+    enum { N = 4 };
+    ax_runtime *rt = pool_rt(1, 8, 50);
+    int before = os_threads();
+    load l = {0};
+    atomic_store(&l.hold, 1);
+    ax_blocking_future bf[N];
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(ax_blocking_start(&bf[i], rt, busy_job, &l, NULL, NULL), 0);
+    for (int i = 0; i < 10000 && stats(rt).running < N; i++) sleep_ms(1);
+    cr_assert_eq(stats(rt).threads, N);
+    cr_assert_eq(os_threads(), before + N);
+    atomic_store(&l.hold, 0);
+    for (int i = 0; i < N; i++) cr_assert_eq(ax_block_on(rt, &bf[i].base), 0);
+    /* idle for 50 ms: every thread goes */
+    for (int i = 0; i < 10000 && (stats(rt).threads || os_threads() != before); i++) sleep_ms(1);
+    cr_assert_eq(stats(rt).threads, 0);
+    cr_assert_eq(os_threads(), before);
+    /* one after another, jobs reuse the idle thread */
+    for (int i = 0; i < 10; i++) {
+        cr_assert_eq(ax_blocking_start(&bf[0], rt, add_one, (void *)(intptr_t)i, NULL, NULL), 0);
+        cr_assert_eq(ax_block_on(rt, &bf[0].base), 0);
+        cr_assert_eq((intptr_t)bf[0].value, i + 1);
+    }
+    cr_assert_eq(stats(rt).threads, 1);
+    cr_assert_eq(stats(rt).jobs, N + 10);
+    ax_runtime_free(rt);
+}
+
+/* ---- cancelling ax_spawn_blocking ------------------------------------------------------------ */
+
+typedef struct cancel_case {
+    atomic_int started, finished, ran;
+    int ret;
+    int finished_at_return;
+    void *res;
+    bool buf_ok;
+} cancel_case;
+
+typedef struct on_stack {
+    char buf[512];
+    cancel_case *c;
+} on_stack;
+
+/* Writes into the waiting task's stack, well after it was cancelled. */
+static void *write_into_stack(void *arg) {
+    on_stack *s = arg;
+    atomic_store(&s->c->started, 1);
+    sleep_ms(100);
+    memset(s->buf, 0xab, sizeof s->buf);
+    atomic_store(&s->c->finished, 1);
+    return (void *)0x1234;
+}
+
+static void *cancelled_waiter(void *arg) {
+    cancel_case *c = arg;
+    on_stack local;
+    memset(&local, 0, sizeof local);
+    local.c = c;
+    void *res = NULL;
+    int r = ax_spawn_blocking(write_into_stack, &local, &res);
+    c->finished_at_return = atomic_load(&c->finished);
+    c->ret = r;
+    c->res = res;
+    c->buf_ok = true;
+    for (size_t i = 0; i < sizeof local.buf; i++) c->buf_ok = c->buf_ok && local.buf[i] == '\xab';
+#ifdef AX_TEST_ASAN
+    /* Any write the job still made into this frame would now be reported. */
+    ASAN_POISON_MEMORY_REGION(&local, sizeof local);
+    sleep_ms(200);
+    ASAN_UNPOISON_MEMORY_REGION(&local, sizeof local);
+#endif
+    memset(&local, 0x5a, sizeof local); /* the frame is ours again */
+    return NULL;
+}
+
+Test(blocking, cancelling_the_waiter_waits_for_the_running_job) {
+    ax_runtime *rt = pool_rt(2, 0, 0);
+    cancel_case c = {0};
+    ax_task *t;
+    cr_assert_eq(ax_spawn_on(rt, &t, cancelled_waiter, &c), 0);
+    cr_assert(wait_flag(&c.started));
+    ax_abort(t);
+    ax_join_future jf;
+    ax_join_future_init(&jf, t);
+    cr_assert_eq(ax_block_on(rt, &jf.base), AX_ECANCELED);
+    cr_assert_eq(c.ret, AX_ECANCELED);
+    cr_assert_eq(c.finished_at_return, 1, "the job finished before ax_spawn_blocking returned");
+    cr_assert(c.buf_ok, "the job's writes landed in the task's frame");
+    cr_assert_eq(c.res, (void *)0x1234, "the result of a job that ran is handed back");
+    ax_runtime_free(rt);
+}
+
+static void *mark_ran(void *arg) {
+    atomic_store(&((cancel_case *)arg)->ran, 1);
+    return NULL;
+}
+
+static void *queued_waiter(void *arg) {
+    cancel_case *c = arg;
+    void *res = (void *)1;
+    atomic_store(&c->started, 1);
+    c->ret = ax_spawn_blocking(mark_ran, c, &res);
+    c->res = res;
+    atomic_store(&c->finished, 1);
+    return NULL;
+}
+
+Test(blocking, cancelling_a_queued_job_takes_it_out_of_the_queue) {
+    ax_runtime *rt = pool_rt(1, 1, 0);
+    load l = {0};
+    atomic_store(&l.hold, 1);
+    ax_blocking_future busy;
+    cr_assert_eq(ax_blocking_start(&busy, rt, busy_job, &l, NULL, NULL), 0);
+    for (int i = 0; i < 10000 && stats(rt).running != 1; i++) sleep_ms(1);
+    cancel_case c = {0};
+    ax_task *t;
+    cr_assert_eq(ax_spawn_on(rt, &t, queued_waiter, &c), 0);
+    cr_assert(wait_flag(&c.started));
+    for (int i = 0; i < 10000 && stats(rt).queue_depth != 1; i++) sleep_ms(1);
+    cr_assert_eq(stats(rt).queue_depth, 1);
+    ax_abort(t);
+    ax_join_future jf;
+    ax_join_future_init(&jf, t);
+    cr_assert_eq(ax_block_on(rt, &jf.base), AX_ECANCELED);
+    /* it returned while the only thread was still busy */
+    cr_assert_eq(atomic_load(&l.now), 1);
+    cr_assert_eq(c.ret, AX_ECANCELED);
+    cr_assert_null(c.res);
+    cr_assert_eq(stats(rt).queue_depth, 0);
+    atomic_store(&l.hold, 0);
+    cr_assert_eq(ax_block_on(rt, &busy.base), 0);
+    sleep_ms(20);
+    cr_assert_eq(atomic_load(&c.ran), 0, "a cancelled queued job never runs");
+    cr_assert_eq(stats(rt).jobs, 1);
+    ax_runtime_free(rt);
+}
+
+static void *cancelled_first(void *arg) {
+    cancel_case *c = arg;
+    atomic_store(&c->started, 1);
+    ax_sleep(100000); /* returns AX_ECANCELED once aborted */
+    c->ret = ax_spawn_blocking(mark_ran, c, NULL);
+    return NULL;
+}
+
+Test(blocking, an_already_cancelled_task_runs_no_job) {
+    ax_runtime *rt = pool_rt(1, 0, 0);
+    cancel_case c = {0};
+    ax_task *t;
+    cr_assert_eq(ax_spawn_on(rt, &t, cancelled_first, &c), 0);
+    cr_assert(wait_flag(&c.started));
+    ax_abort(t);
+    ax_join_future jf;
+    ax_join_future_init(&jf, t);
+    cr_assert_eq(ax_block_on(rt, &jf.base), AX_ECANCELED);
+    cr_assert_eq(c.ret, AX_ECANCELED);
+    cr_assert_eq(atomic_load(&c.ran), 0);
+    cr_assert_eq(stats(rt).jobs, 0);
+    ax_runtime_free(rt);
+}
+
+/* ---- the detachable future ------------------------------------------------------------------- */
+
+typedef struct owned {
+    char buf[256];
+    atomic_int *started, *arg_freed, *result_freed;
+    unsigned delay_ms;
+} owned;
+
+static void *fill_owned(void *arg) {
+    owned *o = arg;
+    atomic_store(o->started, 1);
+    sleep_ms(o->delay_ms);
+    memset(o->buf, 0xcd, sizeof o->buf); /* the job's own buffer */
+    char *res = malloc(64);
+    strcpy(res, "result");
+    return res;
+}
+
+static void free_owned(void *arg) {
+    owned *o = arg;
+    for (size_t i = 0; i < sizeof o->buf; i++) cr_assert_eq(o->buf[i], '\xcd');
+    atomic_store(o->arg_freed, 1);
+    free(o);
+}
+
+static void free_result(void *res) {
+    cr_assert_str_eq(res, "result");
+    free(res);
+}
+
+static atomic_int g_started, g_arg_freed, g_result_freed;
+
+static void free_result_flag(void *res) {
+    free_result(res);
+    atomic_store(&g_result_freed, 1);
+}
+
+static owned *new_owned(unsigned delay_ms) {
+    owned *o = calloc(1, sizeof *o);
+    o->started = &g_started;
+    o->arg_freed = &g_arg_freed;
+    o->result_freed = &g_result_freed;
+    o->delay_ms = delay_ms;
+    return o;
+}
+
+static void *detaching_waiter(void *arg) {
+    int *ret = arg;
+    ax_blocking_future bf;
+    cr_assert_eq(
+        ax_blocking_start(&bf, NULL, fill_owned, new_owned(100), free_owned, free_result_flag), 0);
+    *ret = (int)ax_await(&bf.base); /* cancelled: drops bf, which detaches the job */
+    return NULL;
+}
+
+Test(blocking, a_dropped_future_detaches_and_the_job_frees_its_memory) {
+    ax_runtime *rt = pool_rt(2, 0, 0);
+    int ret = 0;
+    ax_task *t;
+    cr_assert_eq(ax_spawn_on(rt, &t, detaching_waiter, &ret), 0);
+    cr_assert(wait_flag(&g_started));
+    ax_abort(t);
+    ax_join_future jf;
+    ax_join_future_init(&jf, t);
+    cr_assert_eq(ax_block_on(rt, &jf.base), AX_ECANCELED);
+    cr_assert_eq(ret, AX_ECANCELED);
+    cr_assert_eq(atomic_load(&g_arg_freed), 0, "the job is still running");
+    cr_assert(wait_flag(&g_arg_freed));
+    cr_assert(wait_flag(&g_result_freed));
+    for (int i = 0; i < 1000 && stats(rt).running; i++) sleep_ms(1);
+    cr_assert_eq(stats(rt).jobs, 1);
+    ax_runtime_free(rt);
+}
+
+Test(blocking, a_result_nobody_received_is_freed_by_the_drop) {
+    ax_runtime *rt = pool_rt(1, 0, 0);
+    ax_blocking_future bf;
+    cr_assert_eq(ax_blocking_start(&bf, rt, fill_owned, new_owned(0), free_owned, free_result_flag),
+                 0);
+    cr_assert(wait_flag(&g_arg_freed)); /* free_arg runs before the job completes */
+    for (int i = 0; i < 10000 && stats(rt).jobs < 1; i++) sleep_ms(1);
+    cr_assert_eq(atomic_load(&g_result_freed), 0);
+    ax_future_drop(&bf.base); /* fn has returned; nobody polled */
+    cr_assert_eq(atomic_load(&g_result_freed), 1);
+
+    /* received: the result is the caller's, free_result is not called */
+    atomic_store(&g_result_freed, 0);
+    cr_assert_eq(ax_blocking_start(&bf, rt, fill_owned, new_owned(0), free_owned, free_result_flag),
+                 0);
+    cr_assert_eq(ax_block_on(rt, &bf.base), 0);
+    cr_assert_str_eq(bf.value, "result");
+    free(bf.value);
+    cr_assert_eq(atomic_load(&g_result_freed), 0);
+    ax_runtime_free(rt);
+}
+
+static void *timing_out_waiter(void *arg) {
+    ax_blocking_future bf;
+    cr_assert_eq(
+        ax_blocking_start(&bf, NULL, fill_owned, new_owned(200), free_owned, free_result_flag), 0);
+    return (void *)(intptr_t)ax_await_until(&bf.base, ax_deadline_in_ms(20));
+}
+
+Test(blocking, a_timed_out_await_detaches) {
+    ax_runtime *rt = pool_rt(1, 0, 0);
+    void *r = NULL;
+    cr_assert_eq(ax_run(rt, timing_out_waiter, NULL, &r), 0);
+    cr_assert_eq((intptr_t)r, AX_ETIMEDOUT);
+    cr_assert(wait_flag(&g_arg_freed));
+    cr_assert(wait_flag(&g_result_freed));
+    ax_runtime_free(rt);
+}
+
+/* ---- shutdown -------------------------------------------------------------------------------- */
+
+static atomic_int g_args_freed, g_runs;
+
+static void count_free(void *arg) {
+    atomic_fetch_add(&g_args_freed, 1);
+}
+
+static void *slow_job(void *arg) {
+    atomic_store(&g_started, 1);
+    sleep_ms((unsigned)(uintptr_t)arg);
+    atomic_fetch_add(&g_runs, 1);
+    return (void *)7;
+}
+
+static void *spawn_after_shutdown(void *arg) {
+    return (void *)(intptr_t)ax_spawn_blocking(add_one, NULL, NULL);
+}
+
+Test(blocking, shutdown_finishes_running_jobs_and_fails_queued_ones) {
+    ax_runtime *rt = pool_rt(1, 1, 0);
+    ax_blocking_future bf[4];
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(ax_blocking_start(&bf[i], rt, slow_job, (void *)(uintptr_t)(i ? 0 : 150),
+                                       count_free, NULL),
+                     0);
+    cr_assert(wait_flag(&g_started));
+    ax_instant t0 = ax_now();
+    ax__blocking_shutdown(ax__blocking_of(rt), ax_deadline_in_ms(10000));
+    cr_assert_lt(ax_now() - t0, 5000000000ull);
+    cr_assert_eq(atomic_load(&g_runs), 1, "the running job finished, the queued ones never ran");
+    cr_assert_eq(atomic_load(&g_args_freed), 4, "free_arg ran for every job");
+    cr_assert_eq(ax_block_on(rt, &bf[0].base), 0);
+    cr_assert_eq(bf[0].value, (void *)7);
+    for (int i = 1; i < 4; i++) cr_assert_eq(ax_block_on(rt, &bf[i].base), AX_ESHUTDOWN);
+    ax__blocking_stats s = stats(rt);
+    cr_assert_eq(s.threads, 0);
+    cr_assert_eq(s.queue_depth, 0);
+    cr_assert_eq(s.jobs, 1);
+
+    /* nothing new is accepted; arg stays the caller's */
+    cr_assert_eq(ax_blocking_start(&bf[0], rt, slow_job, NULL, count_free, NULL), AX_ESHUTDOWN);
+    cr_assert_eq(atomic_load(&g_args_freed), 4);
+    void *r = NULL;
+    cr_assert_eq(ax_run(rt, spawn_after_shutdown, NULL, &r), 0);
+    cr_assert_eq((intptr_t)r, AX_ESHUTDOWN);
+    ax__blocking_shutdown(ax__blocking_of(rt), ax_now()); /* idempotent */
+    ax_runtime_free(rt);
+}
+
+Test(blocking, shutdown_leaves_a_stuck_job_behind_after_the_deadline) {
+    ax_runtime *rt = pool_rt(1, 1, 0);
+    ax_blocking_future bf;
+    cr_assert_eq(ax_blocking_start(&bf, rt, slow_job, (void *)300, count_free, NULL), 0);
+    cr_assert(wait_flag(&g_started));
+
+    /* capture the report on stderr */
+    fflush(stderr);
+    char path[] = "/tmp/axon-blocking-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    unlink(path);
+    int saved = dup(2);
+    dup2(fd, 2);
+    ax_instant t0 = ax_now();
+    ax__blocking_shutdown(ax__blocking_of(rt), ax_deadline_in_ms(30));
+    ax_instant took = ax_now() - t0;
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char text[256] = {0};
+    cr_assert_geq(pread(fd, text, sizeof text - 1, 0), 0);
+    close(fd);
+    cr_assert(strstr(text, "axon: 1 blocking job still running at shutdown"), "%s", text);
+    cr_assert_lt(took, 250000000ull, "shutdown returned at its deadline");
+    cr_assert_eq(atomic_load(&g_runs), 0, "the job is still running");
+
+    /* its future is never completed; dropping it detaches the job */
+    ax_future_drop(&bf.base);
+    ax_runtime_free(rt);
+    /* the runtime is gone; the job finishes on its own thread */
+    cr_assert(wait_flag(&g_runs));
+    cr_assert(wait_flag(&g_args_freed));
+    sleep_ms(50); /* let the thread release the pool */
+}
+
+/* ---- a current-thread runtime ---------------------------------------------------------------- */
+
+static void *job_then_more(void *arg) {
+    void *res = NULL;
+    int sum = 0;
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(ax_spawn_blocking(add_one, (void *)(intptr_t)i, &res), 0);
+        sum += (int)(intptr_t)res;
+    }
+    ax_blocking_future bf;
+    cr_assert_eq(ax_blocking_start(&bf, NULL, add_one, (void *)100, NULL, NULL), 0);
+    cr_assert_eq(ax_await(&bf.base), 0);
+    return (void *)(intptr_t)(sum + (int)(intptr_t)bf.value);
+}
+
+Test(blocking, works_on_a_current_thread_runtime) {
+    ax_runtime *crt;
+    ax_runtime_opts o;
+    ax_runtime_opts_init(&o);
+    o.flavor = AX_RUNTIME_CURRENT_THREAD;
+    cr_assert_eq(ax_runtime_new(&crt, &o), 0);
+    void *v = NULL;
+    cr_assert_eq(ax_run(crt, job_then_more, NULL, &v), 0);
+    cr_assert_eq((intptr_t)v, 1 + 2 + 3 + 4 + 5 + 101);
+    ax_runtime_free(crt);
+}

@@ -132,7 +132,12 @@ How each figure is measured (sources: `bench/axon_sched.c`,
 - **spawn + join**: as in the core table (`ax_spawn` + `ax_join`;
   `tokio::spawn` + awaiting the `JoinHandle`; `go` + `sync.WaitGroup`),
   100,000 times, one at a time. With 2 workers the idle worker is woken for
-  the new task and may steal it.
+  the new task and may steal it. **Children on another thread**: 20,000 more
+  spawn + joins, not timed, in which the child returns the identity of the
+  OS thread it ran on (see "different threads" below), compared with the
+  parent's thread at the spawn; whether the parent itself came back from
+  the join on another thread is `spawn_join_parent_moved_pct` under Other
+  scheduler figures.
 - **ping-pong**: two tasks and two bounded channels of capacity 1 carrying an
   8-byte integer (Axon `ax_mpsc_new(.., 8, 1)` with `ax_mpsc_send` /
   `ax_mpsc_recv`; tokio `tokio::sync::mpsc::channel(1)` with `send().await` /
@@ -191,7 +196,9 @@ How each figure is measured (sources: `bench/axon_sched.c`,
   default 64 (with `fib_stack_cache_speedup`), and the runtime's counters
   over the ping-pong batch, per round trip (`ax_runtime_metrics_get`:
   steals, unparks, wakes; "local" wakes are wakes from any worker of the
-  runtime, so they cannot tell the two workers apart: the thread row does).
+  runtime, so they cannot tell the two workers apart: the thread rows do),
+  and likewise over the spawn + join and chained-spawn loops; all Axon
+  counters are given per 1000 operations (`*_per_1k`).
 
 Fairness notes:
 
@@ -199,22 +206,33 @@ Fairness notes:
   the three runtimes (see the "different threads" row): a task woken by the
   running task goes to the waker's worker (Axon's and tokio's LIFO slot, Go's
   `runnext`), so the partner runs on the same worker right after the sender
-  suspends, and the other worker stays idle. The 2-worker ping-pong rows
-  therefore measure a same-thread hand-off plus whatever the second worker
-  costs (wake-ups, spinning: see the CPU rows), not a message crossing
-  cores. None of the three lets a program pin a task to a worker (Go's
+  suspends, and the other worker has nothing to run. The 2-worker
+  ping-pong rows therefore measure a same-thread hand-off plus whatever the
+  second worker costs meanwhile (wake-ups, spinning, contention on the
+  queues: see the CPU row), not a message crossing cores. None of the three lets a program pin a task to a worker (Go's
   `LockOSThread` pins a goroutine to a thread, not to a P, and makes every
   hand-off a thread switch), so a forced cross-core variant would not
   compare like with like.
+- With 2 workers, where a freshly spawned task runs decides what a spawn +
+  join (and a chained spawn) costs: run on the parent's worker, which
+  suspends in the join at once, it costs a local queue push and pop; stolen
+  by the other worker, it becomes a cross-core hand-off and its completion
+  wakes the parent from the other core. The "children on another thread"
+  row shows which each runtime does (Go puts a new goroutine in its P's
+  `runnext`; tokio's worker pops it from its own queue; Axon's idle worker,
+  if it is spinning, may steal it first).
 - The fork-join leaves are each language's compiled code (gcc `-O2`,
   rustc `--release`, Go 1.19), which differ (see the plain-recursion row);
   the speed-up ratio is what compares the schedulers.
-- Axon's tasks have stacks; a fork-join that suspends tens of thousands of
-  parents in `ax_join` needs as many stacks alive, and with the default
-  `stack_cache` (64 per worker) the rest are mapped and unmapped as tasks
-  start and end (with 2 workers each unmap also shoots down the other CPU's
-  TLB). tokio's tasks are heap state machines; Go's goroutine stacks are
-  reused from unbounded free lists.
+- Axon's tasks have stacks. This fork-join runs breadth-first (every queue
+  is FIFO), so thousands of parents are suspended in `ax_join` at once, each
+  holding its stack (a sampling of `tasks_alive` saw about 19,000 tasks
+  alive at the peak); with the default `stack_cache` (64 per worker) the
+  stacks beyond it are mapped and unmapped as tasks start and end, and with
+  2 workers each unmap may also have to flush the other CPU's TLB. The
+  `fib_stack_cache_ms` figures show the same program with a cache large
+  enough to avoid that. tokio's tasks are heap state machines; Go keeps
+  dead goroutines, with their stacks, on free lists for reuse.
 - tokio's fork-join spawns through a plain function returning the
   `JoinHandle` (no boxed recursive future); tokio's and Go's joins carry the
   result, as Axon's does.
@@ -425,6 +443,8 @@ SCHED_PEERS = [("tokio", "tokio multi_thread"), ("go", "Go")]
 # = Axon's median at least peer p's (throughput: higher is better).
 SCHED_ROWS = [
     ("spawn_join", "spawn + join an empty task, one at a time", "ns/task", "spawn_join_ns", "peers"),
+    ("sj_cross", "spawn + join: children that ran on another thread than their parent", "%",
+     "spawn_join_child_cross_pct", None),
     ("pp_mean", "ping-pong through two channels, round trip, mean", "ns", "pingpong_mean_ns", "peers"),
     ("pp_p50", "ping-pong round trip, p50", "ns", "pingpong_p50_ns", ("<", 1000)),
     ("pp_p99", "ping-pong round trip, p99", "ns", "pingpong_p99_ns", None),
@@ -558,8 +578,7 @@ def sched_chart(summary, png):
     colour = {"axon": "#c0392b", "tokio": "#16a085", "go": "#3498db"}
     panels = [
         ("ns (lower is better)", [("spawn_join_ns", "spawn+join"), ("pingpong_mean_ns", "ping-pong mean"),
-                                  ("pingpong_p50_ns", "ping-pong p50"), ("pingpong_p99_ns", "ping-pong p99"),
-                                  ("chain_spawn_ns", "chained spawn")]),
+                                  ("pingpong_p50_ns", "ping-pong p50"), ("chain_spawn_ns", "chained spawn")]),
         ("M msg/s (higher is better)", [("chan_1to1_mps", "chan 1→1"), ("chan_4to1_mps", "chan 4→1")]),
     ]
 
@@ -627,7 +646,7 @@ def sched_section(sched, docs):
 
 - Command: the same run (`{env('BENCH_COMMAND', 'make bench')}`); 1-worker runs pinned
   with `taskset -c CPU`, 2-worker runs with `taskset -c CPUS2` (two CPUs)
-- Load average (1, 5, 15 min) at start: {env('BENCH_SCHED_LOAD_START', '?')}; at end: {loadavg()}
+- Load average (1, 5, 15 min) at start: {env('BENCH_SCHED_LOAD_START', '?')}; at end: {env('BENCH_SCHED_LOAD_END') or loadavg()}
   (the machine has two CPUs: any other load slows the 2-worker runs most)
 - Same builds and versions as above
 
@@ -653,7 +672,8 @@ def write_docs(summary, docs, sched=None):
     png_ok = chart(summary, os.path.join(docs, "bench-core.png"))
     if png_ok:
         print(f"bench: wrote {docs}/bench-core.png")
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    # BENCH_DATE: regenerating the document from an earlier run's rounds keeps its date.
+    now = os.environ.get("BENCH_DATE") or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     env = os.environ.get
     other = other_figures(summary)
     text = f"""# Benchmarks

@@ -118,10 +118,14 @@ static void ax__notify_idle(ax_runtime *rt) {
     }
 }
 
+/* Another worker is worth waking only when more than one task waits here:
+ * the owner is about to run a lone task itself (a spawned child its parent
+ * joins next, say), and moving it to another thread would only add a
+ * cross-thread hand-off (tokio applies the same rule). */
 void ax__schedule_back(ax__worker *w, ax_task *t) {
     if (!ax__lq_push(&w->lq, t))
         ax__lq_overflow(w, t);
-    else if (w->rt->nworkers > 1)
+    else if (w->rt->nworkers > 1 && ax__lq_len(&w->lq) + (w->lifo != NULL) > 1)
         ax__notify_idle(w->rt);
 }
 
@@ -156,12 +160,14 @@ static uint32_t ax__rand(ax__worker *w) {
     return w->rng = x;
 }
 
-static void ax__search_end(ax__worker *w) {
+/* Stops counting w as a searcher. When the last searcher stops because it
+ * found work, there may be more, so it keeps one other worker looking; a
+ * searcher that gives up wakes nobody (else two idle workers would wake
+ * each other forever). */
+static void ax__search_end(ax__worker *w, bool found) {
     if (!w->searching) return;
     w->searching = false;
-    /* The last searcher found work: there may be more, so keep one
-     * worker looking. */
-    if (atomic_fetch_sub_explicit(&w->rt->searching, 1, memory_order_acq_rel) == 1)
+    if (atomic_fetch_sub_explicit(&w->rt->searching, 1, memory_order_acq_rel) == 1 && found)
         ax__notify_idle(w->rt);
 }
 
@@ -215,7 +221,7 @@ ax_task *ax__next_task(ax__worker *w) {
     ax_task *t = ax__find_task(w);
     /* A worker with work is no longer searching, however it found it;
      * otherwise the count would keep others from being woken. */
-    if (t && w->searching) ax__search_end(w);
+    if (t && w->searching) ax__search_end(w, true);
     return t;
 }
 
@@ -228,27 +234,50 @@ bool ax__worker_has_work(const ax__worker *w) {
            atomic_load_explicit(&w->rt->inject_len, memory_order_relaxed) || ax__maintenance_due(w);
 }
 
-/* Could another worker's queue or the global queue give us work? Cheap
- * loads only, for the spin phase. */
-static bool ax__work_visible(const ax__worker *w) {
-    const ax_runtime *rt = w->rt;
-    if (atomic_load_explicit(&rt->inject_len, memory_order_relaxed)) return true;
-    for (unsigned i = 0; i < rt->nworkers; i++)
-        if (&rt->workers[i] != w && ax__lq_len(&rt->workers[i].lq)) return true;
-    return false;
-}
+/* How long a lone task must sit in a busy worker's queue, with that
+ * worker making no progress, before a spinning worker takes it: a task
+ * just pushed is about to run on its own worker (stealing it only adds a
+ * cross-thread hand-off), but one stuck behind a long-running task is not. */
+#define AX__STUCK_NS     20000u
+#define AX__SPIN_TRACKED 64 /* victims whose progress the spin tracks */
 
-/* Waits up to AX__SPIN_NS for work to show up without sleeping. Costs CPU
- * only right after the worker ran out of work, never while it is idle for
- * longer. */
+/* Waits up to AX__SPIN_NS for work to show up without sleeping: the
+ * global queue, a victim with two or more queued tasks, or a victim stuck
+ * on its current task with one queued. Costs CPU only right after the
+ * worker ran out of work, never while it is idle for longer. */
 static bool ax__spin_for_work(ax__worker *w) {
-    if (w->rt->nworkers < 2) return false;
-    ax_instant until = ax_now() + AX__SPIN_NS;
+    ax_runtime *rt = w->rt;
+    unsigned n = rt->nworkers;
+    if (n < 2) return false;
+    /* Only a searcher spins (at most half the workers), so the steal the
+     * spin leads to is never refused by the searcher limit. */
+    if (!w->searching) {
+        if (2 * atomic_load_explicit(&rt->searching, memory_order_relaxed) >= n) return false;
+        atomic_fetch_add_explicit(&rt->searching, 1, memory_order_acq_rel);
+        w->searching = true;
+    }
+    uint64_t seen[AX__SPIN_TRACKED];
+    for (unsigned v = 0; v < n && v < AX__SPIN_TRACKED; v++)
+        seen[v] = atomic_load_explicit(&rt->workers[v].stats.polls, memory_order_relaxed);
+    ax_instant start = ax_now(), now = start;
     for (unsigned i = 1;; i++) {
-        if (ax__work_visible(w)) return true;
-        if (atomic_load_explicit(&w->rt->stop, memory_order_relaxed)) return false;
+        if (atomic_load_explicit(&rt->inject_len, memory_order_relaxed)) return true;
+        for (unsigned v = 0; v < n; v++) {
+            const ax__worker *x = &rt->workers[v];
+            if (x == w) continue;
+            uint32_t len = ax__lq_len(&x->lq);
+            if (len > 1) return true;
+            if (len == 1 && now - start >= AX__STUCK_NS &&
+                (v >= AX__SPIN_TRACKED ||
+                 atomic_load_explicit(&x->stats.polls, memory_order_relaxed) == seen[v]))
+                return true;
+        }
+        if (atomic_load_explicit(&rt->stop, memory_order_relaxed)) return false;
         ax__cpu_relax();
-        if (i % 64 == 0 && ax_now() >= until) return false;
+        if (i % 64 == 0) {
+            now = ax_now();
+            if (now - start >= AX__SPIN_NS) return false;
+        }
     }
 }
 
@@ -280,15 +309,23 @@ void ax__worker_main(ax__worker *w) {
     ax__worker_set_current(w);
     ax__fiber_init_thread(&w->sched);
     w->rng = 0x9e3779b9u * (w->index + 1);
+    bool spun = false; /* a spin that found nothing to take ends the idle spell */
     for (;;) {
-        if (ax__worker_tick(w)) continue;
+        if (ax__worker_tick(w)) {
+            spun = false;
+            continue;
+        }
         if (atomic_load_explicit(&rt->stop, memory_order_acquire)) break;
-        if (ax__spin_for_work(w)) continue;
-        ax__search_end(w);
+        if (!spun && ax__spin_for_work(w)) {
+            spun = true;
+            continue;
+        }
+        spun = false;
+        ax__search_end(w, false);
         if (ax__timers_run_all(w)) continue;
         ax__park(w);
         ax__timers_run_all(w);
     }
-    ax__search_end(w);
+    ax__search_end(w, false);
     ax__worker_set_current(NULL);
 }

@@ -133,12 +133,13 @@ void ax__schedule(ax_task *t) {
     ax_runtime *rt = t->rt;
     ax__worker *w = ax__worker_current();
     if (w && w->rt == rt) {
-        uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
-        /* A task woken by the running task (a message, a join) goes to the
-         * LIFO slot: it is hot in cache and the waker is about to suspend.
-         * New tasks, and wakes from timers and the reactor, go to the back
-         * of the queue so they run in the order they became ready. */
-        if ((s & AX__T_STARTED) && w->current && w->current != t) {
+        /* A task the running task just spawned or woke (a message, a join)
+         * goes to the LIFO slot: it is hot in cache and its maker is about
+         * to wait for it. For spawns this also keeps fork-join depth-first
+         * (Go's runnext does the same), so suspended parents, each holding
+         * a stack, stay few. Wakes from timers and the reactor go to the
+         * back of the queue, in the order they became ready. */
+        if (w->current && w->current != t) {
             ax_task *prev = w->lifo;
             w->lifo = t;
             if (!prev) return;

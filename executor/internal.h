@@ -144,7 +144,11 @@ struct ax_runtime {
     unsigned stack_cache;
     size_t max_live_stacks;
     _Atomic size_t mapped_stacks; /* stacks mapped now, cached ones included */
-    ax_instant start;             /* tick 0 of every wheel */
+    /* Stacks between worker caches (task.c: ax__stack_give/take). */
+    ax__spin spare_lock;
+    ax__stack *spare;
+    _Atomic size_t spare_count;
+    ax_instant start; /* tick 0 of every wheel */
 
     /* Global injection queue (spawns and wakes from outside a worker). */
     pthread_mutex_t inject_lock;

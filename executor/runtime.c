@@ -64,6 +64,12 @@ static void ax__runtime_destroy(ax_runtime *rt, unsigned started) {
     /* Before the slabs: the pool may still wake tasks. */
     ax__blocking_free(atomic_load(&rt->blocking));
     ax_runtime_set_policy(rt, NULL);
+    while (rt->spare) { /* spare stacks go back through a pool to be unmapped */
+        ax__stack *s = rt->spare;
+        rt->spare = s->next;
+        rt->workers[0].stacks.max = rt->workers[0].stacks.count + 1;
+        ax__stack_put(&rt->workers[0].stacks, s);
+    }
     for (unsigned i = 0; rt->workers && i < rt->nworkers; i++) {
         ax__stack_pool_destroy(&rt->workers[i].stacks);
         ax__slab_destroy(&rt->workers[i]);

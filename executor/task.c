@@ -261,8 +261,31 @@ size_t ax__scan_live(ax_runtime *rt, bool cancel) {
 /* Stacks come from the worker's cache; a new mapping is refused with
  * AX_ENOMEM once the runtime holds max_live_stacks, before the process runs
  * out of kernel mappings (vm.max_map_count) for everything else. */
+/* Tasks often end on another worker than the one that gave them a stack,
+ * so one worker's cache overflows while another's runs dry. A runtime-wide
+ * spare list between them (locked only on overflow and underflow, moving
+ * half a cache at a time) turns that churn of munmap and mmap+mprotect
+ * into list moves. */
+#define AX__SPARE_MAX 4096u
+
+static void ax__spare_refill(ax__worker *w) {
+    ax_runtime *rt = w->rt;
+    if (!atomic_load_explicit(&rt->spare_count, memory_order_relaxed)) return;
+    ax__spin_lock(&rt->spare_lock);
+    while (rt->spare && w->stacks.count < w->stacks.max / 2 + 1) {
+        ax__stack *s = rt->spare;
+        rt->spare = s->next;
+        s->next = w->stacks.free;
+        w->stacks.free = s;
+        w->stacks.count++;
+        atomic_fetch_sub_explicit(&rt->spare_count, 1, memory_order_relaxed);
+    }
+    ax__spin_unlock(&rt->spare_lock);
+}
+
 static int ax__stack_take(ax__worker *w, ax__stack **out) {
     ax_runtime *rt = w->rt;
+    if (!w->stacks.free) ax__spare_refill(w);
     if (w->stacks.free) return ax__stack_get(&w->stacks, out);
     if (atomic_fetch_add_explicit(&rt->mapped_stacks, 1, memory_order_relaxed) >=
         rt->max_live_stacks) {
@@ -275,6 +298,26 @@ static int ax__stack_take(ax__worker *w, ax__stack **out) {
 }
 
 static void ax__stack_give(ax__worker *w, ax__stack *s) {
+    ax_runtime *rt = w->rt;
+    if (w->stacks.count >= w->stacks.max &&
+        atomic_load_explicit(&rt->spare_count, memory_order_relaxed) < AX__SPARE_MAX) {
+        /* Full cache: hand half of it, and s, to the spare list. */
+        ax__spin_lock(&rt->spare_lock);
+        s->next = rt->spare;
+        rt->spare = s;
+        size_t moved = 1;
+        while (w->stacks.count > w->stacks.max / 2) {
+            ax__stack *x = w->stacks.free;
+            w->stacks.free = x->next;
+            w->stacks.count--;
+            x->next = rt->spare;
+            rt->spare = x;
+            moved++;
+        }
+        atomic_fetch_add_explicit(&rt->spare_count, moved, memory_order_relaxed);
+        ax__spin_unlock(&rt->spare_lock);
+        return;
+    }
     unsigned cached = w->stacks.count;
     ax__stack_put(&w->stacks, s);
     if (w->stacks.count == cached) /* the cache was full: it was unmapped */

@@ -219,19 +219,22 @@ Fairness notes:
   by the other worker, it becomes a cross-core hand-off and its completion
   wakes the parent from the other core. The "children on another thread"
   row shows which each runtime does (Go puts a new goroutine in its P's
-  `runnext`; tokio's worker pops it from its own queue; Axon's idle worker,
-  if it is spinning, may steal it first).
+  `runnext`; tokio's worker pops it from its own queue; Axon puts it in the
+  spawning worker's LIFO slot, wakes another worker only when more than one
+  task waits, and lets a spinning worker take a lone queued task only once
+  its owner has made no progress for 20 µs).
 - The fork-join leaves are each language's compiled code (gcc `-O2`,
   rustc `--release`, Go 1.19), which differ (see the plain-recursion row);
   the speed-up ratio is what compares the schedulers.
-- Axon's tasks have stacks. This fork-join runs breadth-first (every queue
-  is FIFO), so thousands of parents are suspended in `ax_join` at once, each
-  holding its stack (a sampling of `tasks_alive` saw about 19,000 tasks
-  alive at the peak); with the default `stack_cache` (64 per worker) the
-  stacks beyond it are mapped and unmapped as tasks start and end, and with
-  2 workers each unmap may also have to flush the other CPU's TLB. The
-  `fib_stack_cache_ms` figures show the same program with a cache large
-  enough to avoid that. tokio's tasks are heap state machines; Go keeps
+- Axon's tasks have stacks, so a fork-join pays for every parent suspended
+  in `ax_join` with a stack. A new task takes its spawner's LIFO slot (like
+  Go's `runnext`), which keeps the recursion mostly depth-first, and stacks
+  move between the per-worker caches (64 each) through a runtime-wide spare
+  list; the stacks beyond those are still mapped and unmapped as tasks
+  start and end. The `fib_stack_cache_ms` figures show the same program
+  with `stack_cache = 65536`. The 2-worker speed-up stays far below the bar:
+  the fork-join's work moves between the workers through steals and
+  cross-thread joins, which this scheduler does not yet make cheap. tokio's tasks are heap state machines; Go keeps
   dead goroutines, with their stacks, on free lists for reuse.
 - tokio's fork-join spawns through a plain function returning the
   `JoinHandle` (no boxed recursive future); tokio's and Go's joins carry the

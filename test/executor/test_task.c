@@ -302,3 +302,38 @@ Test(task, free_cancels_waiting_tasks) {
     ax_runtime_free(r);
     cr_assert_eq(atomic_load(&cleanup_ran), 50);
 }
+
+/* The cooperative budget: a task whose awaits always complete at once
+ * never suspends by itself, yet after a bounded number of them it yields,
+ * so another ready task on the same (only) worker gets to run long before
+ * the greedy loop ends. */
+static ax_poll always_ready(ax_future *f, ax_context *cx) {
+    f->result = 0;
+    return AX_READY;
+}
+static const ax_future_vtable always_ready_vt = {always_ready, NULL};
+static atomic_int greedy_iter, other_ran_at = -1;
+
+static void *note_iteration(void *arg) {
+    atomic_store(&other_ran_at, atomic_load(&greedy_iter));
+    return NULL;
+}
+
+static void *greedy(void *arg) {
+    ax_task *o;
+    cr_assert_eq(ax_spawn(&o, note_iteration, NULL), 0);
+    for (int i = 0; i < 10000; i++) {
+        atomic_store(&greedy_iter, i);
+        ax_future f = {&always_ready_vt, 0};
+        cr_assert_eq(ax_await(&f), 0);
+    }
+    cr_assert_eq(ax_join(o, NULL), 0);
+    return NULL;
+}
+
+Test(task, budget_makes_a_busy_task_yield, .init = rt_one, .fini = rt_done) {
+    cr_assert_eq(ax_run(rt, greedy, NULL, NULL), 0);
+    int at = atomic_load(&other_ran_at);
+    cr_assert_geq(at, 0, "the other task never ran");
+    cr_assert_lt(at, 1000, "the other task waited %d ready polls", at);
+}

@@ -82,7 +82,8 @@ static void *owner(void *arg) {
 static void *owner_cancel_main(void *arg) {
     ax_task *o;
     cr_assert_eq(ax_spawn(&o, owner, NULL), 0);
-    ax_sleep(5);
+    /* wait until every child runs (slow under emulation) */
+    for (int i = 0; i < 5000 && atomic_load(&alive) < 20; i++) ax_sleep(1);
     cr_assert_eq(atomic_load(&alive), 20);
     ax_abort(o);
     void *r;

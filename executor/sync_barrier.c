@@ -85,11 +85,7 @@ static void barrier_drop(ax_future *f) {
     ax__barrier *x = br(bf->b);
     ax_waker mine = {0};
     ax__spin_lock(&x->lock);
-    if (w->state == AX__W_QUEUED) {
-        ax__waitq_unlink(&x->q, w);
-        x->arrived--; /* its round is still open: withdraw */
-        mine = w->waker;
-    }
+    if (ax__waitq_leave(&x->q, w, &mine)) x->arrived--; /* its round is still open: withdraw */
     w->own = AX__O_DONE;
     ax__spin_unlock(&x->lock);
     ax_waker_drop(&mine);

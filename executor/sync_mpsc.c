@@ -339,10 +339,7 @@ static void send_drop(ax_future *f) {
     ax__mpsc *x = ch_tx(sf->tx);
     ax_waker mine = {0}, wake = {0};
     ax__spin_lock(&x->lock);
-    if (w->state == AX__W_QUEUED) {
-        ax__waitq_unlink(&x->sendq, w);
-        mine = w->waker;
-    } else if (w->err == 0) {
+    if (!ax__waitq_leave(&x->sendq, w, &mine) && w->err == 0) {
         x->reserved--; /* a slot we never used: hand it on */
         if (x->sendq.head && !x->closed) {
             x->reserved++;
@@ -411,10 +408,7 @@ static void recv_drop(ax_future *f) {
     ax__mpsc *x = ch_rx(rf->rx);
     ax_waker mine = {0}, wake = {0};
     ax__spin_lock(&x->lock);
-    if (w->state == AX__W_QUEUED) {
-        ax__waitq_unlink(&x->recvq, w);
-        mine = w->waker;
-    } else if (x->len && x->recvq.head) {
+    if (!ax__waitq_leave(&x->recvq, w, &mine) && x->len && x->recvq.head) {
         ax__waitq_wake_head(&x->recvq, 0, &wake); /* our wake-up, unused */
     }
     w->own = AX__O_DONE;

@@ -85,10 +85,7 @@ static void mutex_drop(ax_future *f) {
     ax__mutex *x = mx(lf->m);
     ax_waker mine = {0}, wake = {0};
     ax__spin_lock(&x->lock);
-    if (w->state == AX__W_QUEUED) {
-        ax__waitq_unlink(&x->q, w);
-        mine = w->waker;
-    } else {
+    if (!ax__waitq_leave(&x->q, w, &mine)) {
         mutex_release_locked(x, &wake); /* granted but never collected */
     }
     w->own = AX__O_DONE;

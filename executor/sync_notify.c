@@ -111,10 +111,7 @@ static void notify_drop(ax_future *f) {
     ax__notify *x = nt(nf->n);
     ax_waker mine = {0}, wake = {0};
     ax__spin_lock(&x->lock);
-    if (w->state == AX__W_QUEUED) {
-        ax__waitq_unlink(&x->q, w);
-        mine = w->waker;
-    } else if (w->kind == NOTIFIED_ONE) {
+    if (!ax__waitq_leave(&x->q, w, &mine) && w->kind == NOTIFIED_ONE) {
         notify_one_locked(x, &wake); /* never seen: pass it on */
     }
     w->own = AX__O_DONE;

@@ -80,10 +80,8 @@ static void once_wait_drop(ax_future *f) {
     ax__once *x = ow->o;
     ax_waker mine = {0}, wake = {0};
     ax__spin_lock(&x->lock);
-    if (w->state == AX__W_QUEUED) {
-        ax__waitq_unlink(&x->q, w);
-        mine = w->waker;
-    } else if (atomic_load_explicit(&x->state, memory_order_relaxed) == ONCE_INIT) {
+    if (!ax__waitq_leave(&x->q, w, &mine) &&
+        atomic_load_explicit(&x->state, memory_order_relaxed) == ONCE_INIT) {
         pass_turn_locked(x, &wake);
     }
     w->own = AX__O_DONE;

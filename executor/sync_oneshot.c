@@ -139,10 +139,7 @@ static void os_drop(ax_future *f) {
     ax__oneshot *x = os_rx(rf->rx);
     ax_waker mine = {0};
     ax__spin_lock(&x->lock);
-    if (w->state == AX__W_QUEUED) {
-        ax__waitq_unlink(&x->q, w);
-        mine = w->waker;
-    }
+    ax__waitq_leave(&x->q, w, &mine);
     w->own = AX__O_DONE;
     ax__spin_unlock(&x->lock);
     ax_waker_drop(&mine);

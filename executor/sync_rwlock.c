@@ -138,13 +138,8 @@ static void rw_drop(ax_future *f) {
     ax__rwlock *x = rw(rf->l);
     ax_waker mine = {0};
     ax__spin_lock(&x->lock);
-    if (w->state == AX__W_QUEUED) {
-        /* A writer leaving the head may let the readers behind it in. */
-        ax__waitq_unlink(&x->q, w);
-        mine = w->waker;
-    } else {
-        release_locked(x, w->kind);
-    }
+    /* A writer leaving the head may let the readers behind it in. */
+    if (!ax__waitq_leave(&x->q, w, &mine)) release_locked(x, w->kind);
     w->own = AX__O_DONE;
     admit_all_unlock(x);
     ax_waker_drop(&mine);

@@ -126,11 +126,8 @@ static void sem_drop(ax_future *f) {
     ax__sem *x = sm(af->s);
     ax_waker mine = {0};
     ax__spin_lock(&x->lock);
-    if (w->state == AX__W_QUEUED) {
-        /* Leaving the head may let smaller requests behind it through. */
-        ax__waitq_unlink(&x->q, w);
-        mine = w->waker;
-    } else if (w->err == 0) {
+    /* Leaving the head may let smaller requests behind it through. */
+    if (!ax__waitq_leave(&x->q, w, &mine) && w->err == 0) {
         x->permits += w->arg; /* granted, never collected */
     }
     w->own = AX__O_DONE;

@@ -86,6 +86,17 @@ static inline void ax__waitq_unlink(ax__waitq *q, ax__waiter *w) {
     w->next = w->prev = NULL;
 }
 
+/* For a dropped waiter, under the queue's lock: if w still waits in q,
+ * takes it out, moves its waker to *mine (drop it after unlocking) and
+ * returns true; returns false if w was already woken, in which case what it
+ * was granted must be handed on by the caller. */
+static inline bool ax__waitq_leave(ax__waitq *q, ax__waiter *w, ax_waker *mine) {
+    if (w->state != AX__W_QUEUED) return false;
+    ax__waitq_unlink(q, w);
+    *mine = w->waker;
+    return true;
+}
+
 /* Takes the head off the queue, marks it woken with err, and moves its
  * waker into *out for the caller to wake after unlocking. */
 static inline void ax__waitq_wake_head(ax__waitq *q, int32_t err, ax_waker *out) {

@@ -487,10 +487,6 @@ ax_task *ax__task_current(void) {
     return w ? w->current : NULL;
 }
 
-static bool ax__cancelled(ax_task *t) {
-    return ax__task_sees_cancel(t);
-}
-
 /* Cooperative budget: a task whose awaits keep completing at once (a socket
  * that always has data) would never let its worker run anything else, so
  * after AX__BUDGET ready polls in a row it yields (if anything else is
@@ -517,7 +513,7 @@ intptr_t ax_await_until(ax_future *f, ax_instant deadline) {
     ax__timer_entry timer;
     ax__worker *timer_wheel = NULL;
     for (;;) {
-        if (ax__cancelled(t)) {
+        if (ax__task_sees_cancel(t)) {
             r = AX_ECANCELED;
             break;
         }
@@ -544,11 +540,11 @@ out:
 int ax_yield(void) {
     ax_task *t = ax__task_current();
     if (!t) return AX_ENOTASK;
-    if (ax__cancelled(t)) return AX_ECANCELED;
+    if (ax__task_sees_cancel(t)) return AX_ECANCELED;
     /* Nothing else is ready: carry on, unless timers and I/O are due. */
     if (!ax__worker_has_work(ax__worker_current())) return 0;
     ax__task_leave(t, AX__EXIT_YIELD);
-    return ax__cancelled(t) ? AX_ECANCELED : 0;
+    return ax__task_sees_cancel(t) ? AX_ECANCELED : 0;
 }
 
 bool ax_is_cancelled(void) {

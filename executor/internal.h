@@ -22,6 +22,7 @@
 #include "executor/local_queue.h"
 #include "executor/timer_wheel.h"
 #include "reactor/reactor.h"
+#include "executor/runtime_internal.h"
 #include "reactor/spin.h"
 
 /* Internal symbols stay out of libaxon.so's dynamic symbol table, so calls
@@ -191,7 +192,13 @@ struct ax_runtime {
     struct ax__sig_waiter *sig_waiters;
     struct ax_policy *_Atomic policy;
     struct ax__blocking *_Atomic blocking;
+    /* Objects of the layers above (runtime_internal.h). */
+    void *_Atomic slots[AX__RT_SLOT_COUNT];
+    void (*slot_free[AX__RT_SLOT_COUNT])(void *obj);
 };
+
+/* Frees the objects in the runtime's slots (runtime_slots.c). */
+void ax__runtime_slots_free(ax_runtime *rt);
 
 /* The worker the calling thread is, or NULL. Not inlined on purpose: after
  * a fiber switch the task may be on another thread, and the compiler must

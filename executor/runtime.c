@@ -63,6 +63,7 @@ static void ax__runtime_destroy(ax_runtime *rt, unsigned started) {
     for (unsigned i = 0; i < started; i++) pthread_join(rt->workers[i].thread, NULL);
     /* Before the slabs: the pool may still wake tasks. */
     ax__blocking_free(atomic_load(&rt->blocking));
+    ax__runtime_slots_free(rt); /* before the reactor: they may hold registrations */
     ax_runtime_set_policy(rt, NULL);
     while (rt->spare) { /* spare stacks go back through a pool to be unmapped */
         ax__stack *s = rt->spare;

@@ -296,6 +296,11 @@ ax_poll ax__io_poll_readv(ax__io *io, const struct iovec *iov, int n, ax_context
     AX__IO_TRANSFER(io, AX__DIR_READ, cx, res, readv(io->fd, iov, n));
 }
 
+ax_poll ax__io_poll_op(ax__io *io, int dir, ax_context *cx, ax__io_op_fn op, void *arg,
+                       ssize_t *res) {
+    AX__IO_TRANSFER(io, dir, cx, res, op(io->fd, arg));
+}
+
 /* Sockets are written with MSG_NOSIGNAL so a closed peer yields AX_EPIPE
  * instead of killing the process with SIGPIPE. */
 static ssize_t ax__io_sys_write(ax__io *io, const void *buf, size_t len) {

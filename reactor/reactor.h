@@ -96,6 +96,16 @@ ax_poll ax__io_poll_readv(ax__io *io, const struct iovec *iov, int n, ax_context
 ax_poll ax__io_poll_writev(ax__io *io, const struct iovec *iov, int n, ax_context *cx,
                            ssize_t *res);
 
+/* Readiness-driven retry of any nonblocking call on the handle (accept,
+ * connect completion, recvmsg, sendto, sendfile...): runs op(fd, arg) and,
+ * while it fails with EAGAIN, waits for dir's readiness and retries.
+ * AX_READY with *res = op's non-negative result or an AX_E* from errno;
+ * AX_PENDING with cx's waker stored. op must return -1 and set errno on
+ * failure, like a system call. */
+typedef ssize_t (*ax__io_op_fn)(int fd, void *arg);
+ax_poll ax__io_poll_op(ax__io *io, int dir, ax_context *cx, ax__io_op_fn op, void *arg,
+                       ssize_t *res);
+
 #pragma GCC visibility pop
 
 #endif

@@ -56,7 +56,11 @@ extern "C" {
     X(EHOSTUNREACH, EHOSTUNREACH, "host is unreachable")                                           \
     X(EALREADY, EALREADY, "operation already in progress")                                         \
     X(EINPROGRESS, EINPROGRESS, "operation in progress")                                           \
-    X(ECANCELED, ECANCELED, "operation canceled")
+    X(ECANCELED, ECANCELED, "operation canceled")                                                  \
+    X(EMSGSIZE, EMSGSIZE, "message too long")                                                      \
+    X(EAFNOSUPPORT, EAFNOSUPPORT, "address family not supported")                                  \
+    X(ENOTSOCK, ENOTSOCK, "socket operation on non-socket")                                        \
+    X(EPROTO, EPROTO, "protocol error")
 
 /* Axon's own conditions that have no errno counterpart. They sit far below
  * any errno value so they never collide. */
@@ -66,7 +70,11 @@ extern "C" {
     X(EPOLICY, -4093, "denied by the runtime's permission policy")                                 \
     X(ESHUTDOWN, -4092, "runtime is shutting down")                                                \
     X(ENOTASK, -4091, "called outside an Axon task")                                               \
-    X(EFAILED, -4090, "task failed")
+    X(EFAILED, -4090, "task failed")                                                               \
+    X(ENXDOMAIN, -4089, "host name does not exist (NXDOMAIN)")                                     \
+    X(ESERVFAIL, -4088, "name server failed (SERVFAIL or refused)")                                \
+    X(ENOADDR, -4087, "host name has no address of the requested family")                          \
+    X(EBADRESP, -4086, "malformed answer from the name server")
 
 enum {
 #define AX__ERRNO_ENUM(name, val, msg) AX_##name = -(val),

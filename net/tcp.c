@@ -1,0 +1,288 @@
+/* net/tcp.c - TCP listeners and connections over net/sock.c.
+ *
+ * A connection is an ax__sock and nothing else: its stream vtable is the
+ * shared one for stream sockets, so an idle connection costs its struct,
+ * its reactor slot and the kernel's socket.
+ */
+#include "axon/tcp.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include "net/sock.h"
+
+struct ax_tcp {
+    ax__sock s;
+};
+
+struct ax_tcp_listener {
+    ax__sock s;
+};
+
+void ax_tcp_listen_opts_init(ax_tcp_listen_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->backlog = 1024;
+    o->reuse_addr = true;
+}
+
+int ax_tcp_listen(const ax_addr *addr, const ax_tcp_listen_opts *opts, ax_tcp_listener **out) {
+    ax_tcp_listen_opts o;
+    if (opts)
+        o = *opts;
+    else
+        ax_tcp_listen_opts_init(&o);
+    if (!addr || !out) return AX_EINVAL;
+    ax_runtime *rt = ax__sock_runtime();
+    if (!rt) return AX_ENOTASK;
+    int err = ax__sock_check_addr(rt, AX__POLICY_OP_BIND, addr);
+    if (err) return err;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if ((err = ax_addr_to_sockaddr(addr, &ss, &len))) return err;
+    ax_tcp_listener *l = calloc(1, sizeof *l);
+    if (!l) return AX_ENOMEM;
+    if ((err = ax__sock_open(rt, ss.ss_family, SOCK_STREAM, 0, &l->s))) goto fail_free;
+    if ((o.reuse_addr && (err = ax__sock_setopt(l->s.fd, SOL_SOCKET, SO_REUSEADDR, 1))) ||
+        (o.reuse_port && (err = ax__sock_setopt(l->s.fd, SOL_SOCKET, SO_REUSEPORT, 1))) ||
+        (ss.ss_family == AF_INET6 &&
+         (err = ax__sock_setopt(l->s.fd, IPPROTO_IPV6, IPV6_V6ONLY, o.v6_only ? 1 : 0))))
+        goto fail_close;
+    if (bind(l->s.fd, (struct sockaddr *)&ss, len) < 0 ||
+        listen(l->s.fd, o.backlog > 0 ? o.backlog : 1024) < 0) {
+        err = ax_translate_sys_error(errno);
+        goto fail_close;
+    }
+    if ((err = ax__sock_register(&l->s))) goto fail_free;
+    *out = l;
+    return 0;
+fail_close:
+    close(l->s.fd);
+fail_free:
+    free(l);
+    return err;
+}
+
+struct ax__accept_arg {
+    struct sockaddr_storage ss;
+    socklen_t len;
+};
+
+static ssize_t ax__accept_op(int fd, void *arg) {
+    struct ax__accept_arg *a = arg;
+    for (;;) {
+        a->len = sizeof a->ss;
+        int c = accept4(fd, (struct sockaddr *)&a->ss, &a->len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        /* A connection reset before we took it is the peer's business. */
+        if (c < 0 && (errno == ECONNABORTED || errno == EPROTO)) continue;
+        return c;
+    }
+}
+
+static int ax__accepted(ax_tcp_listener *l, int fd, const struct ax__accept_arg *a, ax_tcp **out,
+                        ax_addr *peer) {
+    ax_tcp *c = malloc(sizeof *c);
+    if (!c) {
+        close(fd);
+        return AX_ENOMEM;
+    }
+    int err = ax__sock_adopt(l->s.rt, fd, &c->s);
+    if (err) {
+        free(c);
+        return err;
+    }
+    c->s.stream.vtable = &ax__sock_stream_vtable;
+    if (peer && ax_addr_from_sockaddr((const struct sockaddr *)&a->ss, a->len, peer))
+        memset(peer, 0, sizeof *peer);
+    *out = c;
+    return 0;
+}
+
+int ax_tcp_accept(ax_tcp_listener *l, ax_tcp **out, ax_addr *peer, ax_instant deadline) {
+    struct ax__accept_arg a;
+    ssize_t fd = ax__sock_await_op(&l->s, AX__DIR_READ, ax__accept_op, &a, deadline);
+    if (fd < 0) return (int)fd;
+    return ax__accepted(l, (int)fd, &a, out, peer);
+}
+
+ax_poll ax_tcp_poll_accept(ax_tcp_listener *l, ax_context *cx, ax_tcp **out, ax_addr *peer,
+                           int *res) {
+    struct ax__accept_arg a;
+    ssize_t fd;
+    if (ax__io_poll_op(l->s.io, AX__DIR_READ, cx, ax__accept_op, &a, &fd) == AX_PENDING)
+        return AX_PENDING;
+    *res = fd < 0 ? (int)fd : ax__accepted(l, (int)fd, &a, out, peer);
+    return AX_READY;
+}
+
+int ax_tcp_listener_addr(const ax_tcp_listener *l, ax_addr *out) {
+    return ax__sock_name(l->s.fd, 0, out);
+}
+
+int ax_tcp_listener_fd(const ax_tcp_listener *l) {
+    return l->s.fd;
+}
+
+void ax_tcp_listener_close(ax_tcp_listener *l) {
+    if (!l) return;
+    ax__sock_close(&l->s);
+    free(l);
+}
+
+/* Opens, connects and wraps one socket; the policy was checked already. */
+int ax__tcp_connect_one(ax_runtime *rt, const ax_addr *addr, ax_instant deadline, ax_tcp **out) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int err = ax_addr_to_sockaddr(addr, &ss, &len);
+    if (err) return err;
+    ax_tcp *c = malloc(sizeof *c);
+    if (!c) return AX_ENOMEM;
+    if ((err = ax__sock_open(rt, ss.ss_family, SOCK_STREAM, 0, &c->s)) ||
+        (err = ax__sock_connect(&c->s, (struct sockaddr *)&ss, len, deadline))) {
+        free(c);
+        return err;
+    }
+    c->s.stream.vtable = &ax__sock_stream_vtable;
+    *out = c;
+    return 0;
+}
+
+int ax_tcp_connect(const ax_addr *addr, ax_instant deadline, ax_tcp **out) {
+    if (!addr || !out) return AX_EINVAL;
+    ax_runtime *rt = ax__sock_runtime();
+    if (!rt) return AX_ENOTASK;
+    int err = ax__sock_check_addr(rt, AX__POLICY_OP_CONNECT, addr);
+    if (err) return err;
+    return ax__tcp_connect_one(rt, addr, deadline, out);
+}
+
+ax_stream *ax_tcp_stream(ax_tcp *c) {
+    return &c->s.stream;
+}
+
+ssize_t ax_tcp_read(ax_tcp *c, void *buf, size_t len, ax_instant deadline) {
+    return ax_stream_read(&c->s.stream, buf, len, deadline);
+}
+
+ssize_t ax_tcp_write(ax_tcp *c, const void *buf, size_t len, ax_instant deadline) {
+    return ax_stream_write(&c->s.stream, buf, len, deadline);
+}
+
+ssize_t ax_tcp_writev(ax_tcp *c, const struct iovec *iov, int iovcnt, ax_instant deadline) {
+    return ax_stream_writev(&c->s.stream, iov, iovcnt, deadline);
+}
+
+int ax_tcp_read_exact(ax_tcp *c, void *buf, size_t len, ax_instant deadline) {
+    return ax_stream_read_exact(&c->s.stream, buf, len, deadline);
+}
+
+int ax_tcp_write_all(ax_tcp *c, const void *buf, size_t len, ax_instant deadline) {
+    return ax_stream_write_all(&c->s.stream, buf, len, deadline);
+}
+
+struct ax__readv_arg {
+    const struct iovec *iov;
+    int n;
+};
+
+static ssize_t ax__readv_op(int fd, void *arg) {
+    struct ax__readv_arg *a = arg;
+    return readv(fd, a->iov, a->n);
+}
+
+ssize_t ax_tcp_readv(ax_tcp *c, const struct iovec *iov, int iovcnt, ax_instant deadline) {
+    struct ax__readv_arg a = {iov, iovcnt > IOV_MAX ? IOV_MAX : iovcnt};
+    return ax__sock_await_op(&c->s, AX__DIR_READ, ax__readv_op, &a, deadline);
+}
+
+struct ax__sendfile_arg {
+    int in_fd;
+    off_t *offset;
+    size_t count;
+};
+
+static ssize_t ax__sendfile_op(int fd, void *arg) {
+    struct ax__sendfile_arg *a = arg;
+    return sendfile(fd, a->in_fd, a->offset, a->count);
+}
+
+ssize_t ax_tcp_sendfile(ax_tcp *c, int file_fd, off_t *offset, size_t count, ax_instant deadline) {
+    if (!offset) return AX_EINVAL;
+    size_t done = 0;
+    while (done < count) {
+        size_t chunk = count - done;
+        if (chunk > (1u << 30)) chunk = 1u << 30;
+        struct ax__sendfile_arg a = {file_fd, offset, chunk};
+        ssize_t n = ax__sock_await_op(&c->s, AX__DIR_WRITE, ax__sendfile_op, &a, deadline);
+        if (n < 0) return done ? (ssize_t)done : n;
+        if (n == 0) break; /* end of file */
+        done += (size_t)n;
+    }
+    return (ssize_t)done;
+}
+
+int ax_tcp_shutdown(ax_tcp *c, int how) {
+    int h = how == AX_SHUT_RD ? SHUT_RD : how == AX_SHUT_WR ? SHUT_WR : SHUT_RDWR;
+    if (how < AX_SHUT_RD || how > AX_SHUT_RDWR) return AX_EINVAL;
+    return shutdown(c->s.fd, h) < 0 ? ax_translate_sys_error(errno) : 0;
+}
+
+void ax_tcp_close(ax_tcp *c) {
+    if (!c) return;
+    ax__sock_close(&c->s);
+    free(c);
+}
+
+int ax_tcp_set_nodelay(ax_tcp *c, bool on) {
+    return ax__sock_setopt(c->s.fd, IPPROTO_TCP, TCP_NODELAY, on);
+}
+
+int ax_tcp_set_keepalive(ax_tcp *c, bool on, unsigned idle_s, unsigned interval_s) {
+    int err = ax__sock_setopt(c->s.fd, SOL_SOCKET, SO_KEEPALIVE, on);
+    if (err || !on) return err;
+    if (idle_s && (err = ax__sock_setopt(c->s.fd, IPPROTO_TCP, TCP_KEEPIDLE, (int)idle_s)))
+        return err;
+    if (interval_s && (err = ax__sock_setopt(c->s.fd, IPPROTO_TCP, TCP_KEEPINTVL, (int)interval_s)))
+        return err;
+    return 0;
+}
+
+int ax_tcp_set_linger(ax_tcp *c, int secs) {
+    struct linger lg = {secs >= 0, secs >= 0 ? secs : 0};
+    if (setsockopt(c->s.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg) < 0)
+        return ax_translate_sys_error(errno);
+    return 0;
+}
+
+int ax_tcp_set_recv_buffer(ax_tcp *c, int bytes) {
+    return ax__sock_setopt(c->s.fd, SOL_SOCKET, SO_RCVBUF, bytes);
+}
+
+int ax_tcp_set_send_buffer(ax_tcp *c, int bytes) {
+    return ax__sock_setopt(c->s.fd, SOL_SOCKET, SO_SNDBUF, bytes);
+}
+
+int ax_tcp_recv_buffer(const ax_tcp *c) {
+    return ax__sock_getopt(c->s.fd, SOL_SOCKET, SO_RCVBUF);
+}
+
+int ax_tcp_send_buffer(const ax_tcp *c) {
+    return ax__sock_getopt(c->s.fd, SOL_SOCKET, SO_SNDBUF);
+}
+
+int ax_tcp_local_addr(const ax_tcp *c, ax_addr *out) {
+    return ax__sock_name(c->s.fd, 0, out);
+}
+
+int ax_tcp_peer_addr(const ax_tcp *c, ax_addr *out) {
+    return ax__sock_name(c->s.fd, 1, out);
+}
+
+int ax_tcp_fd(const ax_tcp *c) {
+    return c->s.fd;
+}

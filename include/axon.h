@@ -16,5 +16,9 @@
 #include "axon/combinators.h"
 #include "axon/blocking.h"
 #include "axon/policy.h"
+#include "axon/stream.h"
+#include "axon/addr.h"
+#include "axon/tcp.h"
+#include "axon/udp.h"
 
 #endif

@@ -15,11 +15,7 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
-#include "net/sock.h"
-
-struct ax_tcp {
-    ax__sock s;
-};
+#include "net/tcp_internal.h"
 
 struct ax_tcp_listener {
     ax__sock s;
@@ -135,7 +131,8 @@ void ax_tcp_listener_close(ax_tcp_listener *l) {
 }
 
 /* Opens, connects and wraps one socket; the policy was checked already. */
-int ax__tcp_connect_one(ax_runtime *rt, const ax_addr *addr, ax_instant deadline, ax_tcp **out) {
+static int ax__tcp_connect_one(ax_runtime *rt, const ax_addr *addr, ax_instant deadline,
+                               ax_tcp **out) {
     struct sockaddr_storage ss;
     socklen_t len;
     int err = ax_addr_to_sockaddr(addr, &ss, &len);

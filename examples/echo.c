@@ -1,0 +1,128 @@
+/* echo: a TCP echo server, one task per connection.
+ *
+ *   build/examples/echo --port P [--workers N] [--host ADDR]
+ *
+ * Listens on ADDR:P (default [::]:P, which also takes IPv4 on a dual-stack
+ * host; port 0 picks a free port), prints "listening on ADDR:PORT", and
+ * echoes every byte back until SIGINT or SIGTERM. Then it stops accepting,
+ * and the runtime cancels the connection tasks, each of which closes its
+ * socket on the way out.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "axon.h"
+
+static void *serve_conn(void *arg) {
+    ax_tcp *c = arg;
+    char buf[16384];
+    for (;;) {
+        ssize_t n = ax_tcp_read(c, buf, sizeof buf, AX_NO_DEADLINE);
+        if (n <= 0) break; /* end of stream, reset, or cancelled at shutdown */
+        if (ax_tcp_write_all(c, buf, (size_t)n, AX_NO_DEADLINE)) break;
+    }
+    ax_tcp_close(c);
+    return NULL;
+}
+
+static void *accept_loop(void *arg) {
+    ax_tcp_listener *l = arg;
+    for (;;) {
+        ax_tcp *c;
+        int err = ax_tcp_accept(l, &c, NULL, AX_NO_DEADLINE);
+        if (err == AX_ECANCELED) break;
+        if (err == AX_EMFILE || err == AX_ENOMEM) { /* let connections drain, then retry */
+            ax_sleep(10);
+            continue;
+        }
+        if (err) {
+            fprintf(stderr, "echo: accept: %s\n", ax_strerror(err));
+            continue;
+        }
+        ax_tcp_set_nodelay(c, true);
+        if (ax_spawn(NULL, serve_conn, c)) ax_tcp_close(c);
+    }
+    return NULL;
+}
+
+struct opts {
+    const char *host;
+    long port;
+};
+
+static void *main_task(void *arg) {
+    const struct opts *o = arg;
+    char text[AX_ADDR_STRLEN + 8];
+    snprintf(text, sizeof text, strchr(o->host, ':') ? "[%s]:%ld" : "%s:%ld", o->host, o->port);
+    ax_addr addr;
+    if (ax_addr_parse(text, &addr)) {
+        fprintf(stderr, "echo: bad address %s\n", text);
+        return (void *)1;
+    }
+    ax_tcp_listener *l;
+    int err = ax_tcp_listen(&addr, NULL, &l);
+    if (err) {
+        fprintf(stderr, "echo: listen on %s: %s\n", text, ax_strerror(err));
+        return (void *)1;
+    }
+    ax_tcp_listener_addr(l, &addr);
+    ax_addr_format(&addr, text, sizeof text);
+    printf("listening on %s\n", text);
+    fflush(stdout);
+
+    ax_task *acceptor;
+    if ((err = ax_spawn(&acceptor, accept_loop, l))) {
+        ax_tcp_listener_close(l);
+        return (void *)1;
+    }
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    int sig = ax_signal_wait(&stop, AX_NO_DEADLINE);
+    fprintf(stderr, "echo: %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    ax_abort(acceptor);
+    ax_join(acceptor, NULL);
+    ax_tcp_listener_close(l);
+    return NULL; /* ax_runtime_free cancels the connections */
+}
+
+int main(int argc, char **argv) {
+    struct opts o = {"::", -1};
+    unsigned workers = 0;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--port") == 0)
+            o.port = atol(argv[i + 1]);
+        else if (strcmp(argv[i], "--workers") == 0)
+            workers = (unsigned)atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--host") == 0)
+            o.host = argv[i + 1];
+        else
+            o.port = -2;
+    }
+    if (o.port < 0 || o.port > 65535 || argc % 2 == 0) {
+        fprintf(stderr, "usage: %s --port P [--workers N] [--host ADDR]\n", argv[0]);
+        return 2;
+    }
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    ax_runtime *rt;
+    ax_runtime_opts ro;
+    ax_runtime_opts_init(&ro);
+    ro.workers = workers;
+    ro.signals = &sigs;
+    ro.shutdown_timeout_ms = 2000;
+    int err = ax_runtime_new(&rt, &ro);
+    if (err) {
+        fprintf(stderr, "echo: ax_runtime_new: %s\n", ax_strerror(err));
+        return 1;
+    }
+    void *result = NULL;
+    err = ax_run(rt, main_task, &o, &result);
+    ax_runtime_free(rt);
+    return err || result ? 1 : 0;
+}

@@ -15,13 +15,21 @@
 
 #include "axon.h"
 
+#define BUF_SIZE 16384
+
+/* An idle connection waits for data with no buffer: its task then holds
+ * only the top page of its stack, so 10,000 idle clients cost a few KiB
+ * each. The buffer is taken only while bytes move. */
 static void *serve_conn(void *arg) {
     ax_tcp *c = arg;
-    char buf[16384];
-    for (;;) {
-        ssize_t n = ax_tcp_read(c, buf, sizeof buf, AX_NO_DEADLINE);
-        if (n <= 0) break; /* end of stream, reset, or cancelled at shutdown */
-        if (ax_tcp_write_all(c, buf, (size_t)n, AX_NO_DEADLINE)) break;
+    ax_stream *s = ax_tcp_stream(c);
+    while (ax_stream_wait_readable(s, AX_NO_DEADLINE) == 0) {
+        char *buf = malloc(BUF_SIZE);
+        if (!buf) break;
+        ssize_t n = ax_tcp_read(c, buf, BUF_SIZE, AX_NO_DEADLINE);
+        if (n > 0 && ax_tcp_write_all(c, buf, (size_t)n, AX_NO_DEADLINE)) n = -1;
+        free(buf);
+        if (n <= 0) break; /* end of stream, error, or cancelled at shutdown */
     }
     ax_tcp_close(c);
     return NULL;

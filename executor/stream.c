@@ -42,13 +42,19 @@ ax_poll ax_stream_poll_shutdown(ax_stream *s, ax_context *cx, int *res) {
     return s->vtable->poll_shutdown(s, cx, res);
 }
 
+ax_poll ax_stream_poll_read_ready(ax_stream *s, ax_context *cx, int *res) {
+    if (s->vtable->poll_read_ready) return s->vtable->poll_read_ready(s, cx, res);
+    *res = 0;
+    return AX_READY;
+}
+
 void ax_stream_close(ax_stream *s) {
     if (s) s->vtable->close(s);
 }
 
 /* --- futures ------------------------------------------------------------------ */
 
-enum { AX__OP_READ, AX__OP_WRITE, AX__OP_WRITEV, AX__OP_FLUSH, AX__OP_SHUTDOWN };
+enum { AX__OP_READ, AX__OP_WRITE, AX__OP_WRITEV, AX__OP_FLUSH, AX__OP_SHUTDOWN, AX__OP_READABLE };
 
 /* The one future behind every wrapper. stream is NULL once it finished. */
 typedef struct ax__stream_op {
@@ -78,8 +84,15 @@ static ax_poll ax__stream_op_poll(ax_future *f, ax_context *cx) {
     case AX__OP_FLUSH:
         p = ax_stream_poll_flush(o->stream, cx, &r), n = r;
         break;
-    default:
+    case AX__OP_READABLE:
+        p = ax_stream_poll_read_ready(o->stream, cx, &r), n = r;
+        break;
+    case AX__OP_SHUTDOWN:
         p = ax_stream_poll_shutdown(o->stream, cx, &r), n = r;
+        break;
+    default:
+        n = AX_EINVAL;
+        p = AX_READY;
         break;
     }
     if (p == AX_PENDING) return AX_PENDING;
@@ -91,8 +104,9 @@ static ax_poll ax__stream_op_poll(ax_future *f, ax_context *cx) {
 static void ax__stream_op_drop(ax_future *f) {
     ax__stream_op *o = (ax__stream_op *)f;
     if (o->stream && o->stream->vtable->forget)
-        o->stream->vtable->forget(o->stream,
-                                  o->op == AX__OP_READ ? AX_STREAM_READ : AX_STREAM_WRITE);
+        o->stream->vtable->forget(o->stream, o->op == AX__OP_READ || o->op == AX__OP_READABLE
+                                                 ? AX_STREAM_READ
+                                                 : AX_STREAM_WRITE);
     o->stream = NULL;
 }
 
@@ -148,6 +162,10 @@ ssize_t ax_stream_write(ax_stream *s, const void *buf, size_t len, ax_instant de
 ssize_t ax_stream_writev(ax_stream *s, const struct iovec *iov, int iovcnt, ax_instant deadline) {
     if (iovcnt < 0) return AX_EINVAL;
     return ax__stream_await(s, AX__OP_WRITEV, iov, (size_t)iovcnt, deadline);
+}
+
+int ax_stream_wait_readable(ax_stream *s, ax_instant deadline) {
+    return (int)ax__stream_await(s, AX__OP_READABLE, NULL, 0, deadline);
 }
 
 int ax_stream_read_exact(ax_stream *s, void *buf, size_t len, ax_instant deadline) {

@@ -213,6 +213,12 @@ static ax_poll ax__sock_poll_shutdown(ax_stream *st, ax_context *cx, int *res) {
     return AX_READY;
 }
 
+static ax_poll ax__sock_poll_read_ready(ax_stream *st, ax_context *cx, int *res) {
+    ax__sock *s = (ax__sock *)st;
+    *res = 0;
+    return ax__io_poll_ready(s->io, AX__DIR_READ, cx, NULL);
+}
+
 static void ax__sock_forget(ax_stream *st, int dir) {
     ax__sock *s = (ax__sock *)st;
     ax__io_drop_waker(s->io, dir == AX_STREAM_READ ? AX__DIR_READ : AX__DIR_WRITE);
@@ -225,6 +231,11 @@ static void ax__sock_stream_close(ax_stream *st) {
 }
 
 const ax_stream_vtable ax__sock_stream_vtable = {
-    ax__sock_poll_read,     ax__sock_poll_write, ax__sock_poll_writev,  NULL,
-    ax__sock_poll_shutdown, ax__sock_forget,     ax__sock_stream_close,
+    .poll_read = ax__sock_poll_read,
+    .poll_write = ax__sock_poll_write,
+    .poll_writev = ax__sock_poll_writev,
+    .poll_shutdown = ax__sock_poll_shutdown,
+    .poll_read_ready = ax__sock_poll_read_ready,
+    .forget = ax__sock_forget,
+    .close = ax__sock_stream_close,
 };

@@ -269,13 +269,24 @@ int ax__reactor_poll(ax__reactor *r, int timeout_ms) {
  * (a fresh socket is usually writable, and data often arrives before the
  * reader asks); on EAGAIN clear readiness and park. The tick read before
  * the attempt keeps an event that lands in between from being lost. */
-#define AX__IO_TRANSFER(io, dir, cx, res, call)                                                    \
+static inline bool ax__is_short(size_t done, size_t want) {
+    return done < want;
+}
+
+/* want: the bytes asked for, or 0 when unknown. A transfer that moved
+ * fewer bytes than asked (but some) drained the socket buffer at that
+ * moment, so readiness is cleared without the EAGAIN call it would
+ * otherwise take to learn it; an event that arrives meanwhile sets it
+ * again (the tick check). A read of 0 (end of stream) keeps readiness:
+ * no further edge will come to report it again. */
+#define AX__IO_TRANSFER(io, dir, cx, res, want, call)                                              \
     for (;;) {                                                                                     \
         uint32_t tick = atomic_load_explicit(&(io)->ready, memory_order_acquire) >> 8;             \
         ssize_t n_;                                                                                \
         do n_ = (call);                                                                            \
         while (n_ < 0 && errno == EINTR);                                                          \
         if (n_ >= 0) {                                                                             \
+            if (n_ > 0 && ax__is_short((size_t)n_, (want))) ax__io_clear_ready(io, dir, tick);     \
             *(res) = n_;                                                                           \
             return AX_READY;                                                                       \
         }                                                                                          \
@@ -287,18 +298,24 @@ int ax__reactor_poll(ax__reactor *r, int timeout_ms) {
         if (ax__io_poll_ready(io, dir, cx, NULL) == AX_PENDING) return AX_PENDING;                 \
     }
 
+static size_t ax__iov_len(const struct iovec *iov, int n) {
+    size_t t = 0;
+    for (int i = 0; i < n; i++) t += iov[i].iov_len;
+    return t;
+}
+
 ax_poll ax__io_poll_read(ax__io *io, void *buf, size_t len, ax_context *cx, ssize_t *res) {
-    AX__IO_TRANSFER(io, AX__DIR_READ, cx, res, read(io->fd, buf, len));
+    AX__IO_TRANSFER(io, AX__DIR_READ, cx, res, len, read(io->fd, buf, len));
 }
 
 ax_poll ax__io_poll_readv(ax__io *io, const struct iovec *iov, int n, ax_context *cx,
                           ssize_t *res) {
-    AX__IO_TRANSFER(io, AX__DIR_READ, cx, res, readv(io->fd, iov, n));
+    AX__IO_TRANSFER(io, AX__DIR_READ, cx, res, ax__iov_len(iov, n), readv(io->fd, iov, n));
 }
 
 ax_poll ax__io_poll_op(ax__io *io, int dir, ax_context *cx, ax__io_op_fn op, void *arg,
                        ssize_t *res) {
-    AX__IO_TRANSFER(io, dir, cx, res, op(io->fd, arg));
+    AX__IO_TRANSFER(io, dir, cx, res, 0, op(io->fd, arg));
 }
 
 /* Sockets are written with MSG_NOSIGNAL so a closed peer yields AX_EPIPE
@@ -314,10 +331,10 @@ static ssize_t ax__io_sys_writev(ax__io *io, const struct iovec *iov, int n) {
 }
 
 ax_poll ax__io_poll_write(ax__io *io, const void *buf, size_t len, ax_context *cx, ssize_t *res) {
-    AX__IO_TRANSFER(io, AX__DIR_WRITE, cx, res, ax__io_sys_write(io, buf, len));
+    AX__IO_TRANSFER(io, AX__DIR_WRITE, cx, res, len, ax__io_sys_write(io, buf, len));
 }
 
 ax_poll ax__io_poll_writev(ax__io *io, const struct iovec *iov, int n, ax_context *cx,
                            ssize_t *res) {
-    AX__IO_TRANSFER(io, AX__DIR_WRITE, cx, res, ax__io_sys_writev(io, iov, n));
+    AX__IO_TRANSFER(io, AX__DIR_WRITE, cx, res, ax__iov_len(iov, n), ax__io_sys_writev(io, iov, n));
 }

@@ -57,6 +57,11 @@ typedef struct ax_stream_vtable {
     ax_poll (*poll_flush)(ax_stream *s, ax_context *cx, int *res);
     /* Flushes, then ends the write side (TCP FIN, TLS close_notify). */
     ax_poll (*poll_shutdown)(ax_stream *s, ax_context *cx, int *res);
+    /* Ready when a read would find data, end of stream or an error,
+     * without reading anything, so an idle connection can wait with no
+     * buffer pinned. *res: 0 or AX_E*. May be NULL: always ready. A ready
+     * report may be stale: the read that follows may still suspend. */
+    ax_poll (*poll_read_ready)(ax_stream *s, ax_context *cx, int *res);
     /* Forgets the waker stored for dir (AX_STREAM_READ / AX_STREAM_WRITE):
      * the operation that stored it was abandoned. May be NULL. */
     void (*forget)(ax_stream *s, int dir);
@@ -80,6 +85,7 @@ ax_poll ax_stream_poll_writev(ax_stream *s, ax_context *cx, const struct iovec *
                               ssize_t *res);
 ax_poll ax_stream_poll_flush(ax_stream *s, ax_context *cx, int *res);
 ax_poll ax_stream_poll_shutdown(ax_stream *s, ax_context *cx, int *res);
+ax_poll ax_stream_poll_read_ready(ax_stream *s, ax_context *cx, int *res);
 
 /* --- suspending wrappers (task only) ----------------------------------------
  * Each waits until the operation finishes, deadline passes (AX_ETIMEDOUT;
@@ -94,6 +100,11 @@ ssize_t ax_stream_read(ax_stream *s, void *buf, size_t len, ax_instant deadline)
 /* Writes up to len bytes; returns bytes written (>= 1 when len > 0). */
 ssize_t ax_stream_write(ax_stream *s, const void *buf, size_t len, ax_instant deadline);
 ssize_t ax_stream_writev(ax_stream *s, const struct iovec *iov, int iovcnt, ax_instant deadline);
+/* Waits until a read would find something (data, end of stream or an
+ * error) without reading: the way to wait on an idle connection without a
+ * buffer, then take one from a pool (axon/buf.h) to read into. Returns 0
+ * or AX_E*. */
+int ax_stream_wait_readable(ax_stream *s, ax_instant deadline);
 /* Reads exactly len bytes. Returns 0, AX_EOF when the stream ended first
  * (the bytes before it are in buf but their count is lost), or AX_E*. */
 int ax_stream_read_exact(ax_stream *s, void *buf, size_t len, ax_instant deadline);

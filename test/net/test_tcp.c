@@ -578,3 +578,26 @@ static void *buffered(void *arg) {
 Test(tcp, buffered_reader_and_writer) {
     run_task(buffered, NULL);
 }
+
+static void *wait_readable(void *arg) {
+    ax_tcp *server;
+    ax_tcp *c = connect_pair(AX_INET, &server);
+    ax_stream *s = ax_tcp_stream(server);
+    /* Nothing sent yet: the wait must not report readiness. */
+    cr_assert_eq(ax_stream_wait_readable(s, ax_deadline_in_ms(50)), AX_ETIMEDOUT);
+    cr_assert_eq(ax_tcp_write_all(c, "abc", 3, AX_NO_DEADLINE), 0);
+    cr_assert_eq(ax_stream_wait_readable(s, ax_deadline_in_ms(2000)), 0);
+    char buf[8];
+    cr_assert_eq(ax_tcp_read(server, buf, sizeof buf, AX_NO_DEADLINE), 3);
+    /* A short read drained the socket: waiting again must block. */
+    cr_assert_eq(ax_stream_wait_readable(s, ax_deadline_in_ms(50)), AX_ETIMEDOUT);
+    ax_tcp_close(c);
+    cr_assert_eq(ax_stream_wait_readable(s, ax_deadline_in_ms(2000)), 0); /* end of stream */
+    cr_assert_eq(ax_tcp_read(server, buf, sizeof buf, AX_NO_DEADLINE), 0);
+    ax_tcp_close(server);
+    return NULL;
+}
+
+Test(tcp, wait_readable_holds_no_buffer_until_data) {
+    run_task(wait_readable, NULL);
+}

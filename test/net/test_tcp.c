@@ -601,3 +601,53 @@ static void *wait_readable(void *arg) {
 Test(tcp, wait_readable_holds_no_buffer_until_data) {
     run_task(wait_readable, NULL);
 }
+
+struct exact_read {
+    ax_tcp *c;
+    char *buf;
+    size_t len;
+    int err;
+};
+
+static void *read_exact_task(void *arg) {
+    struct exact_read *rd = arg;
+    rd->err = ax_tcp_read_exact(rd->c, rd->buf, rd->len, ax_deadline_in_ms(10000));
+    return NULL;
+}
+
+static void *sendfile_task(void *arg) {
+    ax_tcp *server;
+    ax_tcp *c = connect_pair(AX_INET, &server);
+    char path[] = "/tmp/axon-sendfile-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    unlink(path);
+    size_t size = 3u << 20;
+    char *data = malloc(size), *got = malloc(size);
+    for (size_t i = 0; i < size; i++) data[i] = (char)(i * 13 + 1);
+    cr_assert_eq(write(fd, data, size), (ssize_t)size);
+    /* The file from offset 1000 to 5 bytes before its end, by sendfile. */
+    struct exact_read rd = {c, got, size - 1005, -1};
+    ax_task *reader;
+    cr_assert_eq(ax_spawn(&reader, read_exact_task, &rd), 0);
+    off_t off = 1000;
+    ssize_t n = ax_tcp_sendfile(server, fd, &off, size - 1005, ax_deadline_in_ms(10000));
+    cr_assert_eq(n, (ssize_t)(size - 1005));
+    cr_assert_eq(off, (off_t)(size - 5));
+    ax_join(reader, NULL);
+    cr_assert_eq(rd.err, 0);
+    cr_assert_eq(memcmp(got, data + 1000, size - 1005), 0);
+    /* Asking past the end of the file sends what is there. */
+    cr_assert_eq(ax_tcp_sendfile(server, fd, &off, 100, ax_deadline_in_ms(1000)), 5);
+    cr_assert_eq(ax_tcp_sendfile(server, -1, &off, 100, ax_deadline_in_ms(1000)), AX_EBADF);
+    close(fd);
+    free(data);
+    free(got);
+    ax_tcp_close(server);
+    ax_tcp_close(c);
+    return NULL;
+}
+
+Test(tcp, sendfile_from_a_file) {
+    run_task(sendfile_task, NULL);
+}

@@ -16,5 +16,7 @@
 #include "axon/combinators.h"
 #include "axon/blocking.h"
 #include "axon/policy.h"
+#include "axon/addr.h"
+#include "axon/dns.h"
 
 #endif

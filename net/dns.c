@@ -12,6 +12,7 @@
  * hands its timeout to the others. The flight list's mutex is held only to
  * find, add or remove a flight, never across a suspension.
  */
+#include <limits.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@
 #include "executor/runtime_internal.h"
 #include "net/dns_internal.h"
 
-#define AX__DNS_ABANDONED 1 /* a flight's result: retry (never a count a waiter sees) */
+#define AX__DNS_ABANDONED INT_MIN /* a flight's result: start over (no count, no AX_E*) */
 
 struct ax__dns_flight {
     ax__dns_flight *next;
@@ -194,7 +195,10 @@ static int ax__dns_resolve_name(ax_resolver *r, const uint8_t *wire, size_t wl, 
 }
 
 /* The search list: a relative name with fewer than ndots dots tries the
- * search domains first and itself last; otherwise itself first. */
+ * search domains first and itself last; otherwise itself first. The
+ * result: the first candidate with addresses, else AX_ENOADDR if some
+ * candidate exists, else AX_ESERVFAIL if some server failed, else
+ * AX_ENXDOMAIN. */
 static int ax__dns_search(ax_resolver *r, const char *host, int family, ax_ip *out, size_t cap,
                           ax_instant deadline) {
     size_t hl = strlen(host);
@@ -219,9 +223,15 @@ static int ax__dns_search(ax_resolver *r, const char *host, int family, ax_ip *o
         if (wl < 0) continue; /* too long with this domain */
         int res = ax__dns_resolve_name(r, wire, (size_t)wl, family, out, cap, deadline);
         if (res > 0) return res;
+        /* Not here: try the next candidate. A server failing on one
+         * candidate (glibc does the same) does not stop the search, but
+         * is reported if nothing is found; a timeout or cancellation
+         * does stop it. */
         if (res == AX_ENOADDR)
             neg = res;
-        else if (res != AX_ENXDOMAIN)
+        else if (res == AX_ESERVFAIL && neg == AX_ENXDOMAIN)
+            neg = res;
+        else if (res != AX_ENXDOMAIN && res != AX_ESERVFAIL)
             return res;
     }
     return neg;

@@ -84,7 +84,7 @@ static int ax__dns_tcp(ax__dns_xchg *x, ax_runtime *rt, const ax_addr *ns, ax__d
     if ((err = ax__sock_open(rt, ss.ss_family, SOCK_STREAM, 0, &s))) return err;
     if ((err = ax__sock_connect(&s, (struct sockaddr *)&ss, sl, deadline))) return err;
     s.stream.vtable = &ax__sock_stream_vtable;
-    uint8_t out[2 + sizeof q->msg], hdr[2];
+    uint8_t out[2 + sizeof q->msg], hdr[2] = {0, 0};
     out[0] = (uint8_t)(q->len >> 8);
     out[1] = (uint8_t)q->len;
     memcpy(out + 2, q->msg, (size_t)q->len);

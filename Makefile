@@ -135,8 +135,28 @@ run: deps
 	$(MAKE) --no-print-directory lib examples
 	$(BUILD)/examples/demo
 
-fuzz:
-	@echo "No parser exists yet; fuzz targets arrive with the parsers (net/, http/)."
+# Every test/fuzz/fuzz_*.c is a libFuzzer target, linked with the library
+# built with the same sanitizers; each runs FUZZ_SECONDS, starting from the
+# seeds in test/fuzz/seeds/<target>/ if any. A crash stops the run and leaves
+# its input in build/fuzz/<target>/.
+FUZZ_SECONDS ?= 20
+FUZZ_SRC     := $(sort $(wildcard test/fuzz/fuzz_*.c))
+FUZZ_BUILD   := build/fuzz
+FUZZ_FLAGS   := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+
+fuzz: deps
+	$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang OPT=-O1 \
+	  CFLAGS_V="$(FUZZ_FLAGS) -fno-omit-frame-pointer -Wno-unused-command-line-argument" \
+	  $(FUZZ_BUILD)/libaxon.a
+	@set -e; for src in $(FUZZ_SRC); do \
+	  t=$$(basename $$src .c); mkdir -p $(FUZZ_BUILD)/$$t/corpus; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  clang $(BASEFLAGS) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    -o $(FUZZ_BUILD)/$$t/$$t $$src $(FUZZ_BUILD)/libaxon.a -pthread; \
+	  seeds=$$(ls -d test/fuzz/seeds/$$t 2>/dev/null || true); \
+	  ( cd $(FUZZ_BUILD)/$$t && ./$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	      corpus $${seeds:+$(CURDIR)/$$seeds} 2>&1 | tail -n 8; exit $${PIPESTATUS[0]} ); \
+	done
 
 deps:
 	@bash .ci/deps.sh

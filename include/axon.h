@@ -18,6 +18,7 @@
 #include "axon/policy.h"
 #include "axon/stream.h"
 #include "axon/addr.h"
+#include "axon/dns.h"
 #include "axon/tcp.h"
 #include "axon/udp.h"
 

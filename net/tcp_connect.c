@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "axon/dns.h"
 #include "axon/time.h"
 #include "net/tcp_internal.h"
 
@@ -27,6 +28,7 @@ typedef struct ax__he_future {
     uint64_t delay_ns;
     ax_sleep_future timer;
     int timer_armed;
+    int check_policy; /* 0: the caller checked the host name already */
     int last_err;
     ax_tcp *winner;
 } ax__he_future;
@@ -60,7 +62,7 @@ static int ax__he_start_next(ax__he_future *h) {
     while (h->next < h->n) {
         size_t i = h->next++;
         const ax_addr *a = &h->order[i];
-        int err = ax__sock_check_addr(h->rt, AX__POLICY_OP_CONNECT, a);
+        int err = h->check_policy ? ax__sock_check_addr(h->rt, AX__POLICY_OP_CONNECT, a) : 0;
         struct sockaddr_storage ss;
         socklen_t len;
         if (!err) err = ax_addr_to_sockaddr(a, &ss, &len);
@@ -158,16 +160,14 @@ static void ax__he_drop(ax_future *f) {
 
 static const ax_future_vtable ax__he_vtable = {ax__he_poll, ax__he_drop};
 
-int ax_tcp_connect_addrs(const ax_addr *addrs, size_t n, unsigned delay_ms, ax_instant deadline,
-                         ax_tcp **out) {
-    if (!addrs || n == 0 || !out) return AX_EINVAL;
-    ax_runtime *rt = ax__sock_runtime();
-    if (!rt) return AX_ENOTASK;
+static int ax__connect_addrs(ax_runtime *rt, const ax_addr *addrs, size_t n, unsigned delay_ms,
+                             ax_instant deadline, int check_policy, ax_tcp **out) {
     ax__he_future h;
     memset(&h, 0, sizeof h);
     h.base.vtable = &ax__he_vtable;
     h.rt = rt;
     h.n = n;
+    h.check_policy = check_policy;
     h.delay_ns = (uint64_t)(delay_ms ? delay_ms : AX__HE_DEFAULT_DELAY_MS) * 1000000u;
     h.last_err = AX_ECONNREFUSED;
     h.order = malloc(n * sizeof *h.order);
@@ -187,4 +187,30 @@ int ax_tcp_connect_addrs(const ax_addr *addrs, size_t n, unsigned delay_ms, ax_i
     free(h.order);
     free(h.att);
     return r;
+}
+
+int ax_tcp_connect_addrs(const ax_addr *addrs, size_t n, unsigned delay_ms, ax_instant deadline,
+                         ax_tcp **out) {
+    if (!addrs || n == 0 || !out) return AX_EINVAL;
+    ax_runtime *rt = ax__sock_runtime();
+    if (!rt) return AX_ENOTASK;
+    return ax__connect_addrs(rt, addrs, n, delay_ms, deadline, 1, out);
+}
+
+#define AX__HOST_ADDRS_MAX 16
+
+int ax_tcp_connect_host(const char *host, uint16_t port, ax_instant deadline, ax_tcp **out) {
+    if (!host || !*host || !out) return AX_EINVAL;
+    ax_runtime *rt = ax__sock_runtime();
+    if (!rt) return AX_ENOTASK;
+    /* The policy sees the host as the program wrote it: allowing a name
+     * allows whatever it resolves to (axon/policy.h). */
+    int err = ax__policy_check_rt(rt, AX__POLICY_OP_CONNECT, host, port, NULL, 0);
+    if (err) return err;
+    ax_ip ips[AX__HOST_ADDRS_MAX];
+    int n = ax_resolve(host, 0, ips, AX__HOST_ADDRS_MAX, deadline);
+    if (n < 0) return n;
+    ax_addr addrs[AX__HOST_ADDRS_MAX];
+    for (int i = 0; i < n; i++) addrs[i] = ax_addr_make(ips[i], port);
+    return ax__connect_addrs(rt, addrs, (size_t)n, 0, deadline, 0, out);
 }

@@ -14,8 +14,10 @@
  *
  * listen / bind consult the runtime's permission policy with the local
  * address (AX_EPOLICY when denied); connect consults it with the peer's
- * address, or with the host name for ax_tcp_connect_host (before the
- * look-up, and each resolved address again).
+ * address, or with the host name as given for ax_tcp_connect_host, before
+ * the look-up (allowing a name allows whatever it resolves to; see
+ * axon/policy.h). The reason for a denial is not returned: ask
+ * ax_policy_check_connect with the same host for it.
  *
  * Thread-safety: a listener or connection may be used from one task per
  * direction at a time (one reader and one writer; one acceptor). Closing
@@ -84,9 +86,11 @@ int ax_tcp_connect(const ax_addr *addr, ax_instant deadline, ax_tcp **out);
 int ax_tcp_connect_addrs(const ax_addr *addrs, size_t n, unsigned delay_ms, ax_instant deadline,
                          ax_tcp **out);
 
-/* Resolves host (a name or an address literal) with ax_resolve and
- * connects to the results with ax_tcp_connect_addrs. Errors as both,
- * including the resolver's (AX_ENXDOMAIN, ...). Task only. */
+/* Resolves host (a name or an address literal) with ax_resolve (both
+ * families, at most 16 addresses, IPv6 first) and connects to the results
+ * Happy Eyeballs style as ax_tcp_connect_addrs does. The deadline covers
+ * the look-up and the connect. Errors as both, including the resolver's
+ * (AX_ENXDOMAIN, AX_ESERVFAIL, AX_ENOADDR, ...). Task only. */
 int ax_tcp_connect_host(const char *host, uint16_t port, ax_instant deadline, ax_tcp **out);
 
 /* The connection as a stream (valid until the connection is closed). */

@@ -16,5 +16,6 @@
 #include "axon/combinators.h"
 #include "axon/blocking.h"
 #include "axon/policy.h"
+#include "axon/buf.h"
 
 #endif

@@ -20,6 +20,11 @@
 #ifndef IOV_MAX
 #define IOV_MAX 1024
 #endif
+/* Where MSG_NOSIGNAL is missing (macOS), net/ sets SO_NOSIGPIPE on its
+ * sockets instead. */
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
 /* Slices per ax_iochain_write call: 4 KiB of (task) stack, and past a few
  * hundred entries a bigger writev gains nothing. */
 #define AX__WRITE_IOV (IOV_MAX < 256 ? IOV_MAX : 256)

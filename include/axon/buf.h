@@ -210,7 +210,8 @@ typedef struct ax_iochain {
 
 /* Initialises an empty chain that holds at most limit bytes (0: no limit).
  * The chain allocates nothing until more than AX_IOCHAIN_INLINE slices are
- * queued. The struct may be moved while it is empty. */
+ * queued. The struct holds no pointer to itself, so it may be moved (by
+ * memcpy) at any time; clear it exactly once, wherever it ends up. */
 void ax_iochain_init(ax_iochain *c, size_t limit);
 
 /* Appends the bytes of s, taking the chain's own reference (the caller

@@ -408,6 +408,57 @@ Test(buf, releases_race_with_runtime_free) {
     }
 }
 
+/* Tasks on two workers and a plain thread swap buffers through shared slots,
+ * so most buffers are released away from their home: the remote-free lists
+ * under contention (this is mostly for TSan and ASan). */
+#define SWAP_SLOTS  16
+#define SWAP_ROUNDS 3000
+static ax_buf *_Atomic swap_slots[SWAP_SLOTS];
+
+static void swap_one(uint32_t *rng, int k) {
+    *rng = *rng * 1103515245u + 12345u;
+    uint32_t r = *rng >> 8;
+    ax_buf *b;
+    cr_assert_eq(ax_buf_pool_get(&b, (size_t)700 << (r % 7)), 0);
+    ax_buf_data(b)[0] = (uint8_t)k;
+    ax_buf_data(b)[ax_buf_cap(b) - 1] = (uint8_t)k;
+    ax_buf_set_len(b, ax_buf_cap(b));
+    ax_buf *old = atomic_exchange(&swap_slots[r % SWAP_SLOTS], b);
+    if (old) {
+        cr_assert_eq(ax_buf_data(old)[0], ax_buf_data(old)[ax_buf_len(old) - 1]);
+        ax_buf_unref(old);
+    }
+}
+
+static void *swap_task(void *arg) {
+    uint32_t rng = (uint32_t)(uintptr_t)arg * 2654435761u + 1;
+    for (int i = 0; i < SWAP_ROUNDS; i++) {
+        swap_one(&rng, (int)(uintptr_t)arg);
+        if (i % 64 == 0) ax_yield();
+    }
+    return NULL;
+}
+
+static void *swap_thread(void *arg) {
+    uint32_t rng = 99;
+    for (int i = 0; i < SWAP_ROUNDS; i++) swap_one(&rng, 200);
+    return NULL;
+}
+
+Test(buf, buffers_swapped_across_workers_and_threads, .init = rt_two, .fini = rt_done) {
+    ax_task *t[4];
+    for (uintptr_t i = 0; i < 4; i++) cr_assert_eq(ax_spawn_on(rt, &t[i], swap_task, (void *)i), 0);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, swap_thread, NULL), 0);
+    for (int i = 0; i < 4; i++) {
+        ax_join_future jf;
+        ax_join_future_init(&jf, t[i]);
+        cr_assert_eq(ax_block_on(rt, &jf.base), 0);
+    }
+    pthread_join(th, NULL);
+    for (int i = 0; i < SWAP_SLOTS; i++) ax_buf_unref(atomic_exchange(&swap_slots[i], NULL));
+}
+
 /* ---------------------------------------------------------------- iochain */
 
 /* Flattens the chain through its iovecs. */

@@ -2,9 +2,10 @@
  * shared by the executor's files. Nothing outside executor/ includes it.
  *
  * Threads and ownership:
- *   - a worker owns its run queue, LIFO slot, stack pool, task slab and
- *     timer wheel; other threads reach it only through the injection queue,
- *     the wheel's spinlock and the slab's remote-free list;
+ *   - a worker owns its run queue, LIFO slot, stack pool, task slab, buffer
+ *     pool and timer wheel; other threads reach it only through the
+ *     injection queue, the wheel's spinlock and the remote-free lists of
+ *     the slab and the buffer pool;
  *   - a task is referenced by its join handle, by the executor while it is
  *     alive, and by every waker clone; it returns to its slab at zero.
  */
@@ -18,6 +19,7 @@
 #include <stdint.h>
 
 #include "axon.h"
+#include "executor/buf_pool.h"
 #include "executor/fiber.h"
 #include "executor/local_queue.h"
 #include "executor/timer_wheel.h"
@@ -132,6 +134,7 @@ struct ax__worker {
     /* Timers: the wheel is touched by this worker and, for cancels, by
      * whichever thread owns the timer; hence the spinlock. */
     ax__counters stats;
+    ax__buf_pool bufs; /* byte buffers (buf_pool.c) */
     ax__spin wheel_lock;
     ax__wheel wheel;
     _Atomic uint64_t wheel_next; /* cached next expiry tick, for parking */

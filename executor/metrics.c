@@ -32,8 +32,13 @@ static void ax__sum(ax__counters *dst, const ax__counters *src) {
 
 void ax_runtime_metrics_get(ax_runtime *rt, ax_runtime_metrics *m) {
     ax__counters c = {0};
+    uint64_t buf_hits = 0, buf_misses = 0;
     ax__sum(&c, &rt->foreign_stats);
-    for (unsigned i = 0; i < rt->nworkers; i++) ax__sum(&c, &rt->workers[i].stats);
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        ax__sum(&c, &rt->workers[i].stats);
+        buf_hits += ax__load(&rt->workers[i].bufs.hits);
+        buf_misses += ax__load(&rt->workers[i].bufs.misses);
+    }
     *m = (ax_runtime_metrics){
         .workers = rt->nworkers,
         .tasks_spawned = ax__load(&c.spawned),
@@ -52,6 +57,8 @@ void ax_runtime_metrics_get(ax_runtime *rt, ax_runtime_metrics *m) {
         .timers_armed = ax__load(&c.timers_armed),
         .timers_fired = ax__load(&c.timers_fired),
         .global_queue_depth = atomic_load_explicit(&rt->inject_len, memory_order_relaxed),
+        .buf_pool_hits = buf_hits,
+        .buf_pool_misses = buf_misses,
     };
     uint64_t ended = m->tasks_completed + m->tasks_failed + m->tasks_cancelled;
     m->tasks_alive = m->tasks_spawned > ended ? m->tasks_spawned - ended : 0;
@@ -89,6 +96,8 @@ static const ax__metric_desc ax__metric_table[] = {
     AX__M(blocking_threads, 0, "Threads in the blocking pool."),
     AX__M(blocking_queue_depth, 0, "Jobs waiting for a blocking thread."),
     AX__M(blocking_jobs, 1, "Blocking jobs run."),
+    AX__M(buf_pool_hits, 1, "Pooled buffers reused from a worker's pool."),
+    AX__M(buf_pool_misses, 1, "Pooled buffers that had to be allocated."),
 };
 #undef AX__M
 #define AX__NMETRICS (sizeof(ax__metric_table) / sizeof(ax__metric_table[0]))

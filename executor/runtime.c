@@ -74,6 +74,7 @@ static void ax__runtime_destroy(ax_runtime *rt, unsigned started) {
     for (unsigned i = 0; rt->workers && i < rt->nworkers; i++) {
         ax__stack_pool_destroy(&rt->workers[i].stacks);
         ax__slab_destroy(&rt->workers[i]);
+        ax__buf_pool_destroy(&rt->workers[i].bufs);
     }
     ax__signals_free(rt);
     ax__reactor_free(rt->reactor);

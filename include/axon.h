@@ -16,6 +16,7 @@
 #include "axon/combinators.h"
 #include "axon/blocking.h"
 #include "axon/policy.h"
+#include "axon/buf.h"
 #include "axon/stream.h"
 #include "axon/addr.h"
 #include "axon/dns.h"

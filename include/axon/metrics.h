@@ -39,6 +39,8 @@ typedef struct ax_runtime_metrics {
     uint64_t blocking_threads;     /* now: threads in the blocking pool */
     uint64_t blocking_queue_depth; /* now: jobs waiting for a thread */
     uint64_t blocking_jobs;        /* jobs run */
+    uint64_t buf_pool_hits;        /* ax_buf_pool_get served from a worker's pool */
+    uint64_t buf_pool_misses;      /* ... that had to malloc (off-worker calls not counted) */
 } ax_runtime_metrics;
 
 /* Fills *out with a snapshot of rt's counters. Thread-safe. */

@@ -24,11 +24,12 @@ static void *serve_conn(void *arg) {
     ax_tcp *c = arg;
     ax_stream *s = ax_tcp_stream(c);
     while (ax_stream_wait_readable(s, AX_NO_DEADLINE) == 0) {
-        char *buf = malloc(BUF_SIZE);
-        if (!buf) break;
+        ax_buf *b; /* from this worker's pool: no malloc, no lock */
+        if (ax_buf_pool_get(&b, BUF_SIZE)) break;
+        char *buf = (char *)ax_buf_data(b);
         ssize_t n = ax_tcp_read(c, buf, BUF_SIZE, AX_NO_DEADLINE);
         if (n > 0 && ax_tcp_write_all(c, buf, (size_t)n, AX_NO_DEADLINE)) n = -1;
-        free(buf);
+        ax_buf_unref(b);
         if (n <= 0) break; /* end of stream, error, or cancelled at shutdown */
     }
     ax_tcp_close(c);

@@ -54,7 +54,8 @@ static void *scope_cancel_main(void *arg) {
     ax_task *borrowed;
     for (int i = 0; i < 50; i++)
         cr_assert_eq(ax_scope_spawn(&s, &borrowed, sleep_ms, (void *)3600000), 0);
-    ax_sleep(2);
+    /* wait for state, not for time: emulation can be slow to start it */
+    for (int i = 0; i < 5000 && ax_task_status(borrowed) != AX_TASK_RUNNING; i++) ax_sleep(1);
     cr_assert_eq(ax_task_status(borrowed), AX_TASK_RUNNING);
     ax_instant t0 = ax_now();
     cr_assert_eq(ax_scope_cancel(&s), 0);

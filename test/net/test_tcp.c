@@ -651,3 +651,77 @@ static void *sendfile_task(void *arg) {
 Test(tcp, sendfile_from_a_file) {
     run_task(sendfile_task, NULL);
 }
+
+/* A name whose hosts entry lists a blackholed ::1 first and a live
+ * 127.0.0.1 second, on the same port: the IPv4 attempt starts 250 ms in
+ * and wins. */
+static void *happy_eyeballs_by_name(void *arg) {
+    ax_addr live;
+    ax_tcp_listener *l = listen_loopback(AX_INET, &live);
+    ax_tcp_listen_opts o;
+    ax_tcp_listen_opts_init(&o);
+    o.backlog = 1;
+    o.v6_only = true;
+    ax_addr dead = loopback(AX_INET6, live.port);
+    ax_tcp_listener *hole;
+    cr_assert_eq(ax_tcp_listen(&dead, &o, &hole), 0, "[::1]:%u is taken", live.port);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    ax_addr_to_sockaddr(&dead, &ss, &len);
+    int fds[4];
+    for (int i = 0; i < 4; i++) {
+        fds[i] = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        connect(fds[i], (struct sockaddr *)&ss, len);
+    }
+    ax_sleep(50);
+
+    char hosts[] = "/tmp/axon-hosts-XXXXXX";
+    int hfd = mkstemp(hosts);
+    cr_assert_geq(hfd, 0);
+    const char *text = "::1 both.test\n127.0.0.1 both.test\n";
+    cr_assert_eq(write(hfd, text, strlen(text)), (ssize_t)strlen(text));
+    close(hfd);
+    ax_resolver_config cfg;
+    ax_resolver_config_init(&cfg);
+    snprintf(cfg.hosts_path, sizeof cfg.hosts_path, "%s", hosts);
+    ax_resolver *r;
+    cr_assert_eq(ax_resolver_new(&cfg, &r), 0);
+    cr_assert_eq(ax_runtime_set_resolver(rt, r), 0);
+    ax_resolver_free(r);
+    unlink(hosts);
+
+    ax_tcp *c;
+    ax_instant t0 = ax_now();
+    int err = ax_tcp_connect_host("both.test", live.port, ax_deadline_in_ms(5000), &c);
+    uint64_t ms = (ax_now() - t0) / 1000000;
+    cr_assert_eq(err, 0, "got %s", ax_err_name(err));
+    cr_assert_lt(ms, 350, "took %llu ms", (unsigned long long)ms);
+    ax_addr peer;
+    ax_tcp_peer_addr(c, &peer);
+    cr_assert(ax_addr_equal(&peer, &live));
+    ax_tcp_close(c);
+    cr_assert_eq(ax_tcp_connect_host("nothere.test", live.port, ax_deadline_in_ms(2000), &c) < 0,
+                 1);
+    /* A literal needs no look-up; the policy sees the name as given. */
+    cr_assert_eq(ax_tcp_connect_host("127.0.0.1", live.port, ax_deadline_in_ms(2000), &c), 0);
+    ax_tcp_close(c);
+    ax_policy *p;
+    ax_policy_new(&p);
+    ax_policy_allow_connect(p, "both.test", 0, 65535);
+    ax_runtime_set_policy(rt, p);
+    ax_policy_free(p);
+    cr_assert_eq(ax_tcp_connect_host("127.0.0.1", live.port, ax_deadline_in_ms(2000), &c),
+                 AX_EPOLICY);
+    cr_assert_eq(ax_tcp_connect_host("both.test", live.port, ax_deadline_in_ms(5000), &c), 0);
+    ax_tcp_close(c);
+    ax_runtime_set_policy(rt, NULL);
+    ax_runtime_set_resolver(rt, NULL);
+    for (int i = 0; i < 4; i++) close(fds[i]);
+    ax_tcp_listener_close(hole);
+    ax_tcp_listener_close(l);
+    return NULL;
+}
+
+Test(tcp, happy_eyeballs_by_host_name_under_350ms) {
+    run_task(happy_eyeballs_by_name, NULL);
+}

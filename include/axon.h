@@ -16,5 +16,7 @@
 #include "axon/combinators.h"
 #include "axon/blocking.h"
 #include "axon/policy.h"
+#include "axon/udp.h"
+#include "axon/unix.h"
 
 #endif

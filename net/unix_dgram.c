@@ -115,6 +115,17 @@ static ssize_t ax__unix_dsend_op(int fd, void *arg) {
     return sendto(fd, a->buf, a->len, MSG_NOSIGNAL, a->sa, a->salen);
 }
 
+/* One attempt, as bytes or AX_E*. Not inlined: errno is read here only,
+ * never in the caller's frame, which suspends between attempts (a task may
+ * resume on another thread, and glibc's __errno_location is const, so an
+ * inlined read could reuse the old thread's address). */
+__attribute__((noinline)) static ssize_t ax__unix_dsend_try(int fd, struct ax__unix_dsend_arg *a) {
+    ssize_t n;
+    do n = ax__unix_dsend_op(fd, a);
+    while (n < 0 && errno == EINTR);
+    return n >= 0 ? n : ax_translate_sys_error(errno);
+}
+
 ssize_t ax_unix_dgram_send_to(ax_unix_dgram *d, const void *buf, size_t len, const char *name,
                               ax_instant deadline) {
     if (!name) return AX_EINVAL;
@@ -126,11 +137,8 @@ ssize_t ax_unix_dgram_send_to(ax_unix_dgram *d, const void *buf, size_t len, con
     /* See the top of the file. */
     uint64_t step_ms = 1;
     for (;;) {
-        ssize_t n;
-        do n = ax__unix_dsend_op(d->s.fd, &a);
-        while (n < 0 && errno == EINTR);
-        if (n >= 0) return n;
-        if (errno != EAGAIN) return ax_translate_sys_error(errno);
+        ssize_t n = ax__unix_dsend_try(d->s.fd, &a);
+        if (n != AX_EAGAIN) return n;
         ax_instant now = ax_now(), wake = now + step_ms * 1000000u;
         if (deadline != AX_NO_DEADLINE) {
             if (now >= deadline) return AX_ETIMEDOUT;

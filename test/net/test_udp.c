@@ -4,6 +4,7 @@
  * loopback, the permission policy and oversized datagrams. */
 #include <criterion/criterion.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -438,7 +439,9 @@ static bool lo_has_multicast(void) {
     return yes;
 }
 
-static atomic_int multicast_delivered; /* 1 delivered, -1 not (lo without MULTICAST) */
+/* 1: delivered; -1: not delivered, lo lacks MULTICAST; -2: the options
+ * never reached the kernel (an emulator's translation, see below). */
+static atomic_int multicast_outcome;
 
 static void *multicast_main(void *arg) {
     unsigned lo = if_nametoindex("lo");
@@ -456,25 +459,37 @@ static void *multicast_main(void *arg) {
     cr_assert_eq(ax_ip_parse("ff02::1234", &v6group), 0);
     cr_assert_eq(ax_udp_join_multicast(rx, &v6group, lo), AX_EINVAL);
 
-    cr_assert_eq(ax_udp_join_multicast(rx, &group, lo), 0);
-    cr_assert_eq(ax_udp_join_multicast(rx, &group, lo), AX_EADDRINUSE, "joined twice");
-
     ax_addr src = ax_addr_loopback(AX_INET, 0);
     cr_assert_eq(ax_udp_bind(&src, NULL, &tx), 0);
-    cr_assert_eq(ax_udp_set_multicast_if(tx, lo), 0);
+    int r = ax_udp_set_multicast_if(tx, lo);
+    if (r == -ENOPROTOOPT) {
+        /* No Linux kernel answers IP_MULTICAST_IF with ENOPROTOOPT: an
+         * emulator (qemu-user 7.2) rejected the option itself, and it also
+         * drops ip_mreqn's interface index. Nothing here can reach lo. */
+        atomic_store(&multicast_outcome, -2);
+        ax_udp_close(rx);
+        ax_udp_close(tx);
+        return NULL;
+    }
+    cr_assert_eq(r, 0, "%s", ax_err_name(r));
     cr_assert_eq(ax_udp_set_multicast_loop(tx, true), 0);
     cr_assert_eq(ax_udp_set_multicast_ttl(tx, 1), 0);
+
+    r = ax_udp_join_multicast(rx, &group, lo);
+    cr_assert_eq(r, 0, "join: %s (%d)", ax_err_name(r), r);
+    cr_assert_eq(ax_udp_join_multicast(rx, &group, lo), AX_EADDRINUSE, "joined twice");
+
     ax_addr to = ax_addr_make(group, port);
     ssize_t sent = ax_udp_send_to(tx, "group", 5, &to, SEC(2000));
     char buf[16];
     ssize_t got = sent == 5 ? ax_udp_recv(rx, buf, sizeof buf, NULL, SEC(1000)) : sent;
     if (got == 5) {
         cr_assert_eq(memcmp(buf, "group", 5), 0);
-        atomic_store(&multicast_delivered, 1);
+        atomic_store(&multicast_outcome, 1);
     } else {
         cr_assert(!lo_has_multicast(), "lo has MULTICAST but the group datagram was lost: %s",
                   ax_err_name((int)got));
-        atomic_store(&multicast_delivered, -1);
+        atomic_store(&multicast_outcome, -1);
     }
 
     cr_assert_eq(ax_udp_leave_multicast(rx, &group, lo), 0);
@@ -490,11 +505,14 @@ static void *multicast_main(void *arg) {
 }
 
 Test(udp, multicast_join_leave_on_loopback, .init = rt_one, .fini = rt_done) {
-    atomic_store(&multicast_delivered, 0);
+    atomic_store(&multicast_outcome, 0);
     cr_assert_eq(ax_run(rt, multicast_main, NULL, NULL), 0);
-    if (atomic_load(&multicast_delivered) < 0)
+    if (atomic_load(&multicast_outcome) == -1)
         cr_skip_test("join/leave checked; delivery skipped: loopback lacks the MULTICAST flag "
                      "in this network namespace (ip link set lo multicast on)");
+    if (atomic_load(&multicast_outcome) == -2)
+        cr_skip_test("multicast options do not reach the kernel under this emulator "
+                     "(qemu-user rejects IP_MULTICAST_IF and drops ip_mreqn's ifindex)");
 }
 
 /* --- the permission policy ------------------------------------------------------ */

@@ -133,15 +133,14 @@ int ax_unix_write_all(ax_unix *c, const void *buf, size_t len, ax_instant deadli
  * The kernel passes duplicates: the caller still owns fds and may close
  * them as soon as this returns. Returns the bytes sent (>= 1; fewer than
  * len is a partial write, and the descriptors went with it), or AX_EINVAL
- * (len 0, too many descriptors, a bad one: AX_EBADF), AX_EPIPE, ... Task
- * only. */
+ * (len 0, or more than AX_UNIX_MAX_FDS), AX_EBADF (one is not open),
+ * AX_EPIPE, ... Task only. */
 ssize_t ax_unix_send_fds(ax_unix *c, const void *buf, size_t len, const int *fds, size_t nfds,
                          ax_instant deadline);
 
-/* Flag reported by ax_unix_recv_fds. */
-#define AX_UNIX_FDS_TRUNCATED                                                                      \
-    1u /* more descriptors arrived than *nfds allowed;                                             \
-        * the extras were closed */
+/* Flag reported by ax_unix_recv_fds: more descriptors arrived than *nfds
+ * allowed, and the extras were closed. */
+#define AX_UNIX_FDS_TRUNCATED 1u
 
 /* Receives up to len bytes and the descriptors sent with them. On entry
  * *nfds is the capacity of fds; on return the number stored there. Each

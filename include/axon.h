@@ -22,5 +22,6 @@
 #include "axon/dns.h"
 #include "axon/tcp.h"
 #include "axon/udp.h"
+#include "axon/unix.h"
 
 #endif

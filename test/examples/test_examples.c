@@ -91,3 +91,17 @@ Test(examples, embed_poll_host_loop_drives_axon, .timeout = 60) {
     cr_assert_not_null(strstr(out, "task: the host sent 30 frame numbers"), "output: %s", out);
     cr_assert_not_null(strstr(out, "host: 30 frames"), "output: %s", out);
 }
+
+Test(examples, udp_echo, .timeout = 30) {
+    char out[4096];
+    int st = run_example("udp_echo", NULL, out, sizeof(out), 0, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d, output: %s", st, out);
+    cr_assert_not_null(strstr(out, "3 of 3 echoed"), "output: %s", out);
+}
+
+Test(examples, unix_pass_fd, .timeout = 30) {
+    char out[4096];
+    int st = run_example("unix_pass_fd", NULL, out, sizeof(out), 0, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d, output: %s", st, out);
+    cr_assert_not_null(strstr(out, "it reads: hello through a passed pipe"), "output: %s", out);
+}

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "axon/buf.h"
 #include "axon/error.h"
 
 ax_poll ax_stream_poll_read(ax_stream *s, ax_context *cx, void *buf, size_t len, ssize_t *res) {
@@ -227,4 +228,17 @@ int ax_stream_flush(ax_stream *s, ax_instant deadline) {
 
 int ax_stream_shutdown(ax_stream *s, ax_instant deadline) {
     return (int)ax__stream_await(s, AX__OP_SHUTDOWN, NULL, 0, deadline);
+}
+
+int ax_stream_write_chain(ax_stream *s, ax_iochain *chain, ax_instant deadline) {
+    enum { BATCH = 64 };
+    struct iovec iov[BATCH];
+    while (ax_iochain_len(chain)) {
+        size_t k = ax_iochain_iov(chain, iov, BATCH);
+        ssize_t n = ax_stream_writev(s, iov, (int)k, deadline);
+        if (n < 0) return (int)n;
+        if (n == 0) return AX_EIO;
+        ax_iochain_consume(chain, (size_t)n);
+    }
+    return 0;
 }

@@ -115,6 +115,11 @@ int ax_stream_write_all(ax_stream *s, const void *buf, size_t len, ax_instant de
  * Returns 0 or AX_E*. */
 int ax_stream_writev_all(ax_stream *s, const struct iovec *iov, int iovcnt, ax_instant deadline);
 int ax_stream_flush(ax_stream *s, ax_instant deadline);
+/* Writes every byte queued in chain (axon/buf.h) with writev, straight
+ * from its buffers (no copy), consuming what was written, so on an error
+ * the chain holds exactly what did not go out. Returns 0 or AX_E*. */
+struct ax_iochain;
+int ax_stream_write_chain(ax_stream *s, struct ax_iochain *chain, ax_instant deadline);
 /* Flushes and ends the write side; the read side stays open. */
 int ax_stream_shutdown(ax_stream *s, ax_instant deadline);
 /* Closes the stream and frees it: s is invalid afterwards. No task may be

@@ -725,3 +725,54 @@ static void *happy_eyeballs_by_name(void *arg) {
 Test(tcp, happy_eyeballs_by_host_name_under_350ms) {
     run_task(happy_eyeballs_by_name, NULL);
 }
+
+/* An iovec chain of 300 slices of one buffer (more than one writev takes)
+ * goes out without copying through a small send buffer, in order. */
+static void *chain_write(void *arg) {
+    ax_tcp *server;
+    ax_tcp *c = connect_pair(AX_INET, &server);
+    ax_tcp_set_send_buffer(server, 16384);
+    ax_buf *b;
+    cr_assert_eq(ax_buf_new(&b, 3000), 0);
+    uint8_t *d = ax_buf_data(b);
+    for (int i = 0; i < 3000; i++) d[i] = (uint8_t)(i % 253);
+    ax_buf_set_len(b, 3000);
+    ax_iochain chain;
+    ax_iochain_init(&chain, 0);
+    size_t total = 0;
+    for (int i = 0; i < 300; i++) {
+        ax_slice sl;
+        size_t off = (size_t)(i * 7) % 2000, len = 100 + (size_t)i % 900;
+        cr_assert_eq(ax_slice_of(&sl, b, off, len), 0);
+        cr_assert_eq(ax_iochain_append(&chain, &sl), 0);
+        ax_slice_release(&sl);
+        total += len;
+    }
+    cr_assert_eq(ax_iochain_append_bytes(&chain, "tail", 4), 0);
+    total += 4;
+    char *got = malloc(total);
+    struct exact_read rd = {c, got, total, -1};
+    ax_task *reader;
+    cr_assert_eq(ax_spawn(&reader, read_exact_task, &rd), 0);
+    cr_assert_eq(ax_stream_write_chain(ax_tcp_stream(server), &chain, ax_deadline_in_ms(10000)), 0);
+    cr_assert_eq(ax_iochain_len(&chain), 0);
+    ax_join(reader, NULL);
+    cr_assert_eq(rd.err, 0);
+    size_t pos = 0;
+    for (int i = 0; i < 300; i++) {
+        size_t off = (size_t)(i * 7) % 2000, len = 100 + (size_t)i % 900;
+        cr_assert_eq(memcmp(got + pos, d + off, len), 0, "slice %d", i);
+        pos += len;
+    }
+    cr_assert_eq(memcmp(got + pos, "tail", 4), 0);
+    ax_iochain_clear(&chain);
+    ax_buf_unref(b);
+    free(got);
+    ax_tcp_close(server);
+    ax_tcp_close(c);
+    return NULL;
+}
+
+Test(tcp, iovec_chain_written_without_copying) {
+    run_task(chain_write, NULL);
+}

@@ -20,5 +20,6 @@
 #include "axon/addr.h"
 #include "axon/tcp.h"
 #include "axon/udp.h"
+#include "axon/pool.h"
 
 #endif

@@ -419,7 +419,16 @@ static void waiter_drop(ax_future *f) {
     ax_pool *p = w->pool;
     ax__pool_after a = {0};
     ax_waker mine = {0};
+    /* Dropped unfinished: ax_pool_get's await gave up, for its deadline
+     * or because the task was cancelled. */
+    bool cancelled = !w->done && ax_is_cancelled();
     ax__spin_lock(&p->lock);
+    if (!w->done) {
+        if (cancelled)
+            p->st.wait_cancelled++;
+        else
+            p->st.wait_timeouts++;
+    }
     if (w->state == W_QUEUED) {
         wq_unlink(p, w);
         mine = w->waker;
@@ -653,16 +662,8 @@ static int wait_turn(ax_pool *p, ax__pool_key *k, ax_instant deadline, ax__pool_
     p->st.waited++;
     dispatch_unlock(p, a); /* closes what the sweep found; the pool stays (w) */
     int r = (int)ax_await_until(&w.base, deadline);
-    if (r == AX_ETIMEDOUT || r == AX_ECANCELED) {
-        ax__spin_lock(&p->lock);
-        if (r == AX_ETIMEDOUT)
-            p->st.wait_timeouts++;
-        else
-            p->st.wait_cancelled++;
-        ax__spin_unlock(&p->lock); /* the slot or the waiter of the caller keeps p */
-    }
-    if (r) return r;
-    *conn = w.conn; /* the drop left the grant to us (w.done) */
+    if (r) return r; /* the drop counted a timeout or cancellation; p may be gone */
+    *conn = w.conn;  /* the drop left the grant to us (w.done) */
     return 0;
 }
 

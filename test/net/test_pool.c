@@ -14,7 +14,13 @@ TestSuite(pool, .init = rt_two, .fini = rt_done, .timeout = 60);
  * protocol. close_after_reply: the server closes each connection after
  * its first answer. */
 
+struct conn_arg;
+
+#define SERVER_MAX_CONNS 512
+
 struct server {
+    struct conn_arg *conns[SERVER_MAX_CONNS]; /* freed by the acceptor at the end */
+    int nconns;
     ax_tcp_listener *l;
     ax_addr addr;
     char host[AX_IP_STRLEN];
@@ -25,7 +31,7 @@ struct server {
 
 struct conn_arg {
     struct server *srv;
-    ax_tcp *c;
+    ax_tcp *c; /* NULL once the handler closed it */
     uint16_t peer_port;
 };
 
@@ -41,9 +47,9 @@ static void *handle_conn(void *arg) {
         if (srv->close_after_reply) break;
     }
     ax_tcp_close(ca->c);
+    ca->c = NULL;
     atomic_fetch_sub(&srv->open, 1);
     atomic_fetch_add(&srv->closed, 1);
-    free(ca);
     return NULL;
 }
 
@@ -63,9 +69,16 @@ static void *accept_loop(void *arg) {
         struct conn_arg *ca = malloc(sizeof *ca);
         cr_assert_not_null(ca);
         *ca = (struct conn_arg){srv, c, peer.port};
+        cr_assert_lt(srv->nconns, SERVER_MAX_CONNS);
+        srv->conns[srv->nconns++] = ca;
         cr_assert_eq(ax_scope_spawn(&handlers, NULL, handle_conn, ca), 0);
     }
+    /* A handler cancelled before it ran never closed its connection. */
     ax_scope_cancel(&handlers);
+    for (int i = 0; i < srv->nconns; i++) {
+        ax_tcp_close(srv->conns[i]->c);
+        free(srv->conns[i]);
+    }
     return NULL;
 }
 

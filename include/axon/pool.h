@@ -116,7 +116,9 @@ typedef struct ax_pool_opts {
     bool health_check;
     ax_pool_health_fn health; /* NULL: the built-in check only */
     void *health_ctx;
-    /* NULL: the built-in TCP connector (secure: AX_ENOTSUP). */
+    /* NULL: the built-in TCP connector, ax_tcp_connect_host (so names are
+     * resolved and tried Happy Eyeballs style); secure: AX_ENOTSUP until
+     * TLS provides a connector. */
     ax_pool_connect_fn connect;
     void *connect_ctx;
 } ax_pool_opts;

@@ -30,30 +30,29 @@ static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned install_refs;
 static struct sigaction prev_segv, prev_bus;
 
-/* Copies, not a pointer to the ax__stack: a stack may be unmapped while a
- * stale pointer is still set, and the handler must not fault on it. */
+/* What the handler reports. */
 struct current {
     uintptr_t guard; /* lowest address of the guard page; 0 = no fiber */
     uintptr_t lo;    /* end of the guard, lowest usable address */
     uintptr_t hi;
     uint64_t task;
 };
-static __thread struct current current AX_TLS;
+/* Set on every switch, so it is two stores and reads nothing from the
+ * stack's header: touching that header would cost a cache miss per switch
+ * when thousands of tasks take turns. The pointer names the stack the
+ * thread runs on now, which cannot be unmapped while it runs, so the
+ * handler may read the header through it. */
+struct running {
+    const ax__stack *stack;
+    uint64_t task;
+};
+static __thread struct running current AX_TLS;
 static __thread void *altstack_map AX_TLS; /* mapped by us, else NULL */
 static __thread size_t altstack_len AX_TLS;
 static __thread stack_t altstack_prev AX_TLS; /* what ours replaced */
 
 void ax__overflow_set_current(const ax__stack *s, uint64_t task_id) {
-    if (!s) {
-        current.guard = 0;
-        current.lo = 0;
-        current.hi = 0;
-        current.task = 0;
-        return;
-    }
-    current.guard = (uintptr_t)s->map;
-    current.lo = (uintptr_t)ax__stack_lo(s);
-    current.hi = (uintptr_t)ax__stack_hi(s);
+    current.stack = s;
     current.task = task_id;
 }
 
@@ -135,8 +134,12 @@ static void on_fault(int sig, siginfo_t *si, void *uc) {
     int saved_errno = errno;
     uintptr_t addr = (uintptr_t)si->si_addr;
     /* One read of the thread-local: the handler runs on the faulting thread. */
-    struct current c = current;
-    if (c.guard && addr >= c.guard && addr < c.lo) report(&c);
+    struct running r = current;
+    if (r.stack) {
+        struct current c = {(uintptr_t)r.stack->map, (uintptr_t)ax__stack_lo(r.stack),
+                            (uintptr_t)ax__stack_hi(r.stack), r.task};
+        if (addr >= c.guard && addr < c.lo) report(&c);
+    }
     chain(sig, si, uc);
     errno = saved_errno;
 }

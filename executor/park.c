@@ -120,7 +120,16 @@ bool ax__reactor_try_poll(ax__worker *w, int timeout_ms) {
             atomic_load_explicit(&rt->stop, memory_order_seq_cst))
             timeout_ms = 0;
     }
-    ax__count_reactor(w, ax__reactor_poll(rt->reactor, timeout_ms));
+    /* Take no more events than the local queue has room for: the tasks
+     * they wake go to its back, and a surplus would overflow to the global
+     * queue, costing a lock and serving those connections late (epoll
+     * keeps the rest queued, in order, for the next poll). */
+    int room = (int)(AX__LQ_CAP - ax__lq_len(&w->lq)) - (w->lifo != NULL);
+    if (room < 1 && timeout_ms == 0) {
+        atomic_store_explicit(&rt->reactor_busy, false, memory_order_release);
+        return true;
+    }
+    ax__count_reactor(w, ax__reactor_poll_max(rt->reactor, timeout_ms, room));
     if (timeout_ms != 0) ax__idle_woke(w);
     atomic_store_explicit(&rt->in_reactor_wait, false, memory_order_relaxed);
     atomic_store_explicit(&rt->reactor_busy, false, memory_order_release);

@@ -247,8 +247,14 @@ static void ax__io_dispatch(ax__reactor *r, uint64_t tag, uint32_t events) {
 }
 
 int ax__reactor_poll(ax__reactor *r, int timeout_ms) {
+    return ax__reactor_poll_max(r, timeout_ms, AX__EVENTS_BATCH);
+}
+
+int ax__reactor_poll_max(ax__reactor *r, int timeout_ms, int max_events) {
     struct epoll_event evs[AX__EVENTS_BATCH];
-    int n = epoll_wait(r->epfd, evs, AX__EVENTS_BATCH, timeout_ms);
+    if (max_events < 1) max_events = 1;
+    if (max_events > AX__EVENTS_BATCH) max_events = AX__EVENTS_BATCH;
+    int n = epoll_wait(r->epfd, evs, max_events, timeout_ms);
     if (n < 0) return errno == EINTR ? 0 : -errno;
     int handled = 0;
     for (int i = 0; i < n; i++) {

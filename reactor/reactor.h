@@ -49,6 +49,10 @@ void ax__reactor_free(ax__reactor *r);
  * the number of handle events dispatched, or an AX_E* (never AX_EINTR: an
  * interrupted wait returns 0). One thread at a time. */
 int ax__reactor_poll(ax__reactor *r, int timeout_ms);
+/* The same, taking at most max_events events (1.. the backend's batch) so
+ * a caller with little room for the tasks they wake takes only that many;
+ * the rest stay queued in the kernel, in order, for the next poll. */
+int ax__reactor_poll_max(ax__reactor *r, int timeout_ms, int max_events);
 
 /* Makes a concurrent or the next ax__reactor_poll return promptly. Cheap
  * when a wake-up is already pending (one atomic exchange). */

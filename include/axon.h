@@ -23,5 +23,6 @@
 #include "axon/tcp.h"
 #include "axon/udp.h"
 #include "axon/unix.h"
+#include "axon/fs.h"
 
 #endif

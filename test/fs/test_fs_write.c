@@ -111,7 +111,8 @@ static void *t_swap(void *arg) {
         size_t len;
         int r = ax_fs_read_file(p, &d, &len, AX_NO_DEADLINE);
         if (r == 0) {
-            if (strcmp(d, "outside secret") == 0) escaped++;
+            if (strcmp(d, "outside secret") == 0)
+                escaped++;
             else
                 ok++;
             free(d);
@@ -222,7 +223,8 @@ static void kill_at(const char *step) {
     bool is_old = len == 3 && !memcmp(g, "old", 3);
     bool is_new = len == NEW_LEN && g[0] == 'N' && g[NEW_LEN - 1] == 'N';
     cr_assert(is_old || is_new, "torn target after a kill at %s (len %zu)", step, len);
-    if (!strcmp(step, "after-rename")) cr_assert(is_new);
+    if (!strcmp(step, "after-rename"))
+        cr_assert(is_new);
     else
         cr_assert(is_old);
     free(g);
@@ -296,7 +298,8 @@ Test(fs_write, empty_content_and_excl) {
     run(t_empty, NULL);
 }
 
-/* ---- append ----------------------------------------------------------------------------------- */
+/* ---- append -----------------------------------------------------------------------------------
+ */
 
 static void *t_append(void *arg) {
     char p[512];

@@ -4,6 +4,16 @@
 #include <stdatomic.h>
 
 #include "fs_util.h"
+#include "test/sanitizers.h"
+
+#if AX_TEST_TSAN
+/* The OS-permission and kill tests fork a child that starts its own
+ * runtime; TSan refuses threads after a multi-threaded fork by default. */
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void) {
+    return "die_after_fork=0";
+}
+#endif
 
 TestSuite(fs_write, .init = fs_setup, .fini = fs_teardown, .timeout = 120);
 

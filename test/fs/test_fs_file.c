@@ -276,7 +276,7 @@ static void *t_escape(void *arg) {
     cr_assert_eq(ax_fs_stat(p, &st, AX_NO_DEADLINE), AX_EPOLICY); /* follows: refused */
     cr_assert_eq(ax_fs_lstat(p, &st, AX_NO_DEADLINE), 0);         /* the link itself */
     snprintf(p, sizeof p, "%s/root/in.txt", dir);
-    size_t len;
+    size_t len = 0;
     cr_assert_eq(ax_fs_read_file(p, &d, &len, AX_NO_DEADLINE), 0);
     free(d);
     snprintf(p, sizeof p, "%s/root/sub/deeper/f", dir);

@@ -7,7 +7,7 @@ static void *t_small(void *arg) {
     char p[512];
     put(P(p, "a.txt"), "hello", 5);
     void *data;
-    size_t len;
+    size_t len = 0;
     cr_assert_eq(ax_fs_read_file(p, &data, &len, AX_NO_DEADLINE), 0);
     cr_assert_eq(len, 5);
     cr_assert_str_eq(data, "hello");
@@ -113,7 +113,7 @@ static void *t_read_one(void *arg) {
     snprintf(name, sizeof name, "f%ld", (long)i);
     snprintf(want, sizeof want, "content %ld", (long)i);
     void *data;
-    size_t len;
+    size_t len = 0;
     cr_assert_eq(ax_fs_read_file(P(p, name), &data, &len, AX_NO_DEADLINE), 0);
     cr_assert_str_eq(data, want);
     free(data);
@@ -140,7 +140,7 @@ static void *t_utf8(void *arg) {
     const char *txt = "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80";
     put(P(p, "u.txt"), txt, strlen(txt));
     char *text;
-    size_t len;
+    size_t len = 0;
     cr_assert_eq(ax_fs_read_text(p, &text, &len, NULL, AX_NO_DEADLINE), 0);
     cr_assert_str_eq(text, txt);
     cr_assert_eq(len, strlen(txt));

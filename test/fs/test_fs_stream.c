@@ -448,7 +448,7 @@ Test(fs_stream, block_on_from_a_plain_thread) {
     put(P(p, "plain"), "from a thread", 13);
     ax_fs_future f;
     void *data;
-    size_t len;
+    size_t len = 0;
     ax_fs_read_file_future_init(&f, p, &data, &len);
     cr_assert_eq(ax_block_on(rt, &f.base), 0);
     cr_assert_eq(len, 13);

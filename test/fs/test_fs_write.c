@@ -36,7 +36,7 @@ static void *t_large(void *arg) {
     for (size_t i = 0; i < n; i++) big[i] = (char)(i * 31 + (i >> 12));
     ax_fs_write_opts o = {.sync = AX_FS_SYNC_DATA};
     cr_assert_eq(ax_fs_write_file(P(p, "big"), big, n, &o, AX_NO_DEADLINE), 0);
-    size_t len;
+    size_t len = 0;
     char *g = get(p, &len);
     cr_assert_eq(len, n);
     cr_assert_eq(memcmp(g, big, n), 0);
@@ -118,7 +118,7 @@ static void *t_swap(void *arg) {
     int escaped = 0, ok = 0;
     for (int i = 0; i < 400; i++) {
         void *d;
-        size_t len;
+        size_t len = 0;
         int r = ax_fs_read_file(p, &d, &len, AX_NO_DEADLINE);
         if (r == 0) {
             if (strcmp(d, "outside secret") == 0)

@@ -29,6 +29,51 @@ int ax__fs_errno(void) {
     return e == EXDEV ? AX_EPOLICY : ax_translate_sys_error(e);
 }
 
+/* Where the kernel has no openat2 (before Linux 5.6, or qemu-user): walk
+ * rel (cleaned by the policy: no `..`, no `.`) one component at a time
+ * with O_NOFOLLOW, refusing every symbolic link (stricter than
+ * RESOLVE_BENEATH, which follows links that stay inside the root). */
+static int ax__link_or(int dirfd, const char *name, int err) {
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+        return AX_EPOLICY;
+    return ax_translate_sys_error(err);
+}
+
+static int ax__open_beneath_walk(int root, const char *rel, int oflags, mode_t mode) {
+    char buf[AX__FS_PATH_MAX];
+    size_t n = strlen(rel);
+    if (n >= sizeof buf) return AX_ENAMETOOLONG;
+    memcpy(buf, rel, n + 1);
+    int dfd = root;
+    char *comp = buf;
+    for (;;) {
+        char *slash = strchr(comp, '/');
+        if (!slash) break;
+        *slash = 0;
+        int nfd = openat(dfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int e = errno;
+        int err = nfd < 0 ? ax__link_or(dfd, comp, e) : 0;
+        if (dfd != root) close(dfd);
+        if (err) return err;
+        dfd = nfd;
+        comp = slash + 1;
+    }
+    int fd;
+    do fd = openat(dfd, comp, oflags | O_NOFOLLOW | O_CLOEXEC, mode);
+    while (fd < 0 && errno == EINTR);
+    int err = fd < 0 ? ax__link_or(dfd, comp, errno) : 0;
+    if (!err && (oflags & O_PATH)) {
+        struct stat st;
+        if (fstat(fd, &st) == 0 && S_ISLNK(st.st_mode)) {
+            close(fd);
+            err = AX_EPOLICY;
+        }
+    }
+    if (dfd != root) close(dfd);
+    return err ? err : fd;
+}
+
 static int ax__openat2(int dirfd, const char *rel, int oflags, mode_t mode) {
     struct open_how how;
     memset(&how, 0, sizeof how);
@@ -38,6 +83,7 @@ static int ax__openat2(int dirfd, const char *rel, int oflags, mode_t mode) {
     long fd;
     do fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
     while (fd < 0 && errno == EINTR);
+    if (fd < 0 && errno == ENOSYS) return ax__open_beneath_walk(dirfd, rel, oflags, mode);
     return fd < 0 ? ax__fs_errno() : (int)fd;
 }
 

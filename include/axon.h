@@ -24,5 +24,6 @@
 #include "axon/udp.h"
 #include "axon/unix.h"
 #include "axon/pool.h"
+#include "axon/fs.h"
 
 #endif

@@ -105,3 +105,36 @@ Test(examples, unix_pass_fd, .timeout = 30) {
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d, output: %s", st, out);
     cr_assert_not_null(strstr(out, "it reads: hello through a passed pipe"), "output: %s", out);
 }
+
+/* grep over three files at once, one of them missing. */
+Test(examples, grep_searches_files_concurrently, .timeout = 60) {
+    char d[] = "/tmp/axgrep.XXXXXX", a[64], b[64], c[64];
+    cr_assert_not_null(mkdtemp(d));
+    snprintf(a, sizeof a, "%s/a.txt", d);
+    snprintf(b, sizeof b, "%s/b.txt", d);
+    snprintf(c, sizeof c, "%s/missing", d);
+    FILE *f = fopen(a, "w");
+    fputs("alpha needle\nbeta\r\nneedle gamma", f);
+    fclose(f);
+    f = fopen(b, "w");
+    for (int i = 1; i <= 5000; i++) fprintf(f, i == 4321 ? "line %d has the needle\n" : "line %d\n", i);
+    fclose(f);
+    char out[8192];
+    char *args[] = {"needle", a, b, c, NULL};
+    int st = run_example("grep", args, out, sizeof(out), 0, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status %d, output: %s", st, out);
+    char want[128];
+    snprintf(want, sizeof want, "%s:1:alpha needle\n", a);
+    cr_assert_not_null(strstr(out, want), "output: %s", out);
+    snprintf(want, sizeof want, "%s:3:needle gamma\n", a);
+    cr_assert_not_null(strstr(out, want), "output: %s", out);
+    snprintf(want, sizeof want, "%s:4321:line 4321 has the needle\n", b);
+    cr_assert_not_null(strstr(out, want), "output: %s", out);
+    cr_assert_null(strstr(out, "beta"), "output: %s", out);
+    char *args2[] = {"needle", a, NULL};
+    st = run_example("grep", args2, out, sizeof(out), 0, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d, output: %s", st, out);
+    remove(a);
+    remove(b);
+    remove(d);
+}

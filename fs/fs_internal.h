@@ -1,0 +1,198 @@
+/* fs/fs_internal.h - private to fs/: file jobs, the per-runtime fs state
+ * (concurrency bound and backend), path resolution under the policy, and
+ * the file handle's layout.
+ *
+ * A job (ax__fsjob) is one operation: its kind's run() executes on a pool
+ * thread and writes only into the job; deliver() runs on the thread that
+ * polls the future to completion and hands the outputs to the caller's
+ * out-pointers; cleanup() releases outputs nobody took. A job is reference
+ * counted by its future and, while queued or running, by the pool; so a
+ * future dropped early leaves the job to finish and free itself.
+ */
+#ifndef AX_FS_INTERNAL_H
+#define AX_FS_INTERNAL_H
+
+#include <stdatomic.h>
+#include <sys/stat.h>
+
+#include "axon/fs.h"
+#include "axon/policy.h"
+#include "axon/sync.h"
+#include "executor/policy_internal.h"
+
+#pragma GCC visibility push(hidden)
+
+#define AX__FS_DEFAULT_LIMIT 16u
+#define AX__FS_PATH_MAX      4096
+
+typedef struct ax__fsjob ax__fsjob;
+struct ax__fs_rt;
+
+/* The seam for another execution backend (io_uring): how a job's future is
+ * started, polled and dropped. The thread-pool backend (op.c) is the only
+ * one today; a backend may run some kinds natively and hand the rest to
+ * the pool. */
+typedef struct ax__fs_backend {
+    const char *name;
+    ax_poll (*poll)(ax_fs_future *f, ax_context *cx);
+    void (*drop)(ax_fs_future *f);
+} ax__fs_backend;
+
+extern const ax__fs_backend ax__fs_pool_backend;
+
+/* Per-runtime state, in the runtime's AX__RT_SLOT_FS slot; reference
+ * counted by the slot and by every job (a job's permit is released on a
+ * pool thread, possibly after the runtime is gone). */
+typedef struct ax__fs_rt {
+    _Atomic unsigned refs;
+    unsigned limit;
+    ax_semaphore sem;
+    const ax__fs_backend *backend;
+} ax__fs_rt;
+
+/* rt's fs state, created with the default bound on first use; NULL when
+ * out of memory. */
+ax__fs_rt *ax__fs_rt_of(ax_runtime *rt);
+void ax__fs_rt_unref(ax__fs_rt *fs);
+
+/* A descriptor shared by a handle and the jobs using it: closed when the
+ * last holder lets go, so a detached job never writes to a reused number. */
+typedef struct ax__fsfd {
+    _Atomic unsigned refs;
+    int fd;
+} ax__fsfd;
+
+ax__fsfd *ax__fsfd_new(int fd); /* NULL (and fd closed) when out of memory */
+ax__fsfd *ax__fsfd_ref(ax__fsfd *d);
+void ax__fsfd_unref(ax__fsfd *d);
+
+typedef struct ax__fs_kind {
+    void (*run)(ax__fsjob *j);                   /* pool thread; sets j->res */
+    void (*deliver)(ax__fsjob *j, intptr_t res); /* poller; may be NULL */
+    void (*cleanup)(ax__fsjob *j);               /* undelivered outputs; may be NULL */
+    unsigned access, access2;                    /* policy rights for path, path2 (0: none) */
+} ax__fs_kind;
+
+struct ax__fsjob {
+    _Atomic unsigned refs;
+    _Atomic bool abandoned; /* the future was dropped before completion */
+    const ax__fs_kind *kind;
+    ax__fs_rt *fs;
+    ax_policy *policy; /* NULL: no policy, or not resolved yet */
+    intptr_t res;
+    char *path, *path2;
+    unsigned flags, mode;
+    int whence;
+    uint64_t off;
+    size_t len;
+    void *data; /* input or output bytes, owned */
+    size_t dlen;
+    ax__fsfd *fd;
+    int aux_fd; /* another descriptor the job owns (-1: none) */
+    ax_fs_write_opts wopts;
+    ax_fs_info st;
+    size_t bad;
+    void *obj;    /* an output object (a file, dirents) */
+    void *out[3]; /* the caller's out-pointers; only deliver touches them */
+};
+
+/* A job of kind k with copies of path and path2 (either may be NULL);
+ * NULL when out of memory. */
+ax__fsjob *ax__fsjob_new(const ax__fs_kind *k, const char *path, const char *path2);
+void ax__fsjob_unref(ax__fsjob *j);
+bool ax__fsjob_abandoned(ax__fsjob *j);
+
+/* Initialises f for j (j NULL: ready with AX_ENOMEM). f takes j over. */
+void ax__fs_future_init(ax_fs_future *f, ax__fsjob *j);
+/* Initialises f as ready with err. */
+void ax__fs_future_fail(ax_fs_future *f, int err);
+/* Awaits f with a deadline (drops it in every case). */
+intptr_t ax__fs_await(ax_fs_future *f, ax_instant deadline);
+
+/* ---- paths (path.c), pool threads only -------------------------------------------------- */
+
+/* errno after a failed call, as AX_E*; EXDEV from openat2 is an escape
+ * attempt, so AX_EPOLICY. */
+int ax__fs_errno(void);
+
+/* Opens path for the rights in access: beneath the policy root with
+ * openat2, or plainly without a policy. oflags gets O_CLOEXEC. Returns the
+ * descriptor or AX_E*. */
+int ax__fs_open(ax_policy *p, unsigned access, const char *path, int oflags, mode_t mode);
+
+/* The directory holding path's last component, and that component: on
+ * success *dirfd (close it unless it is AT_FDCWD) and name (in buf). With
+ * need_fd, or with a policy, *dirfd is a real descriptor opened with
+ * dir_oflags (O_PATH or O_RDONLY, plus O_DIRECTORY); otherwise AT_FDCWD and
+ * name is the whole path. */
+int ax__fs_parent(ax_policy *p, unsigned access, const char *path, bool need_fd, int dir_oflags,
+                  int *dirfd, char *buf, size_t cap, const char **name);
+void ax__fs_close_dir(int dirfd);
+
+/* mkdir -p under the policy (write). Existing directories are fine. */
+int ax__fs_mkdirs(ax_policy *p, const char *path, mode_t mode);
+/* mkdir -p of path's parent. */
+int ax__fs_mkdirs_parent(ax_policy *p, const char *path);
+
+void ax__fs_fill_stat(ax_fs_info *out, const struct stat *st);
+
+/* ---- atomic writes (atomic.c) ----------------------------------------------------------- */
+
+/* Test hook: when the environment variable AXON_FS_TEST_STOP_AT names
+ * step, the process stops itself (SIGSTOP) there, so a test can kill it at
+ * that exact step. Steps: "mid-write", "after-write", "after-fsync",
+ * "after-rename". */
+void ax__fs_test_step(const char *step);
+
+/* Creates a temporary file for target name in dirfd (removing temporary
+ * files of dead writers first); returns its descriptor and its name in
+ * tmp, or AX_E*. */
+int ax__fs_tmp_create(int dirfd, const char *name, mode_t mode, char *tmp, size_t cap);
+
+/* The finishing steps of an atomic write: fsync fd, rename tmp over name
+ * in dirfd, fsync dirfd. On failure tmp is removed. */
+int ax__fs_tmp_commit(int fd, int dirfd, const char *tmp, const char *name);
+
+/* Writes all len bytes at data to fd (write(2) loop). If job is not NULL
+ * and is abandoned between chunks, stops with AX_ECANCELED. With
+ * mid_step, the test step "mid-write" is taken halfway. */
+int ax__fs_write_all(int fd, const void *data, size_t len, ax__fsjob *job, bool mid_step);
+int ax__fs_sync_fd(int fd, ax_fs_sync how);
+
+/* ---- file handles (file.c) -------------------------------------------------------------- */
+
+struct ax_file {
+    ax_stream base;
+    ax__fsfd *fd;
+    unsigned flags;
+    uint64_t pos; /* logical position: file offset of rbuf[rstart] */
+    size_t chunk;
+    /* read-ahead */
+    uint8_t *rbuf;
+    size_t rcap, rstart, rend;
+    bool reof, rop_on;
+    ax_fs_future rop;
+    size_t rop_got; /* delivered by the read job */
+    /* write-behind */
+    uint8_t *wbuf;
+    size_t wcap;
+    bool wop_on;
+    int werr;
+    ax_fs_future wop;
+    size_t wop_n; /* written by the write job */
+    /* atomic files */
+    int dirfd;
+    char *tmp, *name;
+    bool committed;
+};
+
+/* Builds a handle around fd (taken over; closed on failure); for atomic
+ * files also dirfd, tmp and name (taken over). NULL when out of memory. */
+ax_file *ax__file_new(int fd, unsigned flags, int dirfd, char *tmp, char *name);
+/* Closes without flushing: drops jobs in flight, removes an uncommitted
+ * temporary file, frees. Never suspends. */
+void ax__file_destroy(ax_file *f);
+
+#pragma GCC visibility pop
+
+#endif

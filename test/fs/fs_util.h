@@ -1,0 +1,116 @@
+/* test/fs/fs_util.h - a runtime and a scratch directory per test. */
+#ifndef AX_TEST_FS_UTIL_H
+#define AX_TEST_FS_UTIL_H
+
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "axon.h"
+
+static ax_runtime *rt;
+static char dir[256];
+
+static inline void fs_setup_with(unsigned workers, unsigned blocking) {
+    snprintf(dir, sizeof dir, "/tmp/axfs.XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    chmod(dir, 0755);
+    ax_runtime_opts o;
+    ax_runtime_opts_init(&o);
+    o.workers = workers;
+    o.blocking_max_threads = blocking;
+    cr_assert_eq(ax_runtime_new(&rt, &o), 0);
+}
+static inline void fs_setup(void) {
+    fs_setup_with(2, 0);
+}
+static inline void fs_teardown(void) {
+    ax_runtime_free(rt);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cleanup of %s failed\n", dir);
+}
+
+/* dir/name into a static-ish buffer the caller provides. */
+static inline char *P(char *buf, const char *name) {
+    snprintf(buf, 512, "%s/%s", dir, name);
+    return buf;
+}
+
+/* Plain blocking helpers for setting up and checking. */
+static inline void put(const char *path, const void *data, size_t len) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    cr_assert_geq(fd, 0, "open %s: %s", path, strerror(errno));
+    const char *p = data;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        cr_assert_gt(n, 0);
+        p += n;
+        len -= (size_t)n;
+    }
+    close(fd);
+}
+static inline char *get(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    size_t got = fread(b, 1, (size_t)n, f);
+    fclose(f);
+    b[got] = 0;
+    if (len) *len = got;
+    return b;
+}
+
+static inline void run(void *(*fn)(void *), void *arg) {
+    cr_assert_eq(ax_run(rt, fn, arg, NULL), 0);
+}
+
+/* Resident memory in KiB. */
+static inline long rss_kib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld", &v) == 1) break;
+    if (f) fclose(f);
+    return v;
+}
+
+/* Installs a policy allowing read and/or write under the given roots. */
+static inline void install_policy(const char *read_root, const char *write_root) {
+    ax_policy *p;
+    cr_assert_eq(ax_policy_new(&p), 0);
+    if (read_root) cr_assert_eq(ax_policy_allow_read(p, read_root), 0);
+    if (write_root) cr_assert_eq(ax_policy_allow_write(p, write_root), 0);
+    cr_assert_eq(ax_runtime_set_policy(rt, p), 0);
+    ax_policy_free(p);
+}
+
+/* Runs fn in a child process as the user nobody, with its own runtime;
+ * returns the child's exit status (fn's return value). */
+static inline int as_nobody(int (*fn)(void)) {
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        if (getuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(99);
+        _exit(fn());
+    }
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st), "child died: %d", st);
+    return WEXITSTATUS(st);
+}
+
+#endif

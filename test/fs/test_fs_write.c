@@ -1,0 +1,404 @@
+/* Whole-file writes (plain and atomic), appends and the log writer. */
+#include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "fs_util.h"
+#include "test/sanitizers.h"
+
+#if AX_TEST_TSAN
+/* The OS-permission and kill tests fork a child that starts its own
+ * runtime; TSan refuses threads after a multi-threaded fork by default. */
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void) {
+    return "die_after_fork=0";
+}
+#endif
+
+TestSuite(fs_write, .init = fs_setup, .fini = fs_teardown, .timeout = 120);
+
+static void *t_small(void *arg) {
+    char p[512];
+    cr_assert_eq(ax_fs_write_file(P(p, "w"), "hello", 5, NULL, AX_NO_DEADLINE), 0);
+    char *g = get(p, NULL);
+    cr_assert_str_eq(g, "hello");
+    free(g);
+    return NULL;
+}
+Test(fs_write, small) {
+    run(t_small, NULL);
+}
+
+static void *t_large(void *arg) {
+    char p[512];
+    size_t n = 64u << 20;
+    char *big = malloc(n);
+    for (size_t i = 0; i < n; i++) big[i] = (char)(i * 31 + (i >> 12));
+    ax_fs_write_opts o = {.sync = AX_FS_SYNC_DATA};
+    cr_assert_eq(ax_fs_write_file(P(p, "big"), big, n, &o, AX_NO_DEADLINE), 0);
+    size_t len = 0;
+    char *g = get(p, &len);
+    cr_assert_eq(len, n);
+    cr_assert_eq(memcmp(g, big, n), 0);
+    free(g);
+    free(big);
+    return NULL;
+}
+Test(fs_write, large) {
+    run(t_large, NULL);
+}
+
+static void *t_overwrite(void *arg) {
+    char p[512];
+    put(P(p, "o"), "a much longer old content", 25);
+    cr_assert_eq(ax_fs_write_file(p, "new", 3, NULL, AX_NO_DEADLINE), 0);
+    char *g = get(p, NULL);
+    cr_assert_str_eq(g, "new");
+    free(g);
+    return NULL;
+}
+Test(fs_write, overwrite) {
+    run(t_overwrite, NULL);
+}
+
+static char locked_dir[512];
+static void *t_nobody_write(void *arg) {
+    char p[600];
+    snprintf(p, sizeof p, "%s/x", locked_dir);
+    *(int *)arg = ax_fs_write_file(p, "x", 1, NULL, AX_NO_DEADLINE);
+    return NULL;
+}
+static int nobody_write(void) {
+    ax_runtime *r2;
+    if (ax_runtime_new(&r2, NULL)) return 98;
+    int err = 1;
+    ax_run(r2, t_nobody_write, &err, NULL);
+    ax_runtime_free(r2);
+    return err == AX_EACCES ? 0 : 1;
+}
+Test(fs_write, os_permission_denied) {
+    mkdir(P(locked_dir, "locked"), 0755);
+    if (getuid() != 0) chmod(locked_dir, 0555);
+    cr_assert_eq(as_nobody(nobody_write), 0);
+}
+
+static void *t_policy(void *arg) {
+    char p[512];
+    cr_assert_eq(ax_fs_write_file(P(p, "f"), "x", 1, NULL, AX_NO_DEADLINE), AX_EPOLICY);
+    cr_assert_eq(access(p, F_OK), -1); /* never created */
+    return NULL;
+}
+Test(fs_write, policy_denied) {
+    install_policy(dir, NULL); /* read only */
+    run(t_policy, NULL);
+}
+
+/* root/ holds `link`, which a thread keeps swapping between a directory
+ * inside the root and one outside it. Reads and writes through the link
+ * run meanwhile; none may touch the outside directory. */
+static char root[512], outside[512];
+static atomic_bool stop_swap;
+static void *swapper(void *arg) {
+    char in[600], out[600], tmp[600], link[600];
+    snprintf(in, sizeof in, "%s/inside", root);
+    snprintf(out, sizeof out, "%s", outside);
+    snprintf(tmp, sizeof tmp, "%s/link.tmp", root);
+    snprintf(link, sizeof link, "%s/link", root);
+    for (unsigned i = 0; !atomic_load(&stop_swap); i++) {
+        unlink(tmp);
+        if (symlink(i % 2 ? out : "inside", tmp) == 0) rename(tmp, link);
+    }
+    (void)in;
+    return NULL;
+}
+static void *t_swap(void *arg) {
+    char p[600], q[600];
+    snprintf(p, sizeof p, "%s/link/secret", root);
+    snprintf(q, sizeof q, "%s/link/written", root);
+    int escaped = 0, ok = 0;
+    for (int i = 0; i < 400; i++) {
+        void *d;
+        size_t len = 0;
+        int r = ax_fs_read_file(p, &d, &len, AX_NO_DEADLINE);
+        if (r == 0) {
+            if (strcmp(d, "outside secret") == 0)
+                escaped++;
+            else
+                ok++;
+            free(d);
+        } else
+            cr_assert(r == AX_EPOLICY || r == AX_ENOENT || r == AX_ELOOP, "r = %d", r);
+        r = ax_fs_write_file(q, "w", 1, NULL, AX_NO_DEADLINE);
+        cr_assert(r == 0 || r == AX_EPOLICY || r == AX_ENOENT || r == AX_ELOOP, "w = %d", r);
+    }
+    cr_assert_eq(escaped, 0);
+    return NULL;
+}
+Test(fs_write, symlink_swap_race_never_escapes) {
+    char s[600];
+    P(root, "root");
+    P(outside, "outside");
+    mkdir(root, 0755);
+    mkdir(outside, 0755);
+    snprintf(s, sizeof s, "%s/inside", root);
+    mkdir(s, 0755);
+    snprintf(s, sizeof s, "%s/inside/secret", root);
+    put(s, "inside", 6);
+    snprintf(s, sizeof s, "%s/secret", outside);
+    put(s, "outside secret", 14);
+    snprintf(s, sizeof s, "%s/link", root);
+    cr_assert_eq(symlink("inside", s), 0);
+    install_policy(root, root);
+    pthread_t th;
+    atomic_store(&stop_swap, false);
+    pthread_create(&th, NULL, swapper, NULL);
+    run(t_swap, NULL);
+    atomic_store(&stop_swap, true);
+    pthread_join(th, NULL);
+    snprintf(s, sizeof s, "%s/written", outside);
+    cr_assert_eq(access(s, F_OK), -1, "a write escaped the root");
+}
+
+static void *t_write_one(void *arg) {
+    char p[512], name[32], c[32];
+    snprintf(name, sizeof name, "c%ld", (long)(intptr_t)arg);
+    int n = snprintf(c, sizeof c, "data %ld", (long)(intptr_t)arg);
+    cr_assert_eq(ax_fs_write_file(P(p, name), c, (size_t)n, NULL, AX_NO_DEADLINE), 0);
+    return NULL;
+}
+static void *t_concurrent(void *arg) {
+    ax_task *t[50];
+    for (intptr_t i = 0; i < 50; i++) cr_assert_eq(ax_spawn(&t[i], t_write_one, (void *)i), 0);
+    for (int i = 0; i < 50; i++) cr_assert_eq(ax_join(t[i], NULL), 0);
+    for (int i = 0; i < 50; i++) {
+        char p[512], name[32], c[32];
+        snprintf(name, sizeof name, "c%d", i);
+        snprintf(c, sizeof c, "data %d", i);
+        char *g = get(P(p, name), NULL);
+        cr_assert_str_eq(g, c);
+        free(g);
+    }
+    return NULL;
+}
+Test(fs_write, concurrent_writes_to_different_files) {
+    run(t_concurrent, NULL);
+}
+
+/* ---- atomic writes killed at each step ------------------------------------------------------ */
+
+#define NEW_LEN (1u << 20)
+static char target[512];
+static void *t_child_write(void *arg) {
+    char *buf = malloc(NEW_LEN);
+    memset(buf, 'N', NEW_LEN);
+    ax_fs_write_opts o = {.flags = AX_FS_ATOMIC};
+    int r = ax_fs_write_file(target, buf, NEW_LEN, &o, AX_NO_DEADLINE);
+    free(buf);
+    *(int *)arg = r;
+    return NULL;
+}
+static int tmp_files(void) {
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, ".axtmp.")) n++;
+    closedir(d);
+    return n;
+}
+static void *t_third(void *arg) {
+    ax_fs_write_opts o = {.flags = AX_FS_ATOMIC};
+    cr_assert_eq(ax_fs_write_file(target, "third", 5, &o, AX_NO_DEADLINE), 0);
+    return NULL;
+}
+static void kill_at(const char *step) {
+    put(P(target, "t"), "old", 3);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        setenv("AXON_FS_TEST_STOP_AT", step, 1);
+        ax_runtime *r2;
+        if (ax_runtime_new(&r2, NULL)) _exit(98);
+        int err = 1;
+        ax_run(r2, t_child_write, &err, NULL);
+        _exit(err ? 1 : 0);
+    }
+    int st;
+    cr_assert_eq(waitpid(pid, &st, WUNTRACED), pid);
+    cr_assert(WIFSTOPPED(st), "child did not stop at %s (status %d)", step, st);
+    kill(pid, SIGKILL);
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    size_t len = 0;
+    char *g = get(target, &len);
+    bool is_old = len == 3 && !memcmp(g, "old", 3);
+    bool is_new = len == NEW_LEN && g[0] == 'N' && g[NEW_LEN - 1] == 'N';
+    cr_assert(is_old || is_new, "torn target after a kill at %s (len %zu)", step, len);
+    if (!strcmp(step, "after-rename"))
+        cr_assert(is_new);
+    else
+        cr_assert(is_old);
+    free(g);
+    if (strcmp(step, "after-rename")) cr_assert_eq(tmp_files(), 1, "the dead writer's temp");
+    run(t_third, NULL); /* the next write sweeps the dead writer's temporary file */
+    cr_assert_eq(tmp_files(), 0);
+    g = get(target, NULL);
+    cr_assert_str_eq(g, "third");
+    free(g);
+}
+Test(fs_write, atomic_killed_mid_write) {
+    kill_at("mid-write");
+}
+Test(fs_write, atomic_killed_after_write_before_fsync) {
+    kill_at("after-write");
+}
+Test(fs_write, atomic_killed_after_fsync_before_rename) {
+    kill_at("after-fsync");
+}
+Test(fs_write, atomic_killed_after_rename) {
+    kill_at("after-rename");
+}
+
+static void *t_atomic_mode(void *arg) {
+    char p[512];
+    put(P(p, "m"), "old", 3);
+    chmod(p, 0640);
+    ax_fs_write_opts o = {.flags = AX_FS_ATOMIC};
+    cr_assert_eq(ax_fs_write_file(p, "new", 3, &o, AX_NO_DEADLINE), 0);
+    struct stat st;
+    stat(p, &st);
+    cr_assert_eq(st.st_mode & 0777, 0640);
+    o.mode = 0600;
+    cr_assert_eq(ax_fs_write_file(P(p, "m2"), "x", 1, &o, AX_NO_DEADLINE), 0);
+    stat(p, &st);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    cr_assert_eq(tmp_files(), 0);
+    return NULL;
+}
+Test(fs_write, atomic_keeps_mode_and_sets_mode_on_creation) {
+    run(t_atomic_mode, NULL);
+}
+
+static void *t_mkdirs(void *arg) {
+    char p[512];
+    ax_fs_write_opts o = {.flags = AX_FS_MKDIRS};
+    cr_assert_eq(ax_fs_write_file(P(p, "a/b/c/f"), "deep", 4, NULL, AX_NO_DEADLINE), AX_ENOENT);
+    cr_assert_eq(ax_fs_write_file(p, "deep", 4, &o, AX_NO_DEADLINE), 0);
+    o.flags |= AX_FS_ATOMIC;
+    cr_assert_eq(ax_fs_write_file(P(p, "x/y/f"), "deep", 4, &o, AX_NO_DEADLINE), 0);
+    char *g = get(p, NULL);
+    cr_assert_str_eq(g, "deep");
+    free(g);
+    return NULL;
+}
+Test(fs_write, missing_parents_created) {
+    run(t_mkdirs, NULL);
+}
+
+static void *t_empty(void *arg) {
+    char p[512];
+    cr_assert_eq(ax_fs_write_file(P(p, "e"), NULL, 0, NULL, AX_NO_DEADLINE), 0);
+    struct stat st;
+    cr_assert_eq(stat(p, &st), 0);
+    cr_assert_eq(st.st_size, 0);
+    ax_fs_write_opts o = {.flags = AX_FS_EXCL};
+    cr_assert_eq(ax_fs_write_file(p, "x", 1, &o, AX_NO_DEADLINE), AX_EEXIST);
+    return NULL;
+}
+Test(fs_write, empty_content_and_excl) {
+    run(t_empty, NULL);
+}
+
+/* ---- append -----------------------------------------------------------------------------------
+ */
+
+static void *t_append(void *arg) {
+    char p[512];
+    put(P(p, "ap"), "one\n", 4);
+    cr_assert_eq(ax_fs_append_file(p, "two\n", 4, NULL, AX_NO_DEADLINE), 0);
+    char *g = get(p, NULL);
+    cr_assert_str_eq(g, "one\ntwo\n");
+    free(g);
+    cr_assert_eq(ax_fs_append_file(P(p, "fresh"), "x", 1, NULL, AX_NO_DEADLINE), 0);
+    g = get(p, NULL);
+    cr_assert_str_eq(g, "x");
+    free(g);
+    cr_assert_eq(ax_fs_append_file(p, NULL, 0, NULL, AX_NO_DEADLINE), 0); /* empty */
+    g = get(p, NULL);
+    cr_assert_str_eq(g, "x");
+    free(g);
+    return NULL;
+}
+Test(fs_write, append_existing_creates_and_empty) {
+    run(t_append, NULL);
+}
+
+#define REC 1000
+static void *t_appender(void *arg) {
+    char p[512], rec[REC];
+    for (int k = 0; k < 20; k++) {
+        memset(rec, 'a' + (int)(intptr_t)arg % 26, REC);
+        snprintf(rec, 32, "%02d-%02d:", (int)(intptr_t)arg, k);
+        rec[strlen(rec)] = '=';
+        rec[REC - 1] = '\n';
+        cr_assert_eq(ax_fs_append_file(P(p, "log"), rec, REC, NULL, AX_NO_DEADLINE), 0);
+    }
+    return NULL;
+}
+static void *t_appenders(void *arg) {
+    ax_task *t[50];
+    for (intptr_t i = 0; i < 50; i++) cr_assert_eq(ax_spawn(&t[i], t_appender, (void *)i), 0);
+    for (int i = 0; i < 50; i++) cr_assert_eq(ax_join(t[i], NULL), 0);
+    return NULL;
+}
+Test(fs_write, fifty_concurrent_appenders_never_interleave) {
+    run(t_appenders, NULL);
+    char p[512];
+    size_t len = 0;
+    char *g = get(P(p, "log"), &len);
+    cr_assert_eq(len, (size_t)50 * 20 * REC);
+    int seen[50] = {0};
+    for (size_t off = 0; off < len; off += REC) {
+        int id, k;
+        cr_assert_eq(sscanf(g + off, "%d-%d:", &id, &k), 2);
+        cr_assert(id >= 0 && id < 50);
+        char c = (char)('a' + id % 26);
+        for (size_t i = 10; i < REC - 1; i++)
+            cr_assert_eq(g[off + i], c, "record at %zu is interleaved", off);
+        cr_assert_eq(g[off + REC - 1], '\n');
+        seen[id]++;
+    }
+    for (int i = 0; i < 50; i++) cr_assert_eq(seen[i], 20);
+    free(g);
+}
+
+static void *t_append_denied(void *arg) {
+    char p[512];
+    cr_assert_eq(ax_fs_append_file(P(p, "l"), "x", 1, NULL, AX_NO_DEADLINE), AX_EPOLICY);
+    return NULL;
+}
+Test(fs_write, append_denied) {
+    install_policy(dir, NULL);
+    run(t_append_denied, NULL);
+}
+
+static void *t_logger(void *arg) {
+    char p[512];
+    ax_fs_logger *lg;
+    cr_assert_eq(ax_fs_logger_open(P(p, "app.log"), &lg, AX_NO_DEADLINE), 0);
+    cr_assert_eq(ax_fs_logger_write(lg, "part", 4, AX_NO_DEADLINE), 0);
+    struct stat st;
+    stat(p, &st);
+    cr_assert_eq(st.st_size, 0); /* no newline yet: nothing written */
+    cr_assert_eq(ax_fs_logger_write(lg, "ial\nnext", 8, AX_NO_DEADLINE), 0);
+    char *g = get(p, NULL);
+    cr_assert_str_eq(g, "partial\n");
+    free(g);
+    cr_assert_eq(ax_fs_logger_close(lg, AX_NO_DEADLINE), 0);
+    g = get(p, NULL);
+    cr_assert_str_eq(g, "partial\nnext");
+    free(g);
+    return NULL;
+}
+Test(fs_write, line_buffered_logger) {
+    run(t_logger, NULL);
+}

@@ -102,8 +102,10 @@ start_server() {
         note "port $port already answers: refusing to start $name (stale server?)"
         return 1
     fi
+    local hard
+    hard=$(ulimit -Hn)
     (
-        ulimit -n "$(ulimit -Hn)" 2>/dev/null
+        ulimit -n "$hard" 2>/dev/null
         exec timeout -k 5 "$life" taskset -c "$cpu" "$bin" --port "$port" --workers 1
     ) >>"$OUT/logs/$name.log" 2>&1 &
     SRV_TPID=$!
@@ -115,15 +117,19 @@ start_server() {
             SRV_TPID=
             return 1
         fi
-        if [ -z "$SRV_PID" ] && [ -r "/proc/$SRV_TPID/task/$SRV_TPID/children" ]; then
-            SRV_PID=$(awk '{ print $1 }' "/proc/$SRV_TPID/task/$SRV_TPID/children")
-        fi
-        if [ -n "$SRV_PID" ] && port_answers "$port"; then
-            return 0
+        if port_answers "$port"; then
+            # Only now is $SRV_TPID surely `timeout` (the subshell has
+            # exec'd), and its one child the server (taskset exec'd too).
+            SRV_PID=$(awk '{ print $1 }' "/proc/$SRV_TPID/task/$SRV_TPID/children" 2>/dev/null)
+            if [ -n "$SRV_PID" ] && [ "$(readlink "/proc/$SRV_PID/exe")" = "$(readlink -f "$bin")" ]; then
+                return 0
+            fi
+            note "$name: port $port answers but the server's pid is unclear (${SRV_PID:-none})"
+            break
         fi
         sleep 0.05
     done
-    note "$name did not answer on port $port within 10 s"
+    [ -n "$SRV_PID" ] || note "$name did not answer on port $port within 10 s"
     stop_server
     return 1
 }

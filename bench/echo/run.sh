@@ -91,10 +91,10 @@ done
 note "done in $(($(date +%s) - t_start)) s; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- summary -------------------------------------------------------------------
-python3 - "$RAW" "$BUILD/bench/echo.tsv" "${names[*]}" "$SERVER_CPU" "$CLIENT_CPU" "$DUR" "$ROUNDS" <<'EOF'
+python3 - "$RAW" "$BUILD/bench/echo.tsv" "$SERVERS" "${names[*]}" "$SERVER_CPU" "$CLIENT_CPU" "$DUR" "$ROUNDS" <<'EOF'
 import csv, statistics, sys
-raw, out, names, scpu, ccpu, dur, rounds = sys.argv[1:8]
-names = names.split()
+raw, out, names, active, scpu, ccpu, dur, rounds = sys.argv[1:9]
+names, active = names.split(), active.split()
 label = {"axon": "Axon", "epoll": "epoll_echo", "uv": "libuv", "go": "Go", "tokio": "tokio"}
 rows = list(csv.DictReader(open(raw), delimiter="\t"))
 cells = {}
@@ -124,7 +124,7 @@ def cell(vs):
     m, lo, hi = stat(vs)
     return "-" if m is None else f"{fmt(m)} ({fmt(lo)}–{fmt(hi)})"
 
-base = "axon" if "axon" in names else "epoll"
+base = "axon" if "axon" in active else "epoll"
 sizes = sorted({k[0] for k in cells}); conns = sorted({k[1] for k in cells})
 tsv = [["size", "conns", "server", "runs", "msgs_per_s_median", "msgs_per_s_min", "msgs_per_s_max",
         "p50_us_median", "p99_us_median", "p99_us_min", "p99_us_max",
@@ -133,6 +133,7 @@ tsv = [["size", "conns", "server", "runs", "msgs_per_s_median", "msgs_per_s_min"
 print(f"\nTCP echo, one server worker on CPU {scpu}, load client (1 thread) on CPU {ccpu}, "
       f"{dur} s per run, median (min–max) of {rounds} alternating rounds.")
 print(f"CPU/msg ratio: server CPU per message / {label[base]}'s (lower is cheaper).\n")
+print("'client CPU' is the load client's CPU time over the window, as a share of one core.\n")
 print("| size | conns | server | msgs/s | p99 µs | server CPU ns/msg | CPU/msg vs " + label[base] + " | client CPU |")
 print("|---|---|---|---|---|---|---|---|")
 for s in sizes:
@@ -147,6 +148,8 @@ for s in sizes:
             bad = sum(1 for r in rs if not r["errors"].isdigit())
             cu = stat(vals(rs, "client_cpu_util"))[0]
             note = (f" ({errs} errors)" if errs else "") + (f" ({bad} failed runs)" if bad else "")
+            if n not in active:
+                note = " (not built)"
             print(f"| {s} | {c} | {label[n]}{note} | {cell(vals(rs, 'msgs_per_s'))} | {cell(vals(rs, 'p99_us'))} "
                   f"| {cell(ns)} | {ratio} | {'-' if cu is None else f'{cu:.2f}'} |")
             mm, ml, mh = stat(vals(rs, "msgs_per_s")); pm, pl, ph = stat(vals(rs, "p99_us"))

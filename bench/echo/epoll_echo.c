@@ -34,14 +34,12 @@ struct conn {
 static volatile sig_atomic_t g_stop;
 static char g_buf[65536];
 
-static void on_signal(int sig)
-{
+static void on_signal(int sig) {
     (void)sig;
     g_stop = 1;
 }
 
-static void conn_close(int ep, struct conn *c)
-{
+static void conn_close(int ep, struct conn *c) {
     epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     free(c->pend);
@@ -49,8 +47,7 @@ static void conn_close(int ep, struct conn *c)
 }
 
 /* Returns 0 when everything was written, 1 when bytes remain, -1 on error. */
-static int flush_pending(struct conn *c)
-{
+static int flush_pending(struct conn *c) {
     while (c->pend_off < c->pend_len) {
         ssize_t n = send(c->fd, c->pend + c->pend_off, c->pend_len - c->pend_off, MSG_NOSIGNAL);
         if (n > 0)
@@ -69,24 +66,18 @@ static int flush_pending(struct conn *c)
 }
 
 /* Edge-triggered: read until EAGAIN (or until a write backs up). */
-static void serve(int ep, struct conn *c)
-{
+static void serve(int ep, struct conn *c) {
     if (c->pend) {
         int r = flush_pending(c);
-        if (r < 0)
-            goto fail;
-        if (r > 0)
-            return; /* wait for EPOLLOUT */
+        if (r < 0) goto fail;
+        if (r > 0) return; /* wait for EPOLLOUT */
     }
     for (;;) {
         ssize_t n = recv(c->fd, g_buf, sizeof g_buf, 0);
-        if (n == 0)
-            goto fail;
+        if (n == 0) goto fail;
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return;
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
             goto fail;
         }
         size_t off = 0;
@@ -100,8 +91,7 @@ static void serve(int ep, struct conn *c)
                 c->pend_len = (unsigned)((size_t)n - off);
                 c->pend_off = 0;
                 c->pend = malloc(c->pend_len);
-                if (!c->pend)
-                    goto fail;
+                if (!c->pend) goto fail;
                 memcpy(c->pend, g_buf + off, c->pend_len);
                 return; /* stop reading until EPOLLOUT drains it */
             } else {
@@ -113,8 +103,7 @@ fail:
     conn_close(ep, c);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     int port = 0;
     long timeout_s = 3600;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -122,7 +111,8 @@ int main(int argc, char **argv)
             port = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--workers")) {
             if (atoi(argv[i + 1]) != 1)
-                fprintf(stderr, "epoll_echo: one worker only; ignoring --workers %s\n", argv[i + 1]);
+                fprintf(stderr, "epoll_echo: one worker only; ignoring --workers %s\n",
+                        argv[i + 1]);
         } else if (!strcmp(argv[i], "--timeout"))
             timeout_s = atol(argv[i + 1]);
     }
@@ -145,14 +135,15 @@ int main(int argc, char **argv)
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((unsigned short)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((unsigned short)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, SOMAXCONN) != 0) {
         fprintf(stderr, "epoll_echo: listen on port %d: %s\n", port, strerror(errno));
         return 1;
     }
     int ep = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event lev = { .events = EPOLLIN, .data.ptr = NULL };
+    struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
     epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev);
 
     struct timespec t0, t;
@@ -161,8 +152,7 @@ int main(int argc, char **argv)
     while (!g_stop) {
         int n = epoll_wait(ep, evs, 256, 1000);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             perror("epoll_wait");
             return 1;
         }
@@ -175,10 +165,8 @@ int main(int argc, char **argv)
             for (;;) { /* accept all pending connections */
                 int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (fd < 0) {
-                    if (errno == EINTR || errno == ECONNABORTED)
-                        continue;
-                    if (errno != EAGAIN && errno != EWOULDBLOCK)
-                        perror("epoll_echo: accept4");
+                    if (errno == EINTR || errno == ECONNABORTED) continue;
+                    if (errno != EAGAIN && errno != EWOULDBLOCK) perror("epoll_echo: accept4");
                     break;
                 }
                 setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -188,8 +176,8 @@ int main(int argc, char **argv)
                     continue;
                 }
                 c->fd = fd;
-                struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-                                          .data.ptr = c };
+                struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                                         .data.ptr = c};
                 if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
                     close(fd);
                     free(c);
@@ -197,8 +185,7 @@ int main(int argc, char **argv)
             }
         }
         clock_gettime(CLOCK_MONOTONIC, &t);
-        if (t.tv_sec - t0.tv_sec >= timeout_s)
-            break;
+        if (t.tv_sec - t0.tv_sec >= timeout_s) break;
     }
     close(lfd);
     close(ep);

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/echo/lib.sh - shared by run.sh and idle_mem.sh (sourced, not run).
 #
 # Builds the load client and the peer echo servers into $OUT
@@ -9,7 +10,6 @@ BUILD=${BUILD:-build}
 mkdir -p "$BUILD/bench/echo/logs" || exit 1
 OUT=$(cd "$BUILD/bench/echo" && pwd) # absolute: cargo builds from its own folder
 AXON_ECHO=${AXON_ECHO:-$BUILD/examples/echo}
-ALL_SERVERS=(axon epoll uv go tokio)
 CFLAGS_ECHO=(-std=c11 -O2 -Wall -Wextra -Werror)
 
 note() { printf 'echo-bench: %s\n' "$*" >&2; }
@@ -97,7 +97,7 @@ SRV_PID=
 start_server() {
     local name=$1 port=$2 cpu=$3 life=$4 bin
     bin=$(server_bin "$name") || return 1
-    SRV_TPID= SRV_PID=
+    SRV_TPID='' SRV_PID=''
     if port_answers "$port"; then
         note "port $port already answers: refusing to start $name (stale server?)"
         return 1
@@ -139,7 +139,7 @@ stop_server() {
     [ -n "$SRV_TPID" ] || return 0
     kill -TERM "$SRV_TPID" 2>/dev/null
     wait "$SRV_TPID" 2>/dev/null
-    SRV_TPID= SRV_PID=
+    SRV_TPID='' SRV_PID=''
 }
 
 # kv KEY LINE: the value of KEY=value in LINE, or NA.

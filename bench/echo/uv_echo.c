@@ -29,8 +29,7 @@ static uv_tcp_t g_server;
 static uv_signal_t g_sigint, g_sigterm;
 static uv_timer_t g_timer;
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     (void)h;
     (void)suggested;
     if (g_buf_busy) { /* cannot happen on one thread; be safe anyway */
@@ -41,47 +40,38 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(g_buf, sizeof g_buf);
 }
 
-static void on_close(uv_handle_t *h)
-{
+static void on_close(uv_handle_t *h) {
     free(h);
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 
-static void on_write(uv_write_t *req, int status)
-{
+static void on_write(uv_write_t *req, int status) {
     struct wreq *w = (struct wreq *)req;
     uv_stream_t *s = req->handle;
     free(w);
     if (status < 0) {
-        if (!uv_is_closing((uv_handle_t *)s))
-            uv_close((uv_handle_t *)s, on_close);
+        if (!uv_is_closing((uv_handle_t *)s)) uv_close((uv_handle_t *)s, on_close);
         return;
     }
-    if (!uv_is_closing((uv_handle_t *)s))
-        uv_read_start(s, on_alloc, on_read);
+    if (!uv_is_closing((uv_handle_t *)s)) uv_read_start(s, on_alloc, on_read);
 }
 
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-    if (buf->base == g_buf)
-        g_buf_busy = 0;
-    if (n == 0)
-        return;
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+    if (buf->base == g_buf) g_buf_busy = 0;
+    if (n == 0) return;
     if (n < 0) {
         uv_close((uv_handle_t *)s, on_close);
         return;
     }
     uv_buf_t b = uv_buf_init(buf->base, (unsigned)n);
     int w = uv_try_write(s, &b, 1);
-    if (w == UV_EAGAIN)
-        w = 0;
+    if (w == UV_EAGAIN) w = 0;
     if (w < 0) {
         uv_close((uv_handle_t *)s, on_close);
         return;
     }
-    if (w == n)
-        return;
+    if (w == n) return;
     size_t rest = (size_t)n - (size_t)w;
     struct wreq *req = malloc(sizeof *req + rest);
     if (!req) {
@@ -97,13 +87,10 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
 }
 
-static void on_conn(uv_stream_t *server, int status)
-{
-    if (status < 0)
-        return;
+static void on_conn(uv_stream_t *server, int status) {
+    if (status < 0) return;
     uv_tcp_t *c = malloc(sizeof *c);
-    if (!c)
-        return;
+    if (!c) return;
     uv_tcp_init(server->loop, c);
     if (uv_accept(server, (uv_stream_t *)c) != 0) {
         uv_close((uv_handle_t *)c, on_close);
@@ -113,24 +100,20 @@ static void on_conn(uv_stream_t *server, int status)
     uv_read_start((uv_stream_t *)c, on_alloc, on_read);
 }
 
-static void stop_all(uv_loop_t *loop)
-{
+static void stop_all(uv_loop_t *loop) {
     uv_stop(loop);
 }
 
-static void on_signal(uv_signal_t *h, int sig)
-{
+static void on_signal(uv_signal_t *h, int sig) {
     (void)sig;
     stop_all(h->loop);
 }
 
-static void on_timeout(uv_timer_t *t)
-{
+static void on_timeout(uv_timer_t *t) {
     stop_all(t->loop);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     int port = 0;
     long timeout_s = 3600;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -156,8 +139,7 @@ int main(int argc, char **argv)
     uv_ip4_addr("127.0.0.1", port, &a);
     uv_tcp_init(loop, &g_server);
     int r = uv_tcp_bind(&g_server, (const struct sockaddr *)&a, 0);
-    if (r == 0)
-        r = uv_listen((uv_stream_t *)&g_server, 4096, on_conn);
+    if (r == 0) r = uv_listen((uv_stream_t *)&g_server, 4096, on_conn);
     if (r != 0) {
         fprintf(stderr, "uv_echo: listen on port %d: %s\n", port, uv_strerror(r));
         return 1;

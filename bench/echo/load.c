@@ -6,7 +6,8 @@
  * of key=value pairs:
  *
  *   msgs=M secs=T msgs_per_s=R p50_us=X p99_us=Y errors=E conns=N size=S
- *   client_cpu_util=U [server_cpu_s=C server_ns_per_msg=Z]
+ *   client_cpu_util=U conn_msgs_min=A conn_msgs_max=B
+ *   [server_cpu_s=C server_ns_per_msg=Z]
  *
  * With --pid PID it reads utime+stime of that process from /proc/PID/stat
  * at the start and at the end of the measured window, so the server's CPU
@@ -74,6 +75,7 @@ struct conn {
     int fd;
     unsigned id;
     unsigned seq;      /* message number: selects the pattern offset */
+    unsigned done;     /* messages completed inside the window */
     size_t sent, rcvd; /* bytes of the current message */
     uint64_t t0;       /* when its first byte was sent */
     unsigned char rd_ready, wr_ready, dead;
@@ -203,6 +205,7 @@ static void drive(struct worker *w, struct conn *c, unsigned char *scratch) {
             uint64_t start = atomic_load_explicit(&g_start_ns, memory_order_relaxed);
             if (start && t >= start && t < atomic_load_explicit(&g_end_ns, memory_order_relaxed)) {
                 w->msgs++;
+                c->done++;
                 w->hist[bucket_of(t - c->t0)]++;
             }
             c->seq++;
@@ -431,13 +434,16 @@ int main(int argc, char **argv) {
     for (unsigned t = 0; t < opt.threads; t++) pthread_join(ws[t].th, NULL);
 
     uint64_t msgs = 0, errors = 0, hist[NBUCKETS] = {0};
-    unsigned alive = 0;
+    unsigned alive = 0, cmin = ~0u, cmax = 0;
     for (unsigned t = 0; t < opt.threads; t++) {
         msgs += ws[t].msgs;
         errors += ws[t].errors;
         for (unsigned b = 0; b < NBUCKETS; b++) hist[b] += ws[t].hist[b];
         for (unsigned i = 0; i < ws[t].nconns; i++) {
             alive += !ws[t].conns[i].dead;
+            unsigned d = ws[t].conns[i].done;
+            cmin = d < cmin ? d : cmin;
+            cmax = d > cmax ? d : cmax;
             if (!ws[t].conns[i].dead) close(ws[t].conns[i].fd);
         }
     }
@@ -459,6 +465,8 @@ int main(int argc, char **argv) {
            (unsigned long long)errors, opt.conns, alive, opt.size);
     /* Client CPU per thread near 1.0 means the client was the bottleneck. */
     printf(" client_cpu_util=%.2f", (self1 - self0) / secs / opt.threads);
+    /* Fairness: the fewest and the most messages one connection completed. */
+    printf(" conn_msgs_min=%u conn_msgs_max=%u", cmin, cmax);
     if (opt.pid) {
         if (cpu0 >= 0 && cpu1 >= 0 && msgs)
             printf(" server_cpu_s=%.2f server_ns_per_msg=%.0f", cpu1 - cpu0,

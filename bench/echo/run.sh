@@ -56,7 +56,7 @@ done
 [ ${#names[@]} -gt 0 ] || { note "no server to run"; exit 1; }
 
 RAW=$BUILD/bench/echo-rounds.tsv
-printf 'size\tconns\tserver\tround\tmsgs_per_s\tp50_us\tp99_us\tserver_ns_per_msg\terrors\tclient_cpu_util\n' >"$RAW"
+printf 'size\tconns\tserver\tround\tmsgs_per_s\tp50_us\tp99_us\tserver_ns_per_msg\terrors\tclient_cpu_util\tconn_msgs_min\tconn_msgs_max\n' >"$RAW"
 load_limit=$(awk -v w="$WARM" -v d="$DUR" 'BEGIN { printf "%d", w + d + 30 }')
 server_life=$((load_limit + 30))
 note "$(date -u '+%F %T') UTC; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -68,7 +68,7 @@ for size in $SIZES; do
             for k in "${!names[@]}"; do
                 s=${names[$k]} port=${ports[$k]}
                 if ! start_server "$s" "$port" "$SERVER_CPU" "$server_life"; then
-                    printf '%s\t%s\t%s\t%s\tNA\tNA\tNA\tNA\tstart-failed\tNA\n' "$size" "$conns" "$s" "$r" >>"$RAW"
+                    printf '%s\t%s\t%s\t%s\tNA\tNA\tNA\tNA\tstart-failed\tNA\tNA\tNA\n' "$size" "$conns" "$s" "$r" >>"$RAW"
                     continue
                 fi
                 line=$(timeout "$load_limit" taskset -c "$CLIENT_CPU" "$OUT/load" -H 127.0.0.1 -p "$port" \
@@ -80,9 +80,10 @@ for size in $SIZES; do
                 [ $alive = 1 ] || note "$s died during the run (size $size, $conns conns)"
                 errs=$(kv errors "$line")
                 [ $rc -eq 0 ] || note "load exit $rc against $s (size $size, $conns conns, errors $errs); see $OUT/logs/load.log"
-                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$conns" "$s" "$r" \
+                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$conns" "$s" "$r" \
                     "$(kv msgs_per_s "$line")" "$(kv p50_us "$line")" "$(kv p99_us "$line")" \
-                    "$(kv server_ns_per_msg "$line")" "$errs" "$(kv client_cpu_util "$line")" >>"$RAW"
+                    "$(kv server_ns_per_msg "$line")" "$errs" "$(kv client_cpu_util "$line")" \
+                    "$(kv conn_msgs_min "$line")" "$(kv conn_msgs_max "$line")" >>"$RAW"
                 note "size $size, $conns conns, round $r/$ROUNDS, $s: $(kv msgs_per_s "$line") msgs/s, p99 $(kv p99_us "$line") us, $(kv server_ns_per_msg "$line") ns/msg"
             done
         done
@@ -129,13 +130,14 @@ sizes = sorted({k[0] for k in cells}); conns = sorted({k[1] for k in cells})
 tsv = [["size", "conns", "server", "runs", "msgs_per_s_median", "msgs_per_s_min", "msgs_per_s_max",
         "p50_us_median", "p99_us_median", "p99_us_min", "p99_us_max",
         "server_ns_per_msg_median", "server_ns_per_msg_min", "server_ns_per_msg_max",
-        f"cpu_per_msg_vs_{base}", "errors", "client_cpu_util_median"]]
+        f"cpu_per_msg_vs_{base}", "errors", "client_cpu_util_median", "fairness_min_over_max_median"]]
 print(f"\nTCP echo, one server worker on CPU {scpu}, load client (1 thread) on CPU {ccpu}, "
       f"{dur} s per run, median (min–max) of {rounds} alternating rounds.")
 print(f"CPU/msg ratio: server CPU per message / {label[base]}'s (lower is cheaper).\n")
-print("'client CPU' is the load client's CPU time over the window, as a share of one core.\n")
-print("| size | conns | server | msgs/s | p99 µs | server CPU ns/msg | CPU/msg vs " + label[base] + " | client CPU |")
-print("|---|---|---|---|---|---|---|---|")
+print("'client CPU' is the load client's CPU time over the window, as a share of one core.")
+print("'fair' is the fewest / the most messages one connection completed in the window (1.00: all alike).\n")
+print("| size | conns | server | msgs/s | p99 µs | server CPU ns/msg | CPU/msg vs " + label[base] + " | client CPU | fair |")
+print("|---|---|---|---|---|---|---|---|---|")
 for s in sizes:
     for c in conns:
         bm = stat(vals(cells.get((s, c, base), []), "server_ns_per_msg"))[0]
@@ -147,16 +149,19 @@ for s in sizes:
             errs = sum(int(r["errors"]) for r in rs if r["errors"].isdigit())
             bad = sum(1 for r in rs if not r["errors"].isdigit())
             cu = stat(vals(rs, "client_cpu_util"))[0]
+            fr = [float(r["conn_msgs_min"]) / float(r["conn_msgs_max"]) for r in rs
+                  if r["conn_msgs_min"] not in ("NA", "") and r["conn_msgs_max"] not in ("NA", "", "0")]
+            fm = stat(fr)[0]
             note = (f" ({errs} errors)" if errs else "") + (f" ({bad} failed runs)" if bad else "")
             if n not in active:
                 note = " (not built)"
             print(f"| {s} | {c} | {label[n]}{note} | {cell(vals(rs, 'msgs_per_s'))} | {cell(vals(rs, 'p99_us'))} "
-                  f"| {cell(ns)} | {ratio} | {'-' if cu is None else f'{cu:.2f}'} |")
+                  f"| {cell(ns)} | {ratio} | {'-' if cu is None else f'{cu:.2f}'} | {'-' if fm is None else f'{fm:.2f}'} |")
             mm, ml, mh = stat(vals(rs, "msgs_per_s")); pm, pl, ph = stat(vals(rs, "p99_us"))
             nm, nl, nh = stat(ns); p50 = stat(vals(rs, "p50_us"))[0]
             g = lambda v: "-" if v is None else f"{v:g}"
             tsv.append([s, c, n, len(vals(rs, "msgs_per_s")), g(mm), g(ml), g(mh), g(p50), g(pm), g(pl), g(ph),
-                        g(nm), g(nl), g(nh), ratio.rstrip("×"), errs + bad, g(cu)])
+                        g(nm), g(nl), g(nh), ratio.rstrip("×"), errs + bad, g(cu), g(fm)])
 with open(out, "w") as f:
     for t in tsv:
         f.write("\t".join(map(str, t)) + "\n")

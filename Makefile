@@ -128,7 +128,7 @@ check-aarch64: deps
 	  RUNNER=own LDFLAGS_V=-static EXEC="qemu-aarch64-static" EXAMPLES_WRAPPER=qemu-aarch64-static test
 
 bench: deps lib
-	$(MAKE) --no-print-directory $(BENCH_BIN)
+	$(MAKE) --no-print-directory $(BENCH_BIN) examples
 	bash bench/run.sh
 
 run: deps

@@ -7,8 +7,11 @@
 # tables, writes build/bench/core.tsv and sched.tsv and regenerates
 # docs/BENCHMARKS.md, docs/bench-core.png and docs/bench-sched.png.
 #
-# Two suites:
+# Three suites:
 #   core   one worker, each program pinned to CPU (taskset -c CPU);
+#   echo   the TCP echo benchmark of issue 4 (bench/echo/: Axon's echo
+#          example against a hand-written epoll echo, libuv, Go and tokio,
+#          and resident memory per idle connection), about 15 minutes;
 #   sched  the scheduler benchmarks of issue 3, each program run with 1
 #          worker (pinned to CPU) and with 2 workers (pinned to CPUS2, which
 #          must hold two CPUs: a 2-worker run squeezed onto one CPU would
@@ -17,7 +20,7 @@
 # A missing toolchain or binary skips that program (the table shows "-");
 # only a harness error fails the run.
 # Env: ROUNDS (5), CPU to pin 1-worker runs to (0), CPUS2 for 2-worker runs
-# (0,1), BUILD (build), DOCS=0 leaves docs/ alone, SUITES ("core sched"; a
+# (0,1), BUILD (build), DOCS=0 leaves docs/ alone, SUITES ("core sched echo"; a
 # run of one suite only never writes docs/).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -25,7 +28,7 @@ cd "$(dirname "$0")/.." || exit 1
 ROUNDS=${ROUNDS:-5}
 CPU=${CPU:-0}
 CPUS2=${CPUS2:-0,1}
-SUITES=${SUITES:-core sched}
+SUITES=${SUITES:-core sched echo}
 BUILD=${BUILD:-build}
 DOCS=${DOCS:-1}
 RUN_TIMEOUT=180 # seconds; a hung runtime must not hang `make bench`
@@ -164,5 +167,13 @@ export BENCH_RUST="${RUST_VERSION:-not built}"
 BENCH_GO=$([ -x "$GO_BIN" ] && go version || echo 'not built')
 BENCH_CC=$(${CC:-gcc} --version | head -n 1)
 export BENCH_GO BENCH_CC
-[ "$SUITES" = "core sched" ] || DOCS=0
+# The echo suite (issue 4): bench/echo/run.sh and idle_mem.sh write their
+# summaries to $BUILD/bench/echo*.tsv, which report.py folds into the docs.
+if [[ " $SUITES " == *" echo "* ]]; then
+    rm -f "$OUT/echo.tsv" "$OUT/echo-idle.tsv"
+    BUILD=$BUILD bash bench/echo/run.sh || note "echo benchmark failed"
+    BUILD=$BUILD bash bench/echo/idle_mem.sh || note "idle-memory benchmark failed"
+fi
+[[ " $SUITES " == *" core "* && " $SUITES " == *" sched "* ]] || DOCS=0
+export BUILD
 python3 bench/report.py "$RAW" "$OUT/core.tsv" "$([ "$DOCS" = 1 ] && echo docs)" "$SRAW" "$OUT/sched.tsv"

@@ -23,14 +23,13 @@
 static void *serve_conn(void *arg) {
     ax_tcp *c = arg;
     ax_stream *s = ax_tcp_stream(c);
-    while (ax_stream_wait_readable(s, AX_NO_DEADLINE) == 0) {
-        ax_buf *b; /* from this worker's pool: no malloc, no lock */
-        if (ax_buf_pool_get(&b, BUF_SIZE)) break;
-        char *buf = (char *)ax_buf_data(b);
-        ssize_t n = ax_tcp_read(c, buf, BUF_SIZE, AX_NO_DEADLINE);
-        if (n > 0 && ax_tcp_write_all(c, buf, (size_t)n, AX_NO_DEADLINE)) n = -1;
-        ax_buf_unref(b);
+    for (;;) {
+        ax_buf *b; /* from this worker's pool once bytes are there */
+        ssize_t n = ax_stream_read_buf(s, &b, BUF_SIZE, AX_NO_DEADLINE);
         if (n <= 0) break; /* end of stream, error, or cancelled at shutdown */
+        int err = ax_stream_write_all(s, ax_buf_data(b), (size_t)n, AX_NO_DEADLINE);
+        ax_buf_unref(b);
+        if (err) break;
     }
     ax_tcp_close(c);
     return NULL;

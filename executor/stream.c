@@ -242,3 +242,61 @@ int ax_stream_write_chain(ax_stream *s, ax_iochain *chain, ax_instant deadline) 
     }
     return 0;
 }
+
+/* Readiness first, then a pooled buffer: a stale readiness report (the
+ * read finds nothing) hands the buffer back before suspending again. */
+typedef struct ax__read_buf_op {
+    ax_future base;
+    ax_stream *stream; /* NULL once finished */
+    size_t size;
+    ax_buf *buf;
+} ax__read_buf_op;
+
+static ax_poll ax__read_buf_poll(ax_future *f, ax_context *cx) {
+    ax__read_buf_op *o = (ax__read_buf_op *)f;
+    if (!o->stream) return AX_READY;
+    for (;;) {
+        int r;
+        if (ax_stream_poll_read_ready(o->stream, cx, &r) == AX_PENDING) return AX_PENDING;
+        ax_buf *b;
+        int err = r ? r : ax_buf_pool_get(&b, o->size);
+        ssize_t n = err;
+        if (!err) {
+            if (ax_stream_poll_read(o->stream, cx, ax_buf_data(b), o->size, &n) == AX_PENDING) {
+                ax_buf_unref(b);
+                return AX_PENDING;
+            }
+            if (n > 0) {
+                ax_buf_set_len(b, (size_t)n);
+                o->buf = b;
+            } else {
+                ax_buf_unref(b);
+            }
+        }
+        o->base.result = n;
+        o->stream = NULL;
+        return AX_READY;
+    }
+}
+
+static void ax__read_buf_drop(ax_future *f) {
+    ax__read_buf_op *o = (ax__read_buf_op *)f;
+    if (o->stream && o->stream->vtable->forget)
+        o->stream->vtable->forget(o->stream, AX_STREAM_READ);
+    o->stream = NULL;
+}
+
+static const ax_future_vtable ax__read_buf_vtable = {ax__read_buf_poll, ax__read_buf_drop};
+
+ssize_t ax_stream_read_buf(ax_stream *s, ax_buf **out, size_t size, ax_instant deadline) {
+    *out = NULL;
+    if (size == 0) return AX_EINVAL;
+    ax__read_buf_op o = {{&ax__read_buf_vtable, 0}, s, size, NULL};
+    intptr_t r = ax_await_until(&o.base, deadline);
+    if (r > 0) {
+        *out = o.buf;
+    } else if (o.buf) { /* finished, then cut short (cancelled after the read) */
+        ax_buf_unref(o.buf);
+    }
+    return r;
+}

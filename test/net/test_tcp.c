@@ -776,3 +776,28 @@ static void *chain_write(void *arg) {
 Test(tcp, iovec_chain_written_without_copying) {
     run_task(chain_write, NULL);
 }
+
+static void *read_buf(void *arg) {
+    ax_tcp *server;
+    ax_tcp *c = connect_pair(AX_INET, &server);
+    ax_stream *s = ax_tcp_stream(server);
+    ax_buf *b = (ax_buf *)1;
+    cr_assert_eq(ax_stream_read_buf(s, &b, 4096, ax_deadline_in_ms(30)), AX_ETIMEDOUT);
+    cr_assert_null(b);
+    cr_assert_eq(ax_tcp_write_all(c, "hello", 5, AX_NO_DEADLINE), 0);
+    cr_assert_eq(ax_stream_read_buf(s, &b, 4096, ax_deadline_in_ms(2000)), 5);
+    cr_assert_not_null(b);
+    cr_assert_eq(ax_buf_len(b), 5);
+    cr_assert_eq(memcmp(ax_buf_data(b), "hello", 5), 0);
+    ax_buf_unref(b);
+    cr_assert_eq(ax_stream_read_buf(s, &b, 0, AX_NO_DEADLINE), AX_EINVAL);
+    ax_tcp_close(c);
+    cr_assert_eq(ax_stream_read_buf(s, &b, 4096, ax_deadline_in_ms(2000)), 0);
+    cr_assert_null(b);
+    ax_tcp_close(server);
+    return NULL;
+}
+
+Test(tcp, read_buf_takes_a_pooled_buffer_only_when_data_is_there) {
+    run_task(read_buf, NULL);
+}

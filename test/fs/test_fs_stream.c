@@ -1,5 +1,7 @@
 /* Streams (chunks, lines, operators, cancellation) and concurrency (all,
  * race, mixed with network and timers, the pool bound). */
+#include <errno.h>
+#include <signal.h>
 #include <dirent.h>
 
 #include "fs_util.h"
@@ -327,7 +329,11 @@ static void *t_race(void *arg) {
     cr_assert_null(data); /* the abandoned read never writes here */
     int fd = fifo_writer(fifo);
     if (fd >= 0) {
-        cr_assert_eq(write(fd, "late", 4), 4);
+        /* The abandoned job may close its end as soon as its open returns:
+         * then the write fails with EPIPE, which must not kill the test. */
+        signal(SIGPIPE, SIG_IGN);
+        ssize_t w = write(fd, "late", 4);
+        cr_assert(w == 4 || (w < 0 && errno == EPIPE), "write: %zd", w);
         close(fd);
     }
     /* a read that wins */

@@ -100,13 +100,79 @@ static inline void install_policy(const char *read_root, const char *write_root)
 
 /* Runs fn in a child process as the user nobody, with its own runtime;
  * returns the child's exit status (fn's return value). */
-static inline int as_nobody(int (*fn)(void)) {
+/* Child processes that run a runtime. A child forked from a threaded
+ * process may only call async-signal-safe functions until it execs: a lock
+ * another thread held at the fork (the allocator's, under ASan) stays held
+ * in the child forever. So the child execs this test binary afresh, and a
+ * constructor (FS_CHILD_FUNCTIONS) runs the named function before the test
+ * framework starts and exits with its result. Arguments travel in the
+ * environment (AXON_TEST_ARG, AXON_TEST_ARG2). Under emulation the binary
+ * is started through AXON_EXAMPLES_WRAPPER (qemu-user), as the examples are. */
+struct fs_child_fn {
+    const char *name;
+    int (*fn)(void);
+};
+
+#define FS_CHILD_FUNCTIONS(table)                                                                  \
+    __attribute__((constructor)) static void fs_child_dispatch(void) {                             \
+        const char *want = getenv("AXON_TEST_CHILD");                                              \
+        if (!want) return;                                                                         \
+        for (size_t i = 0; i < sizeof(table) / sizeof((table)[0]); i++)                            \
+            if (strcmp((table)[i].name, want) == 0) _exit((table)[i].fn());                        \
+    }
+
+/* Finds prog on PATH (before the fork: execvp is not async-signal-safe). */
+static inline int fs_which(const char *prog, char *out, size_t cap) {
+    if (strchr(prog, '/')) return snprintf(out, cap, "%s", prog) < (int)cap ? 0 : -1;
+    const char *path = getenv("PATH");
+    while (path && *path) {
+        const char *colon = strchr(path, ':');
+        size_t n = colon ? (size_t)(colon - path) : strlen(path);
+        if (snprintf(out, cap, "%.*s/%s", (int)n, path, prog) < (int)cap && access(out, X_OK) == 0)
+            return 0;
+        path = colon ? colon + 1 : NULL;
+    }
+    return -1;
+}
+
+/* Starts function `name` in a fresh copy of this binary, as user nobody
+ * when as_nobody (and we are root), with extra environment entries
+ * ("K=V", NULL-terminated). Returns the child's pid. */
+static inline pid_t fs_spawn_child(const char *name, bool as_nobody, const char *const *extra) {
+    static char self[4096], wrap[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    cr_assert_gt(n, 0);
+    self[n] = 0;
+    const char *w = getenv("AXON_EXAMPLES_WRAPPER");
+    bool wrapped = w && *w;
+    if (wrapped) cr_assert_eq(fs_which(w, wrap, sizeof wrap), 0, "no %s on PATH", w);
+    extern char **environ;
+    size_t ne = 0, nx = 0;
+    while (environ[ne]) ne++;
+    while (extra && extra[nx]) nx++;
+    char **envp = calloc(ne + nx + 2, sizeof *envp);
+    static char child_var[128];
+    snprintf(child_var, sizeof child_var, "AXON_TEST_CHILD=%s", name);
+    size_t k = 0;
+    for (size_t i = 0; i < ne; i++)
+        if (strncmp(environ[i], "AXON_TEST_", 10) != 0) envp[k++] = environ[i];
+    for (size_t i = 0; i < nx; i++) envp[k++] = (char *)extra[i];
+    envp[k++] = child_var;
+    char *argv[3] = {wrapped ? wrap : self, wrapped ? self : NULL, NULL};
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
-        if (getuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(99);
-        _exit(fn());
+        if (as_nobody && getuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(99);
+        execve(argv[0], argv, envp);
+        _exit(127);
     }
+    free(envp);
+    return pid;
+}
+
+/* Runs function `name` as user nobody in a fresh process; its exit code. */
+static inline int as_nobody(const char *name, const char *const *extra) {
+    pid_t pid = fs_spawn_child(name, true, extra);
     int st;
     cr_assert_eq(waitpid(pid, &st, 0), pid);
     cr_assert(WIFEXITED(st), "child died: %d", st);

@@ -79,6 +79,7 @@ static void *t_nobody_read(void *arg) {
     return NULL;
 }
 static int nobody_read(void) {
+    snprintf(secret_path, sizeof secret_path, "%s", getenv("AXON_TEST_ARG"));
     ax_runtime *r2;
     if (ax_runtime_new(&r2, NULL)) return 98;
     int err = 1;
@@ -86,11 +87,17 @@ static int nobody_read(void) {
     ax_runtime_free(r2);
     return err == AX_EACCES ? 0 : 1;
 }
+static const struct fs_child_fn read_children[] = {{"nobody_read", nobody_read}};
+FS_CHILD_FUNCTIONS(read_children)
+
 Test(fs_read, os_permission_denied) {
     put(P(secret_path, "secret"), "s", 1);
     chmod(secret_path, 0600);
     if (getuid() != 0) chmod(secret_path, 0);
-    cr_assert_eq(as_nobody(nobody_read), 0);
+    char arg[600];
+    snprintf(arg, sizeof arg, "AXON_TEST_ARG=%s", secret_path);
+    const char *env[] = {arg, NULL};
+    cr_assert_eq(as_nobody("nobody_read", env), 0);
 }
 
 static void *t_policy(void *arg) {

@@ -69,6 +69,7 @@ static void *t_nobody_write(void *arg) {
     return NULL;
 }
 static int nobody_write(void) {
+    snprintf(locked_dir, sizeof locked_dir, "%s", getenv("AXON_TEST_ARG"));
     ax_runtime *r2;
     if (ax_runtime_new(&r2, NULL)) return 98;
     int err = 1;
@@ -79,7 +80,10 @@ static int nobody_write(void) {
 Test(fs_write, os_permission_denied) {
     mkdir(P(locked_dir, "locked"), 0755);
     if (getuid() != 0) chmod(locked_dir, 0555);
-    cr_assert_eq(as_nobody(nobody_write), 0);
+    char arg[600];
+    snprintf(arg, sizeof arg, "AXON_TEST_ARG=%s", locked_dir);
+    const char *env[] = {arg, NULL};
+    cr_assert_eq(as_nobody("nobody_write", env), 0);
 }
 
 static void *t_policy(void *arg) {
@@ -211,18 +215,27 @@ static void *t_third(void *arg) {
     cr_assert_eq(ax_fs_write_file(target, "third", 5, &o, AX_NO_DEADLINE), 0);
     return NULL;
 }
+/* The child: an atomic write of target (AXON_TEST_ARG) that stops itself
+ * (SIGSTOP) at the step AXON_FS_TEST_STOP_AT names. */
+static int child_write(void) {
+    snprintf(target, sizeof target, "%s", getenv("AXON_TEST_ARG"));
+    ax_runtime *r2;
+    if (ax_runtime_new(&r2, NULL)) return 98;
+    int err = 1;
+    ax_run(r2, t_child_write, &err, NULL);
+    return err ? 1 : 0;
+}
+static const struct fs_child_fn write_children[] = {{"nobody_write", nobody_write},
+                                                    {"atomic_write", child_write}};
+FS_CHILD_FUNCTIONS(write_children)
+
 static void kill_at(const char *step) {
     put(P(target, "t"), "old", 3);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        setenv("AXON_FS_TEST_STOP_AT", step, 1);
-        ax_runtime *r2;
-        if (ax_runtime_new(&r2, NULL)) _exit(98);
-        int err = 1;
-        ax_run(r2, t_child_write, &err, NULL);
-        _exit(err ? 1 : 0);
-    }
+    char arg[600], stop[128];
+    snprintf(arg, sizeof arg, "AXON_TEST_ARG=%s", target);
+    snprintf(stop, sizeof stop, "AXON_FS_TEST_STOP_AT=%s", step);
+    const char *env[] = {arg, stop, NULL};
+    pid_t pid = fs_spawn_child("atomic_write", false, env);
     int st;
     cr_assert_eq(waitpid(pid, &st, WUNTRACED), pid);
     cr_assert(WIFSTOPPED(st), "child did not stop at %s (status %d)", step, st);

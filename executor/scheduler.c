@@ -34,7 +34,6 @@
 
 #define AX__LIFO_MAX          3
 #define AX__GLOBAL_EVERY      61
-#define AX__MAINTENANCE_EVERY 61u
 #define AX__SPIN_NS           50000u /* 50 µs: below any futex wake-up */
 
 /* initial-exec: one %fs-relative load instead of a __tls_get_addr call
@@ -216,6 +215,14 @@ static ax_task *ax__find_task(ax__worker *w) {
     if ((t = ax__lq_pop(&w->lq))) return t;
     if ((t = ax__inject_pop(w))) return t;
     return ax__steal(w);
+}
+
+bool ax__take_back(ax__worker *w, ax_task *t) {
+    if (w->lifo == t) {
+        w->lifo = NULL;
+        return true;
+    }
+    return ax__lq_pop_tail_if(&w->lq, t);
 }
 
 ax_task *ax__next_task(ax__worker *w) {

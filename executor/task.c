@@ -190,6 +190,7 @@ int ax__task_new(ax_runtime *rt, ax__worker *w, ax_task_fn fn, void *arg, bool d
     t->shield = 0;
     t->self_waker.vtable = &ax__task_waker_vtable;
     t->self_waker.data = t;
+    t->sync_joiner = NULL;
     t->id = ax__next_task_id(rt, w);
     /* A task spawned while the runtime stops is born cancelled: it ends at
      * once without running, and whoever joins it learns AX_ECANCELED. */
@@ -456,8 +457,17 @@ void ax__switch_to(ax__worker *w, ax_task *t, ax_task *to, bool final) {
 static void ax__task_leave(ax_task *t, uint8_t why) {
     ax__worker *w = ax__worker_current();
     t->exit_why = why;
-    ax_task *next = ax__maintenance_due(w) ? NULL : ax__next_runnable(w);
-    w->ticks++;
+    ax_task *next = t->sync_joiner;
+    if (next) {
+        /* Run from ax_join, whose caller waits on this worker, still
+         * RUNNING: back to it, done or not (if not, it goes on to wait the
+         * usual way). */
+        t->sync_joiner = NULL;
+    } else {
+        next = ax__maintenance_due(w) ? NULL : ax__next_runnable(w);
+        w->ticks++;
+        w->sync_runs = 0;
+    }
     ax__switch_to(w, t, next, why == AX__EXIT_DONE);
     /* Resumed, possibly on another worker. */
     ax__finish_prev(ax__worker_current());
@@ -666,8 +676,64 @@ void ax_join_future_init(ax_join_future *jf, ax_task *t) {
     jf->value = NULL;
 }
 
+/* Help-first join. A child that has not been picked up yet and sits where
+ * this worker put it last (its LIFO slot, or the tail of its queue) is run
+ * now, on its own stack, with the joiner waiting still RUNNING instead of
+ * suspending: no waker is registered, no wake-up is needed, and the child's
+ * stack (fresh from the cache) goes back to the cache before the joiner
+ * goes on, so a fork-join tree is walked depth first with one stack per
+ * level, like a Cilk or rayon join. If the child leaves the CPU before it
+ * ends (it waits, or yields), ax__task_leave switches back to the joiner,
+ * which then waits for it the usual way. Tasks that were stolen, or queued
+ * deeper, are waited for the usual way too.
+ *
+ * Fairness: such a stretch of joins never goes back to the worker's queues,
+ * so every AX__SLICE_CHECK of them the clock is read, and after
+ * AX__SLICE_NS the task yields and the worker serves its timers and I/O. */
+#define AX__SLICE_CHECK 64u
+#define AX__SLICE_NS    2000000u /* 2 ms */
+
+static void ax__join_slice(ax__worker *w, ax_task *self) {
+    if (++w->sync_runs % AX__SLICE_CHECK) return;
+    ax_instant now = ax_now();
+    if (w->sync_runs == AX__SLICE_CHECK) {
+        w->slice_start = now;
+        return;
+    }
+    if (now - w->slice_start < AX__SLICE_NS) return;
+    w->last_maintenance = w->ticks - AX__MAINTENANCE_EVERY; /* due now */
+    ax__task_leave(self, AX__EXIT_YIELD);
+}
+
+static void ax__join_help(ax_task *t) {
+    ax__worker *w = ax__worker_current();
+    if (!w || w->rt != t->rt) return;
+    ax_task *self = w->current;
+    if (!self || self == t) return;
+    uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+    if ((s & (AX__T_SCHEDULED | AX__T_COMPLETE)) != AX__T_SCHEDULED) return;
+    /* A cancelled joiner returns AX_ECANCELED without waiting. */
+    if (!self->shield && (atomic_load_explicit(&self->state, memory_order_relaxed) & AX__T_CANCEL))
+        return;
+    if (!ax__take_back(w, t)) return;
+    if (ax__task_prepare(w, t)) { /* else t ended without running */
+        t->sync_joiner = self;
+        AX__COUNT(&w->stats, polls);
+        w->budget = AX__BUDGET;
+        w->current = t;
+        w->prev = NULL; /* self stays RUNNING: it is waiting right here */
+        ax__overflow_set_current(t->stack, t->id);
+        ax__fiber_switch(&self->fiber, &t->fiber);
+        /* Back: t ended, or left the CPU and has to be waited for. */
+        w = ax__worker_current();
+        ax__finish_prev(w);
+    }
+    ax__join_slice(w, self);
+}
+
 int ax_join(ax_task *t, void **result) {
     if (!t) return AX_EINVAL;
+    ax__join_help(t);
     ax_join_future jf;
     ax_join_future_init(&jf, t);
     intptr_t r = ax_await(&jf.base);

@@ -254,6 +254,9 @@ bool ax__task_sees_cancel(ax_task *t);
 void ax__run_cancel_hooks(ax_task *t);
 void ax__task_complete(ax__worker *w, ax_task *t);
 void ax__slab_destroy(ax__worker *w);
+/* A worker going to sleep unmaps the stacks it and the spare list cache
+ * beyond a few. */
+void ax__stacks_trim(ax__worker *w);
 /* Counts the tasks alive now, requesting cancellation of each when
  * `cancel`. */
 size_t ax__scan_live(ax_runtime *rt, bool cancel);

@@ -52,6 +52,7 @@ void ax_runtime_metrics_get(ax_runtime *rt, ax_runtime_metrics *m) {
         .timers_armed = ax__load(&c.timers_armed),
         .timers_fired = ax__load(&c.timers_fired),
         .global_queue_depth = atomic_load_explicit(&rt->inject_len, memory_order_relaxed),
+        .stacks_mapped = atomic_load_explicit(&rt->mapped_stacks, memory_order_relaxed),
     };
     uint64_t ended = m->tasks_completed + m->tasks_failed + m->tasks_cancelled;
     m->tasks_alive = m->tasks_spawned > ended ? m->tasks_spawned - ended : 0;
@@ -89,6 +90,7 @@ static const ax__metric_desc ax__metric_table[] = {
     AX__M(blocking_threads, 0, "Threads in the blocking pool."),
     AX__M(blocking_queue_depth, 0, "Jobs waiting for a blocking thread."),
     AX__M(blocking_jobs, 1, "Blocking jobs run."),
+    AX__M(stacks_mapped, 0, "Task stacks mapped now, in use or cached."),
 };
 #undef AX__M
 #define AX__NMETRICS (sizeof(ax__metric_table) / sizeof(ax__metric_table[0]))

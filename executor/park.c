@@ -129,6 +129,7 @@ bool ax__reactor_try_poll(ax__worker *w, int timeout_ms) {
 
 void ax__park(ax__worker *w) {
     ax_runtime *rt = w->rt;
+    ax__stacks_trim(w); /* idle: give back the stacks a burst left cached */
     if (ax__reactor_try_poll(w, -1)) return; /* -1: until the next timer */
     pthread_mutex_lock(&rt->park_lock);
     /* Announce the sleep before the last look at the global queue. */

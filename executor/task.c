@@ -325,6 +325,31 @@ static void ax__stack_give(ax__worker *w, ax__stack *s) {
         atomic_fetch_sub_explicit(&w->rt->mapped_stacks, 1, memory_order_relaxed);
 }
 
+/* A worker about to sleep gives back what demand left behind: its cached
+ * stacks beyond AX__STACK_IDLE_KEEP, and the whole spare list (a burst
+ * of suspended tasks may have filled it). Their pages stay committed
+ * while they are cached, so an idle runtime should not keep them. */
+#define AX__STACK_IDLE_KEEP 8u
+
+void ax__stacks_trim(ax__worker *w) {
+    ax_runtime *rt = w->rt;
+    size_t freed = ax__stack_pool_trim(&w->stacks, AX__STACK_IDLE_KEEP);
+    if (atomic_load_explicit(&rt->spare_count, memory_order_relaxed)) {
+        ax__spin_lock(&rt->spare_lock);
+        ax__stack *list = rt->spare;
+        rt->spare = NULL;
+        size_t n = atomic_exchange_explicit(&rt->spare_count, 0, memory_order_relaxed);
+        ax__spin_unlock(&rt->spare_lock);
+        while (list) {
+            ax__stack *next = list->next;
+            ax__stack_free(list);
+            list = next;
+        }
+        freed += n;
+    }
+    if (freed) atomic_fetch_sub_explicit(&rt->mapped_stacks, freed, memory_order_relaxed);
+}
+
 /* Publishes the outcome (value, err, final_state) with COMPLETE and wakes
  * the joiner. Runs on the task's own stack when fn returns (so the joiner
  * can be the next task this worker switches to), or on any stack for a task

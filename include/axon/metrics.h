@@ -39,6 +39,7 @@ typedef struct ax_runtime_metrics {
     uint64_t blocking_threads;     /* now: threads in the blocking pool */
     uint64_t blocking_queue_depth; /* now: jobs waiting for a thread */
     uint64_t blocking_jobs;        /* jobs run */
+    uint64_t stacks_mapped;        /* now: task stacks mapped, in use or cached */
 } ax_runtime_metrics;
 
 /* Fills *out with a snapshot of rt's counters. Thread-safe. */

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "axon.h"
 #include "axon/cancel.h"
@@ -300,4 +301,40 @@ static void *join_loop_main(void *arg) {
 Test(join_help, long_join_stretch_lets_queued_tasks_run, .init = rt_one, .fini = rt_done,
      .timeout = 60) {
     cr_assert_eq(ax_run(rt, join_loop_main, NULL, NULL), 0);
+}
+
+/* ---- stacks a burst left cached are given back when the worker idles ------ */
+enum { BURST = 300 };
+static ax_barrier burst_barrier;
+
+static void *wait_at_barrier(void *arg) {
+    cr_assert_geq(ax_barrier_wait(&burst_barrier, AX_NO_DEADLINE), 0);
+    return arg;
+}
+
+static void *burst_main(void *arg) {
+    (void)arg;
+    cr_assert_eq(ax_barrier_init(&burst_barrier, BURST + 1), 0);
+    ax_task *t[BURST];
+    for (int i = 0; i < BURST; i++) cr_assert_eq(ax_spawn(&t[i], wait_at_barrier, NULL), 0);
+    for (int i = 0; i < BURST; i++) ax_yield(); /* every child starts and waits */
+    ax_runtime_metrics m;
+    ax_runtime_metrics_get(ax_current_runtime(), &m);
+    cr_assert_geq(m.stacks_mapped, (uint64_t)BURST, "%llu", (unsigned long long)m.stacks_mapped);
+    cr_assert_geq(ax_barrier_wait(&burst_barrier, AX_NO_DEADLINE), 0);
+    for (int i = 0; i < BURST; i++) cr_assert_eq(ax_join(t[i], NULL), 0);
+    return NULL;
+}
+
+Test(join_help, idle_worker_trims_its_stack_cache, .init = rt_one, .fini = rt_done,
+     .timeout = 60) {
+    cr_assert_eq(ax_run(rt, burst_main, NULL, NULL), 0);
+    /* The worker has nothing left to do and goes to sleep, trimming. */
+    ax_runtime_metrics m;
+    do {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+        ax_runtime_metrics_get(rt, &m);
+    } while (m.stacks_mapped > 8);
+    cr_assert_leq(m.stacks_mapped, 8);
 }

@@ -225,11 +225,24 @@ static ax_task *ax__find_task(ax__worker *w) {
 }
 
 bool ax__take_back(ax__worker *w, ax_task *t) {
+    bool got;
     if (w->lifo == t) {
         w->lifo = NULL;
-        return true;
+        got = true;
+    } else {
+        got = ax__lq_pop_tail_if(&w->lq, t);
     }
-    return ax__lq_pop_tail_if(&w->lq, t);
+    if (!got) return false;
+    /* The joiner is about to run t on this thread. What else waits here
+     * must be stealable meanwhile (the LIFO slot is not: a sibling spawned
+     * after t, say), and an idle worker should come and look. */
+    if (w->lifo) {
+        ax_task *l = w->lifo;
+        w->lifo = NULL;
+        if (!ax__lq_push(&w->lq, l)) ax__lq_overflow(w, l);
+    }
+    if (w->rt->nworkers > 1 && ax__lq_len(&w->lq)) ax__notify_idle(w->rt);
+    return true;
 }
 
 ax_task *ax__next_task(ax__worker *w) {

@@ -338,3 +338,34 @@ Test(join_help, idle_worker_trims_its_stack_cache, .init = rt_one, .fini = rt_do
     } while (m.stacks_mapped > 8);
     cr_assert_leq(m.stacks_mapped, 8);
 }
+
+/* ---- what waits behind a child run at once stays stealable ----------------- */
+static atomic_bool second_started;
+
+static void *spin_until_second(void *arg) {
+    /* Holds this thread without yielding: only another worker can run the
+     * second task meanwhile. */
+    while (!atomic_load(&second_started)) {
+    }
+    return arg;
+}
+
+static void *mark_second(void *arg) {
+    atomic_store(&second_started, true);
+    return arg;
+}
+
+static void *pair_main(void *arg) {
+    (void)arg;
+    ax_task *a, *b;
+    cr_assert_eq(ax_spawn(&a, spin_until_second, NULL), 0);
+    cr_assert_eq(ax_spawn(&b, mark_second, NULL), 0); /* b takes the LIFO slot */
+    cr_assert_eq(ax_join(a, NULL), 0);                /* runs a here, at once */
+    cr_assert_eq(ax_join(b, NULL), 0);
+    return NULL;
+}
+
+Test(join_help, sibling_behind_a_child_run_at_once_is_stolen, .init = rt_two, .fini = rt_done,
+     .timeout = 60) {
+    cr_assert_eq(ax_run(rt, pair_main, NULL, NULL), 0);
+}

@@ -275,7 +275,8 @@ bool ax__worker_has_work(const ax__worker *w) {
 
 /* Waits up to AX__SPIN_NS for work to show up without sleeping: the
  * global queue, a victim with AX__STEAL_EAGER queued tasks, or a victim
- * whose queue head has not moved for AX__STUCK_NS. Costs CPU only right
+ * whose queue head has not moved for AX__STUCK_NS, or has not moved while
+ * its owner took tasks back from the tail. Costs CPU only right
  * after the worker ran out of work, never while it is idle for longer. */
 static bool ax__spin_for_work(ax__worker *w) {
     ax_runtime *rt = w->rt;
@@ -288,11 +289,11 @@ static bool ax__spin_for_work(ax__worker *w) {
         atomic_fetch_add_explicit(&rt->searching, 1, memory_order_acq_rel);
         w->searching = true;
     }
-    uint32_t head[AX__SPIN_TRACKED];
+    uint64_t head[AX__SPIN_TRACKED];
     ax_instant since[AX__SPIN_TRACKED];
     ax_instant start = ax_now(), now = start;
     for (unsigned v = 0; v < n && v < AX__SPIN_TRACKED; v++) {
-        head[v] = AX__LQ_HEAD(atomic_load_explicit(&rt->workers[v].lq.head, memory_order_relaxed));
+        head[v] = atomic_load_explicit(&rt->workers[v].lq.head, memory_order_relaxed);
         since[v] = start;
     }
     for (;;) {
@@ -303,11 +304,15 @@ static bool ax__spin_for_work(ax__worker *w) {
             uint32_t len = ax__lq_len(&x->lq);
             if (len >= AX__STEAL_EAGER) return true;
             if (!len || v >= AX__SPIN_TRACKED) continue;
-            uint32_t h = AX__LQ_HEAD(atomic_load_explicit(&x->lq.head, memory_order_relaxed));
-            if (h != head[v]) {
+            uint64_t h = atomic_load_explicit(&x->lq.head, memory_order_relaxed);
+            if (AX__LQ_HEAD(h) != AX__LQ_HEAD(head[v])) {
                 head[v] = h;
                 since[v] = now;
-            } else if (now - since[v] >= AX__STUCK_NS) {
+            } else if (h != head[v] || now - since[v] >= AX__STUCK_NS) {
+                /* Stuck; or the owner takes tasks back from the tail for
+                 * help-first joins while the head stays: a fork-join
+                 * working depth first, whose oldest tasks are the largest
+                 * subtrees, ready for a thief. */
                 w->steal_any = true;
                 return true;
             }

@@ -35,6 +35,7 @@
 #define AX__LIFO_MAX          3
 #define AX__GLOBAL_EVERY      61
 #define AX__SPIN_NS           50000u /* 50 µs: below any futex wake-up */
+#define AX__PARK_PEEK_MS      1
 
 /* initial-exec: one %fs-relative load instead of a __tls_get_addr call
  * (the library is built -fPIC); one pointer of static TLS is affordable
@@ -366,6 +367,17 @@ void ax__worker_main(ax__worker *w) {
         spun = false;
         ax__search_end(w, false);
         if (ax__timers_run_all(w)) continue;
+        /* Tasks queued elsewhere are a hint only: their owner is awake.
+         * But it may be held by a long task, and a push that came just
+         * after the spin's last look found this worker still counted as
+         * searching and woke nobody; so with work queued elsewhere, sleep
+         * at most AX__PARK_PEEK_MS and look again. An idle runtime has
+         * nothing queued and sleeps until its next timer. */
+        atomic_thread_fence(memory_order_seq_cst);
+        w->park_cap_ms = -1;
+        for (unsigned v = 0; v < rt->nworkers; v++)
+            if (&rt->workers[v] != w && ax__lq_len(&rt->workers[v].lq))
+                w->park_cap_ms = AX__PARK_PEEK_MS;
         ax__park(w);
         ax__timers_run_all(w);
     }

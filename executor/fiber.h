@@ -39,6 +39,10 @@ void ax__stack_pool_init(ax__stack_pool *p, size_t usable, unsigned max_cached);
 int ax__stack_get(ax__stack_pool *p, ax__stack **out);
 /* Returns s to the cache, or unmaps it if the cache is full. */
 void ax__stack_put(ax__stack_pool *p, ax__stack *s);
+/* Unmaps cached stacks until at most `keep` are left; returns how many. */
+unsigned ax__stack_pool_trim(ax__stack_pool *p, unsigned keep);
+/* Unmaps one stack that belongs to no pool. */
+void ax__stack_free(ax__stack *s);
 /* Unmaps every cached stack. */
 void ax__stack_pool_destroy(ax__stack_pool *p);
 static inline char *ax__stack_lo(const ax__stack *s) {

@@ -72,6 +72,10 @@ struct ax_task {
      * completer only if it saw JOIN_WAKER when it set COMPLETE. */
     ax_waker join_waker;
     ax_waker self_waker; /* {task vtable, this}: what ax_await passes down */
+    /* The task that switched to this one from ax_join and waits, still
+     * RUNNING, for it to leave the CPU (task.c: ax__join_help). Set and
+     * cleared only by the worker running the two. */
+    ax_task *sync_joiner;
     /* Structured cancellation (cancel.c); touched only by the task itself
      * and by the owner of the scope it belongs to. */
     ax_task *scope_next;
@@ -115,15 +119,22 @@ struct ax__worker {
     unsigned lifo_streak; /* LIFO runs in a row, capped for fairness */
     ax__local_queue lq;   /* stealable by other workers */
     bool searching;       /* counted in rt->searching */
+    bool steal_any;       /* the spin found a stuck queue: steal even a short one */
     uint32_t rng;         /* xorshift state for victim choice */
     uint32_t budget;      /* ready polls left before a forced yield */
     /* Parking: park_state is the futex word (1 while asleep), idle_next
      * links the runtime's idle list (under park_lock). */
     _Atomic uint32_t park_state;
     ax__worker *idle_next;
+    int park_cap_ms; /* longest sleep of the next park; -1: until a timer */
     uint64_t ticks;            /* tasks switched to */
     uint64_t last_maintenance; /* ticks at the last timer/reactor check */
     ax_task *prev;             /* switched away from; its epilogue is pending */
+    /* Joins that ran their child at once (task.c: ax__join_help) since
+     * the worker last picked a task from its queues, and when the 64th of
+     * them ran: a long stretch of them yields, like a long-running task. */
+    uint32_t sync_runs;
+    ax_instant slice_start;
     uint64_t id_next, id_end;  /* a block of task ids taken from rt->next_id */
     ax__stack_pool stacks;
     /* Task slab: local free list, plus frees from other threads. The chunk
@@ -228,9 +239,14 @@ void ax__park(ax__worker *w);
 bool ax__reactor_try_poll(ax__worker *w, int timeout_ms);
 /* One round of the worker loop; false when nothing was ready. */
 bool ax__worker_tick(ax__worker *w);
+/* Tasks a busy worker runs between two checks of its timers and reactor. */
+#define AX__MAINTENANCE_EVERY 61u
 /* Ready polls a task may make in a row before ax_await yields for it. */
 #define AX__BUDGET 128u
 ax_task *ax__next_task(ax__worker *w);     /* pops the next queued task */
+/* Takes t out of w's LIFO slot, or off the tail of w's queue where it was
+ * pushed last; false if it is not there. */
+bool ax__take_back(ax__worker *w, ax_task *t);
 ax_task *ax__next_runnable(ax__worker *w); /* ... and prepares it to run */
 void ax__switch_to(ax__worker *w, ax_task *from, ax_task *to, bool final);
 void ax__finish_prev(ax__worker *w);
@@ -249,6 +265,9 @@ bool ax__task_sees_cancel(ax_task *t);
 void ax__run_cancel_hooks(ax_task *t);
 void ax__task_complete(ax__worker *w, ax_task *t);
 void ax__slab_destroy(ax__worker *w);
+/* A worker going to sleep unmaps the stacks it and the spare list cache
+ * beyond a few. */
+void ax__stacks_trim(ax__worker *w);
 /* Counts the tasks alive now, requesting cancellation of each when
  * `cancel`. */
 size_t ax__scan_live(ax_runtime *rt, bool cancel);

@@ -59,6 +59,7 @@ void ax_runtime_metrics_get(ax_runtime *rt, ax_runtime_metrics *m) {
         .global_queue_depth = atomic_load_explicit(&rt->inject_len, memory_order_relaxed),
         .buf_pool_hits = buf_hits,
         .buf_pool_misses = buf_misses,
+        .stacks_mapped = atomic_load_explicit(&rt->mapped_stacks, memory_order_relaxed),
     };
     uint64_t ended = m->tasks_completed + m->tasks_failed + m->tasks_cancelled;
     m->tasks_alive = m->tasks_spawned > ended ? m->tasks_spawned - ended : 0;
@@ -98,6 +99,7 @@ static const ax__metric_desc ax__metric_table[] = {
     AX__M(blocking_jobs, 1, "Blocking jobs run."),
     AX__M(buf_pool_hits, 1, "Pooled buffers reused from a worker's pool."),
     AX__M(buf_pool_misses, 1, "Pooled buffers that had to be allocated."),
+    AX__M(stacks_mapped, 0, "Task stacks mapped now, in use or cached."),
 };
 #undef AX__M
 #define AX__NMETRICS (sizeof(ax__metric_table) / sizeof(ax__metric_table[0]))

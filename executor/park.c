@@ -95,6 +95,7 @@ static void ax__count_reactor(ax__worker *w, int events) {
  * new timer or the armer sees the parker and wakes it. */
 static int ax__idle_timeout(ax__worker *w) {
     int timeout = ax__timers_timeout_ms(w);
+    if (w->park_cap_ms >= 0 && (timeout < 0 || timeout > w->park_cap_ms)) timeout = w->park_cap_ms;
     uint64_t tick = timeout < 0 ? UINT64_MAX : ax__tick_now(w->rt) + (uint64_t)timeout;
     uint64_t cur = atomic_load_explicit(&w->rt->idle_wake_tick, memory_order_seq_cst);
     while (tick < cur &&
@@ -138,6 +139,7 @@ bool ax__reactor_try_poll(ax__worker *w, int timeout_ms) {
 
 void ax__park(ax__worker *w) {
     ax_runtime *rt = w->rt;
+    ax__stacks_trim(w); /* idle: give back the stacks a burst left cached */
     if (ax__reactor_try_poll(w, -1)) return; /* -1: until the next timer */
     pthread_mutex_lock(&rt->park_lock);
     /* Announce the sleep before the last look at the global queue. */

@@ -34,8 +34,8 @@
 
 #define AX__LIFO_MAX          3
 #define AX__GLOBAL_EVERY      61
-#define AX__MAINTENANCE_EVERY 61u
 #define AX__SPIN_NS           50000u /* 50 µs: below any futex wake-up */
+#define AX__PARK_PEEK_MS      1
 
 /* initial-exec: one %fs-relative load instead of a __tls_get_addr call
  * (the library is built -fPIC); one pointer of static TLS is affordable
@@ -172,12 +172,19 @@ static void ax__search_end(ax__worker *w, bool found) {
         ax__notify_idle(w->rt);
 }
 
+/* A victim queue this long is stolen from at once; a shorter one only once
+ * its head has not moved for AX__STUCK_NS (see ax__spin_for_work). */
+#define AX__STEAL_EAGER 8u
+
 /* Steals half of some other worker's queue: runs the first task, queues
- * the rest locally. */
+ * the rest locally. Only from queues of at least AX__STEAL_EAGER tasks,
+ * unless the spin found a stuck one (w->steal_any). */
 static ax_task *ax__steal(ax__worker *w) {
     ax_runtime *rt = w->rt;
     unsigned n = rt->nworkers;
     if (n < 2) return NULL;
+    uint32_t min_len = w->steal_any ? 1 : AX__STEAL_EAGER;
+    w->steal_any = false;
     if (!w->searching) {
         if (2 * atomic_load_explicit(&rt->searching, memory_order_relaxed) >= n) return NULL;
         atomic_fetch_add_explicit(&rt->searching, 1, memory_order_acq_rel);
@@ -186,7 +193,7 @@ static ax_task *ax__steal(ax__worker *w) {
     unsigned start = ax__rand(w) % n;
     for (unsigned i = 0; i < n; i++) {
         ax__worker *v = &rt->workers[(start + i) % n];
-        if (v == w) continue;
+        if (v == w || ax__lq_len(&v->lq) < min_len) continue;
         ax_task *got[AX__LQ_CAP / 2];
         size_t k = ax__lq_steal(&v->lq, got, AX__LQ_CAP / 2);
         if (!k) continue;
@@ -218,6 +225,27 @@ static ax_task *ax__find_task(ax__worker *w) {
     return ax__steal(w);
 }
 
+bool ax__take_back(ax__worker *w, ax_task *t) {
+    bool got;
+    if (w->lifo == t) {
+        w->lifo = NULL;
+        got = true;
+    } else {
+        got = ax__lq_pop_tail_if(&w->lq, t);
+    }
+    if (!got) return false;
+    /* The joiner is about to run t on this thread. What else waits here
+     * must be stealable meanwhile (the LIFO slot is not: a sibling spawned
+     * after t, say), and an idle worker should come and look. */
+    if (w->lifo) {
+        ax_task *l = w->lifo;
+        w->lifo = NULL;
+        if (!ax__lq_push(&w->lq, l)) ax__lq_overflow(w, l);
+    }
+    if (w->rt->nworkers > 1 && ax__lq_len(&w->lq)) ax__notify_idle(w->rt);
+    return true;
+}
+
 ax_task *ax__next_task(ax__worker *w) {
     ax_task *t = ax__find_task(w);
     /* A worker with work is no longer searching, however it found it;
@@ -235,17 +263,22 @@ bool ax__worker_has_work(const ax__worker *w) {
            atomic_load_explicit(&w->rt->inject_len, memory_order_relaxed) || ax__maintenance_due(w);
 }
 
-/* How long a lone task must sit in a busy worker's queue, with that
- * worker making no progress, before a spinning worker takes it: a task
- * just pushed is about to run on its own worker (stealing it only adds a
- * cross-thread hand-off), but one stuck behind a long-running task is not. */
+/* How long the head of a short victim queue must stay put, with tasks
+ * behind it, before a spinning worker steals: a queue its owner keeps
+ * taking from (tasks passing messages to each other, yielding in turn) is
+ * being served, and stealing from it would only split partners across
+ * threads, so that every message costs a cross-thread wake-up; a queue
+ * whose head does not move (a fork-join parent working at the tail, a
+ * task holding the thread) is not being served. */
 #define AX__STUCK_NS     20000u
-#define AX__SPIN_TRACKED 64 /* victims whose progress the spin tracks */
+#define AX__SPIN_TRACKED 64 /* victims whose queue heads the spin tracks */
+#define AX__SPIN_PAUSES  16 /* between two looks: do not hammer the victims' lines */
 
 /* Waits up to AX__SPIN_NS for work to show up without sleeping: the
- * global queue, a victim with two or more queued tasks, or a victim stuck
- * on its current task with one queued. Costs CPU only right after the
- * worker ran out of work, never while it is idle for longer. */
+ * global queue, a victim with AX__STEAL_EAGER queued tasks, or a victim
+ * whose queue head has not moved for AX__STUCK_NS, or has not moved while
+ * its owner took tasks back from the tail. Costs CPU only right
+ * after the worker ran out of work, never while it is idle for longer. */
 static bool ax__spin_for_work(ax__worker *w) {
     ax_runtime *rt = w->rt;
     unsigned n = rt->nworkers;
@@ -257,28 +290,38 @@ static bool ax__spin_for_work(ax__worker *w) {
         atomic_fetch_add_explicit(&rt->searching, 1, memory_order_acq_rel);
         w->searching = true;
     }
-    uint64_t seen[AX__SPIN_TRACKED];
-    for (unsigned v = 0; v < n && v < AX__SPIN_TRACKED; v++)
-        seen[v] = atomic_load_explicit(&rt->workers[v].stats.polls, memory_order_relaxed);
+    uint64_t head[AX__SPIN_TRACKED];
+    ax_instant since[AX__SPIN_TRACKED];
     ax_instant start = ax_now(), now = start;
-    for (unsigned i = 1;; i++) {
+    for (unsigned v = 0; v < n && v < AX__SPIN_TRACKED; v++) {
+        head[v] = atomic_load_explicit(&rt->workers[v].lq.head, memory_order_relaxed);
+        since[v] = start;
+    }
+    for (;;) {
         if (atomic_load_explicit(&rt->inject_len, memory_order_relaxed)) return true;
         for (unsigned v = 0; v < n; v++) {
             const ax__worker *x = &rt->workers[v];
             if (x == w) continue;
             uint32_t len = ax__lq_len(&x->lq);
-            if (len > 1) return true;
-            if (len == 1 && now - start >= AX__STUCK_NS &&
-                (v >= AX__SPIN_TRACKED ||
-                 atomic_load_explicit(&x->stats.polls, memory_order_relaxed) == seen[v]))
+            if (len >= AX__STEAL_EAGER) return true;
+            if (!len || v >= AX__SPIN_TRACKED) continue;
+            uint64_t h = atomic_load_explicit(&x->lq.head, memory_order_relaxed);
+            if (AX__LQ_HEAD(h) != AX__LQ_HEAD(head[v])) {
+                head[v] = h;
+                since[v] = now;
+            } else if (h != head[v] || now - since[v] >= AX__STUCK_NS) {
+                /* Stuck; or the owner takes tasks back from the tail for
+                 * help-first joins while the head stays: a fork-join
+                 * working depth first, whose oldest tasks are the largest
+                 * subtrees, ready for a thief. */
+                w->steal_any = true;
                 return true;
+            }
         }
         if (atomic_load_explicit(&rt->stop, memory_order_relaxed)) return false;
-        ax__cpu_relax();
-        if (i % 64 == 0) {
-            now = ax_now();
-            if (now - start >= AX__SPIN_NS) return false;
-        }
+        for (int i = 0; i < AX__SPIN_PAUSES; i++) ax__cpu_relax();
+        now = ax_now();
+        if (now - start >= AX__SPIN_NS) return false;
     }
 }
 
@@ -324,6 +367,17 @@ void ax__worker_main(ax__worker *w) {
         spun = false;
         ax__search_end(w, false);
         if (ax__timers_run_all(w)) continue;
+        /* Tasks queued elsewhere are a hint only: their owner is awake.
+         * But it may be held by a long task, and a push that came just
+         * after the spin's last look found this worker still counted as
+         * searching and woke nobody; so with work queued elsewhere, sleep
+         * at most AX__PARK_PEEK_MS and look again. An idle runtime has
+         * nothing queued and sleeps until its next timer. */
+        atomic_thread_fence(memory_order_seq_cst);
+        w->park_cap_ms = -1;
+        for (unsigned v = 0; v < rt->nworkers; v++)
+            if (&rt->workers[v] != w && ax__lq_len(&rt->workers[v].lq))
+                w->park_cap_ms = AX__PARK_PEEK_MS;
         ax__park(w);
         ax__timers_run_all(w);
     }

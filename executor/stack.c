@@ -106,6 +106,22 @@ void ax__stack_put(ax__stack_pool *p, ax__stack *s) {
     p->count++;
 }
 
+void ax__stack_free(ax__stack *s) {
+    stack_unmap(s);
+}
+
+unsigned ax__stack_pool_trim(ax__stack_pool *p, unsigned keep) {
+    unsigned n = 0;
+    while (p->count > keep) {
+        ax__stack *s = p->free;
+        p->free = s->next;
+        p->count--;
+        stack_unmap(s);
+        n++;
+    }
+    return n;
+}
+
 void ax__stack_pool_destroy(ax__stack_pool *p) {
     ax__stack *s = p->free;
     while (s) {

@@ -190,6 +190,7 @@ int ax__task_new(ax_runtime *rt, ax__worker *w, ax_task_fn fn, void *arg, bool d
     t->shield = 0;
     t->self_waker.vtable = &ax__task_waker_vtable;
     t->self_waker.data = t;
+    t->sync_joiner = NULL;
     t->id = ax__next_task_id(rt, w);
     /* A task spawned while the runtime stops is born cancelled: it ends at
      * once without running, and whoever joins it learns AX_ECANCELED. */
@@ -324,6 +325,31 @@ static void ax__stack_give(ax__worker *w, ax__stack *s) {
         atomic_fetch_sub_explicit(&w->rt->mapped_stacks, 1, memory_order_relaxed);
 }
 
+/* A worker about to sleep gives back what demand left behind: its cached
+ * stacks beyond AX__STACK_IDLE_KEEP, and the whole spare list (a burst
+ * of suspended tasks may have filled it). Their pages stay committed
+ * while they are cached, so an idle runtime should not keep them. */
+#define AX__STACK_IDLE_KEEP 8u
+
+void ax__stacks_trim(ax__worker *w) {
+    ax_runtime *rt = w->rt;
+    size_t freed = ax__stack_pool_trim(&w->stacks, AX__STACK_IDLE_KEEP);
+    if (atomic_load_explicit(&rt->spare_count, memory_order_relaxed)) {
+        ax__spin_lock(&rt->spare_lock);
+        ax__stack *list = rt->spare;
+        rt->spare = NULL;
+        size_t n = atomic_exchange_explicit(&rt->spare_count, 0, memory_order_relaxed);
+        ax__spin_unlock(&rt->spare_lock);
+        while (list) {
+            ax__stack *next = list->next;
+            ax__stack_free(list);
+            list = next;
+        }
+        freed += n;
+    }
+    if (freed) atomic_fetch_sub_explicit(&rt->mapped_stacks, freed, memory_order_relaxed);
+}
+
 /* Publishes the outcome (value, err, final_state) with COMPLETE and wakes
  * the joiner. Runs on the task's own stack when fn returns (so the joiner
  * can be the next task this worker switches to), or on any stack for a task
@@ -456,8 +482,17 @@ void ax__switch_to(ax__worker *w, ax_task *t, ax_task *to, bool final) {
 static void ax__task_leave(ax_task *t, uint8_t why) {
     ax__worker *w = ax__worker_current();
     t->exit_why = why;
-    ax_task *next = ax__maintenance_due(w) ? NULL : ax__next_runnable(w);
-    w->ticks++;
+    ax_task *next = t->sync_joiner;
+    if (next) {
+        /* Run from ax_join, whose caller waits on this worker, still
+         * RUNNING: back to it, done or not (if not, it goes on to wait the
+         * usual way). */
+        t->sync_joiner = NULL;
+    } else {
+        next = ax__maintenance_due(w) ? NULL : ax__next_runnable(w);
+        w->ticks++;
+        w->sync_runs = 0;
+    }
     ax__switch_to(w, t, next, why == AX__EXIT_DONE);
     /* Resumed, possibly on another worker. */
     ax__finish_prev(ax__worker_current());
@@ -666,8 +701,64 @@ void ax_join_future_init(ax_join_future *jf, ax_task *t) {
     jf->value = NULL;
 }
 
+/* Help-first join. A child that has not been picked up yet and sits where
+ * this worker put it last (its LIFO slot, or the tail of its queue) is run
+ * now, on its own stack, with the joiner waiting still RUNNING instead of
+ * suspending: no waker is registered, no wake-up is needed, and the child's
+ * stack (fresh from the cache) goes back to the cache before the joiner
+ * goes on, so a fork-join tree is walked depth first with one stack per
+ * level, like a Cilk or rayon join. If the child leaves the CPU before it
+ * ends (it waits, or yields), ax__task_leave switches back to the joiner,
+ * which then waits for it the usual way. Tasks that were stolen, or queued
+ * deeper, are waited for the usual way too.
+ *
+ * Fairness: such a stretch of joins never goes back to the worker's queues,
+ * so every AX__SLICE_CHECK of them the clock is read, and after
+ * AX__SLICE_NS the task yields and the worker serves its timers and I/O. */
+#define AX__SLICE_CHECK 64u
+#define AX__SLICE_NS    2000000u /* 2 ms */
+
+static void ax__join_slice(ax__worker *w, ax_task *self) {
+    if (++w->sync_runs % AX__SLICE_CHECK) return;
+    ax_instant now = ax_now();
+    if (w->sync_runs == AX__SLICE_CHECK) {
+        w->slice_start = now;
+        return;
+    }
+    if (now - w->slice_start < AX__SLICE_NS) return;
+    w->last_maintenance = w->ticks - AX__MAINTENANCE_EVERY; /* due now */
+    ax__task_leave(self, AX__EXIT_YIELD);
+}
+
+static void ax__join_help(ax_task *t) {
+    ax__worker *w = ax__worker_current();
+    if (!w || w->rt != t->rt) return;
+    ax_task *self = w->current;
+    if (!self || self == t) return;
+    uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+    if ((s & (AX__T_SCHEDULED | AX__T_COMPLETE)) != AX__T_SCHEDULED) return;
+    /* A cancelled joiner returns AX_ECANCELED without waiting. */
+    if (!self->shield && (atomic_load_explicit(&self->state, memory_order_relaxed) & AX__T_CANCEL))
+        return;
+    if (!ax__take_back(w, t)) return;
+    if (ax__task_prepare(w, t)) { /* else t ended without running */
+        t->sync_joiner = self;
+        AX__COUNT(&w->stats, polls);
+        w->budget = AX__BUDGET;
+        w->current = t;
+        w->prev = NULL; /* self stays RUNNING: it is waiting right here */
+        ax__overflow_set_current(t->stack, t->id);
+        ax__fiber_switch(&self->fiber, &t->fiber);
+        /* Back: t ended, or left the CPU and has to be waited for. */
+        w = ax__worker_current();
+        ax__finish_prev(w);
+    }
+    ax__join_slice(w, self);
+}
+
 int ax_join(ax_task *t, void **result) {
     if (!t) return AX_EINVAL;
+    ax__join_help(t);
     ax_join_future jf;
     ax_join_future_init(&jf, t);
     intptr_t r = ax_await(&jf.base);

@@ -41,6 +41,7 @@ typedef struct ax_runtime_metrics {
     uint64_t blocking_jobs;        /* jobs run */
     uint64_t buf_pool_hits;        /* ax_buf_pool_get served from a worker's pool */
     uint64_t buf_pool_misses;      /* ... that had to malloc (off-worker calls not counted) */
+    uint64_t stacks_mapped;        /* now: task stacks mapped, in use or cached */
 } ax_runtime_metrics;
 
 /* Fills *out with a snapshot of rt's counters. Thread-safe. */

@@ -29,7 +29,10 @@ typedef struct ax_runtime_opts {
      * touch, so an idle task costs what it actually used. */
     size_t stack_size;
     /* Stacks each worker keeps for reuse once their task finishes.
-     * 0: 64. */
+     * 0: 64. Beyond that, up to 4096 more wait in a list all workers share.
+     * A worker that goes idle unmaps all but 8 of its own and empties the
+     * shared list, so a burst of suspended tasks leaves no memory behind
+     * (ax_runtime_metrics.stacks_mapped counts what is mapped). */
     unsigned stack_cache;
     /* Signals ax_signal_wait may wait for, or NULL. They are blocked in the
      * thread that creates the runtime (and so in the workers, which inherit

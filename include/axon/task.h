@@ -51,7 +51,13 @@ int ax_spawn_on(ax_runtime *rt, ax_task **out, ax_task_fn fn, void *arg);
  * the caller was cancelled while waiting), or t's failure code (FAILED:
  * AX_ENOMEM when no stack could be had, or the code given to ax_task_exit).
  * Task only (AX_ENOTASK elsewhere; ax_block_on with ax_join_future_init
- * serves plain threads). */
+ * serves plain threads).
+ * If t has not started and is the task the caller's worker queued last (a
+ * child spawned just before, say), ax_join runs it at once, on its own
+ * stack and on the caller's thread, before anything else queued there (a
+ * help-first join, as in Cilk or rayon). Results and cancellation are as
+ * for any join; should t wait or yield before it ends, the caller goes back
+ * to waiting for it the usual way. The join future never runs its task. */
 int ax_join(ax_task *t, void **result);
 
 /* The join operation as a future, for combinators and ax_block_on. The

@@ -110,6 +110,8 @@ static void ax__idle_woke(ax__worker *w) {
     atomic_store_explicit(&w->rt->idle_wake_tick, UINT64_MAX, memory_order_relaxed);
 }
 
+#define AX__REACTOR_BATCH 32
+
 bool ax__reactor_try_poll(ax__worker *w, int timeout_ms) {
     ax_runtime *rt = w->rt;
     bool expected = false;
@@ -126,6 +128,13 @@ bool ax__reactor_try_poll(ax__worker *w, int timeout_ms) {
      * queue, costing a lock and serving those connections late (epoll
      * keeps the rest queued, in order, for the next poll). */
     int room = (int)(AX__LQ_CAP - ax__lq_len(&w->lq)) - (w->lifo != NULL);
+    /* And at most AX__REACTOR_BATCH: every task an event wakes is touched
+     * twice, when woken and when run, and between the two passes the whole
+     * batch's task structs, stacks and handles must stay in cache. Batches
+     * of 32 kept an echo server at 1,024 connections ~8% cheaper per
+     * message than batches of 256 (bench/echo); the extra epoll_wait per 32
+     * events costs less than the misses it saves. */
+    if (room > AX__REACTOR_BATCH) room = AX__REACTOR_BATCH;
     if (room < 1 && timeout_ms == 0) {
         atomic_store_explicit(&rt->reactor_busy, false, memory_order_release);
         return true;
@@ -139,7 +148,7 @@ bool ax__reactor_try_poll(ax__worker *w, int timeout_ms) {
 
 void ax__park(ax__worker *w) {
     ax_runtime *rt = w->rt;
-    ax__stacks_trim(w); /* idle: give back the stacks a burst left cached */
+    ax__stacks_trim(w);                      /* idle: give back the stacks a burst left cached */
     if (ax__reactor_try_poll(w, -1)) return; /* -1: until the next timer */
     pthread_mutex_lock(&rt->park_lock);
     /* Announce the sleep before the last look at the global queue. */

@@ -126,7 +126,7 @@ struct ax__worker {
      * links the runtime's idle list (under park_lock). */
     _Atomic uint32_t park_state;
     ax__worker *idle_next;
-    int park_cap_ms; /* longest sleep of the next park; -1: until a timer */
+    int park_cap_ms;           /* longest sleep of the next park; -1: until a timer */
     uint64_t ticks;            /* tasks switched to */
     uint64_t last_maintenance; /* ticks at the last timer/reactor check */
     ax_task *prev;             /* switched away from; its epilogue is pending */
@@ -135,7 +135,7 @@ struct ax__worker {
      * them ran: a long stretch of them yields, like a long-running task. */
     uint32_t sync_runs;
     ax_instant slice_start;
-    uint64_t id_next, id_end;  /* a block of task ids taken from rt->next_id */
+    uint64_t id_next, id_end; /* a block of task ids taken from rt->next_id */
     ax__stack_pool stacks;
     /* Task slab: local free list, plus frees from other threads. The chunk
      * list is also walked by ax_runtime_free to find live tasks. */
@@ -243,7 +243,7 @@ bool ax__worker_tick(ax__worker *w);
 #define AX__MAINTENANCE_EVERY 61u
 /* Ready polls a task may make in a row before ax_await yields for it. */
 #define AX__BUDGET 128u
-ax_task *ax__next_task(ax__worker *w);     /* pops the next queued task */
+ax_task *ax__next_task(ax__worker *w); /* pops the next queued task */
 /* Takes t out of w's LIFO slot, or off the tail of w's queue where it was
  * pushed last; false if it is not there. */
 bool ax__take_back(ax__worker *w, ax_task *t);

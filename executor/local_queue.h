@@ -118,8 +118,8 @@ static inline size_t ax__lq_steal(ax__local_queue *q, ax_task **out, size_t max)
         /* n <= len < 2^32 - head never carries into the high half... except
          * when head wraps, which the carry then also bumps: harmless, the
          * count only has to change. */
-        if (atomic_compare_exchange_strong_explicit(&q->head, &word, word + n,
-                                                    memory_order_acq_rel, memory_order_relaxed))
+        if (atomic_compare_exchange_strong_explicit(&q->head, &word, word + n, memory_order_acq_rel,
+                                                    memory_order_relaxed))
             return n;
     }
 }

@@ -16,7 +16,12 @@
 ax__reactor *ax__runtime_reactor(ax_runtime *rt);
 
 /* Per-runtime objects of the layers above, one slot each. */
-typedef enum ax__rt_slot { AX__RT_SLOT_RESOLVER, AX__RT_SLOT_POOLS, AX__RT_SLOT_FS, AX__RT_SLOT_COUNT } ax__rt_slot;
+typedef enum ax__rt_slot {
+    AX__RT_SLOT_RESOLVER,
+    AX__RT_SLOT_POOLS,
+    AX__RT_SLOT_FS,
+    AX__RT_SLOT_COUNT
+} ax__rt_slot;
 
 /* The object in slot, or NULL. Lock-free, thread-safe. */
 void *ax__runtime_slot(ax_runtime *rt, ax__rt_slot slot);

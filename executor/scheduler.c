@@ -32,10 +32,10 @@
 
 #include <time.h>
 
-#define AX__LIFO_MAX          3
-#define AX__GLOBAL_EVERY      61
-#define AX__SPIN_NS           50000u /* 50 µs: below any futex wake-up */
-#define AX__PARK_PEEK_MS      1
+#define AX__LIFO_MAX     3
+#define AX__GLOBAL_EVERY 61
+#define AX__SPIN_NS      50000u /* 50 µs: below any futex wake-up */
+#define AX__PARK_PEEK_MS 1
 
 /* initial-exec: one %fs-relative load instead of a __tls_get_addr call
  * (the library is built -fPIC); one pointer of static TLS is affordable

@@ -644,11 +644,13 @@ static int wait_turn(ax_pool *p, ax__pool_key *k, ax_instant deadline, ax__pool_
     }
     ax__pool_waiter w = {.base = {&waiter_vtable, 0}, .pool = p, .key = k, .state = W_QUEUED};
     w.prev = p->wq_tail;
+    /* w lives on this frame and is queued only until ax_await_until returns:
+     * its drop unlinks it on every path. */
     if (p->wq_tail)
         p->wq_tail->next = &w;
     else
-        p->wq_head = &w;
-    p->wq_tail = &w;
+        p->wq_head = &w; // cppcheck-suppress autoVariables
+    p->wq_tail = &w;     // cppcheck-suppress autoVariables
     p->nwaiters++;
     k->nwaiters++;
     p->waiter_refs++;

@@ -100,7 +100,7 @@ static int ax__accepted(ax_tcp_listener *l, int fd, const struct ax__accept_arg 
 }
 
 int ax_tcp_accept(ax_tcp_listener *l, ax_tcp **out, ax_addr *peer, ax_instant deadline) {
-    struct ax__accept_arg a;
+    struct ax__accept_arg a = {.len = 0}; /* filled by accept4 */
     ssize_t fd = ax__sock_await_op(&l->s, AX__DIR_READ, ax__accept_op, &a, deadline);
     if (fd < 0) return (int)fd;
     return ax__accepted(l, (int)fd, &a, out, peer);

@@ -74,7 +74,7 @@ extern "C" {
     X(ENXDOMAIN, -4089, "host name does not exist (NXDOMAIN)")                                     \
     X(ESERVFAIL, -4088, "name server failed (SERVFAIL or refused)")                                \
     X(ENOADDR, -4087, "host name has no address of the requested family")                          \
-    X(EBADRESP, -4086, "malformed answer from the name server")                                   \
+    X(EBADRESP, -4086, "malformed answer from the name server")                                    \
     X(EBADUTF8, -4085, "text is not valid UTF-8")
 
 enum {

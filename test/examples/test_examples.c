@@ -117,7 +117,8 @@ Test(examples, grep_searches_files_concurrently, .timeout = 60) {
     fputs("alpha needle\nbeta\r\nneedle gamma", f);
     fclose(f);
     f = fopen(b, "w");
-    for (int i = 1; i <= 5000; i++) fprintf(f, i == 4321 ? "line %d has the needle\n" : "line %d\n", i);
+    for (int i = 1; i <= 5000; i++)
+        fprintf(f, i == 4321 ? "line %d has the needle\n" : "line %d\n", i);
     fclose(f);
     char out[8192];
     char *args[] = {"needle", a, b, c, NULL};

@@ -243,7 +243,8 @@ enum { FANOUT = 600 }; /* more than a local queue holds: some overflow */
 static void *fanout_reverse(void *arg) {
     (void)arg;
     ax_task *t[FANOUT];
-    for (intptr_t i = 0; i < FANOUT; i++) cr_assert_eq(ax_spawn(&t[i], return_arg_task, (void *)i), 0);
+    for (intptr_t i = 0; i < FANOUT; i++)
+        cr_assert_eq(ax_spawn(&t[i], return_arg_task, (void *)i), 0);
     for (intptr_t i = FANOUT; i-- > 0;) {
         void *v = NULL;
         cr_assert_eq(ax_join(t[i], &v), 0);
@@ -326,8 +327,7 @@ static void *burst_main(void *arg) {
     return NULL;
 }
 
-Test(join_help, idle_worker_trims_its_stack_cache, .init = rt_one, .fini = rt_done,
-     .timeout = 60) {
+Test(join_help, idle_worker_trims_its_stack_cache, .init = rt_one, .fini = rt_done, .timeout = 60) {
     cr_assert_eq(ax_run(rt, burst_main, NULL, NULL), 0);
     /* The worker has nothing left to do and goes to sleep, trimming. */
     ax_runtime_metrics m;

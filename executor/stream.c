@@ -55,24 +55,27 @@ void ax_stream_close(ax_stream *s) {
 
 /* --- futures ------------------------------------------------------------------ */
 
-enum { AX__OP_READ, AX__OP_WRITE, AX__OP_WRITEV, AX__OP_FLUSH, AX__OP_SHUTDOWN, AX__OP_READABLE };
+/* What a future does. The first two are the public future's directions,
+ * so one future type serves the public read/write futures and every
+ * suspending wrapper. */
+enum {
+    AX__OP_READ = AX_STREAM_READ,
+    AX__OP_WRITE = AX_STREAM_WRITE,
+    AX__OP_WRITEV,
+    AX__OP_FLUSH,
+    AX__OP_SHUTDOWN,
+    AX__OP_READABLE
+};
 
-/* The one future behind every wrapper. stream is NULL once it finished. */
-typedef struct ax__stream_op {
-    ax_future base;
-    ax_stream *stream;
-    int op;
-    void *buf;
-    size_t len; /* bytes, or iovec count for WRITEV */
-} ax__stream_op;
-
+/* ax_stream_io_future with dir holding an AX__OP_*; stream is NULL once it
+ * finished. len is the iovec count for WRITEV. */
 static ax_poll ax__stream_op_poll(ax_future *f, ax_context *cx) {
-    ax__stream_op *o = (ax__stream_op *)f;
+    ax_stream_io_future *o = (ax_stream_io_future *)f;
     if (!o->stream) return AX_READY;
     ssize_t n = 0;
     int r = 0;
     ax_poll p;
-    switch (o->op) {
+    switch (o->dir) {
     case AX__OP_READ:
         p = ax_stream_poll_read(o->stream, cx, o->buf, o->len, &n);
         break;
@@ -102,12 +105,15 @@ static ax_poll ax__stream_op_poll(ax_future *f, ax_context *cx) {
     return AX_READY;
 }
 
+static void ax__stream_forget(ax_stream *s, int op) {
+    if (s->vtable->forget)
+        s->vtable->forget(s, op == AX__OP_READ || op == AX__OP_READABLE ? AX_STREAM_READ
+                                                                        : AX_STREAM_WRITE);
+}
+
 static void ax__stream_op_drop(ax_future *f) {
-    ax__stream_op *o = (ax__stream_op *)f;
-    if (o->stream && o->stream->vtable->forget)
-        o->stream->vtable->forget(o->stream, o->op == AX__OP_READ || o->op == AX__OP_READABLE
-                                                 ? AX_STREAM_READ
-                                                 : AX_STREAM_WRITE);
+    ax_stream_io_future *o = (ax_stream_io_future *)f;
+    if (o->stream) ax__stream_forget(o->stream, o->dir);
     o->stream = NULL;
 }
 
@@ -115,39 +121,17 @@ static const ax_future_vtable ax__stream_op_vtable = {ax__stream_op_poll, ax__st
 
 static intptr_t ax__stream_await(ax_stream *s, int op, const void *buf, size_t len,
                                  ax_instant deadline) {
-    ax__stream_op o = {{&ax__stream_op_vtable, 0}, s, op, (void *)buf, len};
+    ax_stream_io_future o = {{&ax__stream_op_vtable, 0}, s, (void *)buf, len, op};
     return ax_await_until(&o.base, deadline);
 }
 
-/* The public future shares the op future's layout rules: stream NULL when
- * done; dir picks read or write. */
-static ax_poll ax__io_future_poll(ax_future *f, ax_context *cx) {
-    ax_stream_io_future *o = (ax_stream_io_future *)f;
-    if (!o->stream) return AX_READY;
-    ssize_t n;
-    ax_poll p = o->dir == AX_STREAM_READ ? ax_stream_poll_read(o->stream, cx, o->buf, o->len, &n)
-                                         : ax_stream_poll_write(o->stream, cx, o->buf, o->len, &n);
-    if (p == AX_PENDING) return AX_PENDING;
-    o->base.result = n;
-    o->stream = NULL;
-    return AX_READY;
-}
-
-static void ax__io_future_drop(ax_future *f) {
-    ax_stream_io_future *o = (ax_stream_io_future *)f;
-    if (o->stream && o->stream->vtable->forget) o->stream->vtable->forget(o->stream, o->dir);
-    o->stream = NULL;
-}
-
-static const ax_future_vtable ax__io_future_vtable = {ax__io_future_poll, ax__io_future_drop};
-
 void ax_stream_read_future_init(ax_stream_io_future *f, ax_stream *s, void *buf, size_t len) {
-    *f = (ax_stream_io_future){{&ax__io_future_vtable, 0}, s, buf, len, AX_STREAM_READ};
+    *f = (ax_stream_io_future){{&ax__stream_op_vtable, 0}, s, buf, len, AX__OP_READ};
 }
 
 void ax_stream_write_future_init(ax_stream_io_future *f, ax_stream *s, const void *buf,
                                  size_t len) {
-    *f = (ax_stream_io_future){{&ax__io_future_vtable, 0}, s, (void *)buf, len, AX_STREAM_WRITE};
+    *f = (ax_stream_io_future){{&ax__stream_op_vtable, 0}, s, (void *)buf, len, AX__OP_WRITE};
 }
 
 /* --- suspending wrappers -------------------------------------------------------- */
@@ -255,34 +239,31 @@ typedef struct ax__read_buf_op {
 static ax_poll ax__read_buf_poll(ax_future *f, ax_context *cx) {
     ax__read_buf_op *o = (ax__read_buf_op *)f;
     if (!o->stream) return AX_READY;
-    for (;;) {
-        int r;
-        if (ax_stream_poll_read_ready(o->stream, cx, &r) == AX_PENDING) return AX_PENDING;
-        ax_buf *b;
-        int err = r ? r : ax_buf_pool_get(&b, o->size);
-        ssize_t n = err;
-        if (!err) {
-            if (ax_stream_poll_read(o->stream, cx, ax_buf_data(b), o->size, &n) == AX_PENDING) {
-                ax_buf_unref(b);
-                return AX_PENDING;
-            }
-            if (n > 0) {
-                ax_buf_set_len(b, (size_t)n);
-                o->buf = b;
-            } else {
-                ax_buf_unref(b);
-            }
+    int r;
+    if (ax_stream_poll_read_ready(o->stream, cx, &r) == AX_PENDING) return AX_PENDING;
+    ax_buf *b;
+    int err = r ? r : ax_buf_pool_get(&b, o->size);
+    ssize_t n = err;
+    if (!err) {
+        if (ax_stream_poll_read(o->stream, cx, ax_buf_data(b), o->size, &n) == AX_PENDING) {
+            ax_buf_unref(b); /* stale readiness: wait again holding nothing */
+            return AX_PENDING;
         }
-        o->base.result = n;
-        o->stream = NULL;
-        return AX_READY;
+        if (n > 0) {
+            ax_buf_set_len(b, (size_t)n);
+            o->buf = b;
+        } else {
+            ax_buf_unref(b);
+        }
     }
+    o->base.result = n;
+    o->stream = NULL;
+    return AX_READY;
 }
 
 static void ax__read_buf_drop(ax_future *f) {
     ax__read_buf_op *o = (ax__read_buf_op *)f;
-    if (o->stream && o->stream->vtable->forget)
-        o->stream->vtable->forget(o->stream, AX_STREAM_READ);
+    if (o->stream) ax__stream_forget(o->stream, AX__OP_READ);
     o->stream = NULL;
 }
 

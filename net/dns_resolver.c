@@ -220,7 +220,7 @@ out:
 
 int ax__dns_exchange(ax_resolver *r, const uint8_t *name, size_t name_len, const uint16_t *qtypes,
                      size_t nq, ax__dns_answer *answers, ax_instant deadline) {
-    ax_runtime *rt = ax__sock_runtime();
+    ax_runtime *rt = ax_current_runtime();
     if (!rt) return AX_ENOTASK;
     if (nq == 0 || nq > 2) return AX_EINVAL;
     ax__dns_xchg *x = calloc(1, sizeof *x);

@@ -15,10 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-ax_runtime *ax__sock_runtime(void) {
-    return ax_current_runtime();
-}
-
 int ax__sock_open(ax_runtime *rt, int domain, int type, int proto, ax__sock *s) {
     memset(s, 0, sizeof *s);
     s->rt = rt;

@@ -29,9 +29,6 @@ typedef struct ax__sock {
  * object. */
 extern const ax_stream_vtable ax__sock_stream_vtable;
 
-/* The calling task's runtime, or NULL (then callers return AX_ENOTASK). */
-ax_runtime *ax__sock_runtime(void);
-
 /* socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto) into s->fd,
  * not yet registered (connect registers after connect(2), see sock.c).
  * Returns 0 or AX_E*. */

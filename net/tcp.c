@@ -34,7 +34,7 @@ int ax_tcp_listen(const ax_addr *addr, const ax_tcp_listen_opts *opts, ax_tcp_li
     else
         ax_tcp_listen_opts_init(&o);
     if (!addr || !out) return AX_EINVAL;
-    ax_runtime *rt = ax__sock_runtime();
+    ax_runtime *rt = ax_current_runtime();
     if (!rt) return AX_ENOTASK;
     int err = ax__sock_check_addr(rt, AX__POLICY_OP_BIND, addr);
     if (err) return err;
@@ -130,32 +130,11 @@ void ax_tcp_listener_close(ax_tcp_listener *l) {
     free(l);
 }
 
-/* Opens, connects and wraps one socket; the policy was checked already. */
-static int ax__tcp_connect_one(ax_runtime *rt, const ax_addr *addr, ax_instant deadline,
-                               ax_tcp **out) {
-    struct sockaddr_storage ss;
-    socklen_t len;
-    int err = ax_addr_to_sockaddr(addr, &ss, &len);
-    if (err) return err;
-    ax_tcp *c = malloc(sizeof *c);
-    if (!c) return AX_ENOMEM;
-    if ((err = ax__sock_open(rt, ss.ss_family, SOCK_STREAM, 0, &c->s)) ||
-        (err = ax__sock_connect(&c->s, (struct sockaddr *)&ss, len, deadline))) {
-        free(c);
-        return err;
-    }
-    c->s.stream.vtable = &ax__sock_stream_vtable;
-    *out = c;
-    return 0;
-}
-
 int ax_tcp_connect(const ax_addr *addr, ax_instant deadline, ax_tcp **out) {
     if (!addr || !out) return AX_EINVAL;
-    ax_runtime *rt = ax__sock_runtime();
+    ax_runtime *rt = ax_current_runtime();
     if (!rt) return AX_ENOTASK;
-    int err = ax__sock_check_addr(rt, AX__POLICY_OP_CONNECT, addr);
-    if (err) return err;
-    return ax__tcp_connect_one(rt, addr, deadline, out);
+    return ax__tcp_connect_addr(rt, addr, deadline, out);
 }
 
 ax_stream *ax_tcp_stream(ax_tcp *c) {

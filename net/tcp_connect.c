@@ -14,16 +14,15 @@
 
 #define AX__HE_DEFAULT_DELAY_MS 250
 
-typedef struct ax__he_attempt {
-    ax_tcp *tcp; /* NULL: not started, or finished */
-    int active;
-} ax__he_attempt;
+/* Lists this long live in the future itself: the common connect (one
+ * address, or a name's few) allocates nothing. */
+#define AX__HE_INLINE 16
 
 typedef struct ax__he_future {
     ax_future base;
     ax_runtime *rt;
     ax_addr *order; /* addresses in the order to try them */
-    ax__he_attempt *att;
+    ax_tcp **att;   /* attempt i's socket while it connects, else NULL */
     size_t n, next, active;
     uint64_t delay_ns;
     ax_sleep_future timer;
@@ -31,6 +30,8 @@ typedef struct ax__he_future {
     int check_policy; /* 0: the caller checked the host name already */
     int last_err;
     ax_tcp *winner;
+    ax_addr order_inline[AX__HE_INLINE];
+    ax_tcp *att_inline[AX__HE_INLINE];
 } ax__he_future;
 
 /* RFC 8305 4: alternate the families, starting with the first address's. */
@@ -46,14 +47,10 @@ static void ax__he_interleave(const ax_addr *in, size_t n, ax_addr *out) {
 }
 
 static void ax__he_close_attempt(ax__he_future *h, size_t i) {
-    if (h->att[i].active) {
-        h->att[i].active = 0;
-        h->active--;
-    }
-    if (h->att[i].tcp) {
-        ax_tcp_close(h->att[i].tcp);
-        h->att[i].tcp = NULL;
-    }
+    if (!h->att[i]) return;
+    ax_tcp_close(h->att[i]);
+    h->att[i] = NULL;
+    h->active--;
 }
 
 /* Starts the next allowed address. Returns 1 when an attempt is under way
@@ -80,8 +77,7 @@ static int ax__he_start_next(ax__he_future *h) {
                 return 1;
             }
             if (err == AX_EINPROGRESS) {
-                h->att[i].tcp = c;
-                h->att[i].active = 1;
+                h->att[i] = c;
                 h->active++;
                 return 1;
             }
@@ -110,13 +106,12 @@ static ax_poll ax__he_poll(ax_future *f, ax_context *cx) {
         }
         if (h->winner) break;
         for (size_t i = 0; i < h->next && !h->winner; i++) {
-            if (!h->att[i].active) continue;
+            if (!h->att[i]) continue;
             int res;
-            if (ax__sock_poll_connected(&h->att[i].tcp->s, cx, &res) == AX_PENDING) continue;
+            if (ax__sock_poll_connected(&h->att[i]->s, cx, &res) == AX_PENDING) continue;
             if (res == 0) {
-                h->winner = h->att[i].tcp;
-                h->att[i].tcp = NULL;
-                h->att[i].active = 0;
+                h->winner = h->att[i];
+                h->att[i] = NULL;
                 h->active--;
             } else {
                 h->last_err = res;
@@ -128,7 +123,7 @@ static ax_poll ax__he_poll(ax_future *f, ax_context *cx) {
             if (h->next < h->n) continue; /* a failure starts the next at once */
             break;
         }
-        if (started) ax__he_arm_timer(h);
+        if (started && h->next < h->n) ax__he_arm_timer(h); /* paces the next attempt */
         if (h->next < h->n && h->timer_armed) {
             if (ax_future_poll(&h->timer.base, cx) == AX_READY) {
                 ax_future_drop(&h->timer.base);
@@ -170,12 +165,17 @@ static int ax__connect_addrs(ax_runtime *rt, const ax_addr *addrs, size_t n, uns
     h.check_policy = check_policy;
     h.delay_ns = (uint64_t)(delay_ms ? delay_ms : AX__HE_DEFAULT_DELAY_MS) * 1000000u;
     h.last_err = AX_ECONNREFUSED;
-    h.order = malloc(n * sizeof *h.order);
-    h.att = calloc(n, sizeof *h.att);
-    if (!h.order || !h.att) {
-        free(h.order);
-        free(h.att);
-        return AX_ENOMEM;
+    if (n <= AX__HE_INLINE) {
+        h.order = h.order_inline;
+        h.att = h.att_inline;
+    } else {
+        h.order = malloc(n * sizeof *h.order);
+        h.att = calloc(n, sizeof *h.att);
+        if (!h.order || !h.att) {
+            free(h.order);
+            free(h.att);
+            return AX_ENOMEM;
+        }
     }
     ax__he_interleave(addrs, n, h.order);
     int r = (int)ax_await_until(&h.base, deadline);
@@ -184,15 +184,23 @@ static int ax__connect_addrs(ax_runtime *rt, const ax_addr *addrs, size_t n, uns
     } else if (h.winner) { /* won, but the await was cut short after it */
         ax_tcp_close(h.winner);
     }
-    free(h.order);
-    free(h.att);
+    if (h.order != h.order_inline) {
+        free(h.order);
+        free(h.att);
+    }
     return r;
+}
+
+/* One address is Happy Eyeballs with a list of one: the same attempt
+ * machinery, no second connect path to keep in step. */
+int ax__tcp_connect_addr(ax_runtime *rt, const ax_addr *addr, ax_instant deadline, ax_tcp **out) {
+    return ax__connect_addrs(rt, addr, 1, 0, deadline, 1, out);
 }
 
 int ax_tcp_connect_addrs(const ax_addr *addrs, size_t n, unsigned delay_ms, ax_instant deadline,
                          ax_tcp **out) {
     if (!addrs || n == 0 || !out) return AX_EINVAL;
-    ax_runtime *rt = ax__sock_runtime();
+    ax_runtime *rt = ax_current_runtime();
     if (!rt) return AX_ENOTASK;
     return ax__connect_addrs(rt, addrs, n, delay_ms, deadline, 1, out);
 }
@@ -201,7 +209,7 @@ int ax_tcp_connect_addrs(const ax_addr *addrs, size_t n, unsigned delay_ms, ax_i
 
 int ax_tcp_connect_host(const char *host, uint16_t port, ax_instant deadline, ax_tcp **out) {
     if (!host || !*host || !out) return AX_EINVAL;
-    ax_runtime *rt = ax__sock_runtime();
+    ax_runtime *rt = ax_current_runtime();
     if (!rt) return AX_ENOTASK;
     /* The policy sees the host as the program wrote it: allowing a name
      * allows whatever it resolves to (axon/policy.h). */

@@ -12,6 +12,9 @@ struct ax_tcp {
     ax__sock s;
 };
 
+/* Connects to one address, checking it against the policy (tcp_connect.c). */
+int ax__tcp_connect_addr(ax_runtime *rt, const ax_addr *addr, ax_instant deadline, ax_tcp **out);
+
 #pragma GCC visibility pop
 
 #endif

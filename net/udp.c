@@ -43,7 +43,7 @@ int ax_udp_bind(const ax_addr *addr, const ax_udp_opts *opts, ax_udp **out) {
     ax_udp_opts o = {0};
     if (opts) o = *opts;
     if (!addr || !out) return AX_EINVAL;
-    ax_runtime *rt = ax__sock_runtime();
+    ax_runtime *rt = ax_current_runtime();
     if (!rt) return AX_ENOTASK;
     int err = ax__sock_check_addr(rt, AX__POLICY_OP_BIND, addr);
     if (err) return err;

@@ -132,7 +132,7 @@ int ax_unix_listen(const char *name, const ax_unix_listen_opts *opts, ax_unix_li
     ax_unix_listen_opts o = {0};
     if (opts) o = *opts;
     if (!name || !out) return AX_EINVAL;
-    ax_runtime *rt = ax__sock_runtime();
+    ax_runtime *rt = ax_current_runtime();
     if (!rt) return AX_ENOTASK;
     int err = ax__unix_check(rt, name);
     if (err) return err;
@@ -213,7 +213,7 @@ void ax_unix_listener_close(ax_unix_listener *l) {
 
 int ax_unix_connect(const char *name, ax_instant deadline, ax_unix **out) {
     if (!name || !out) return AX_EINVAL;
-    ax_runtime *rt = ax__sock_runtime();
+    ax_runtime *rt = ax_current_runtime();
     if (!rt) return AX_ENOTASK;
     int err = ax__unix_check(rt, name);
     if (err) return err;
@@ -234,7 +234,7 @@ int ax_unix_connect(const char *name, ax_instant deadline, ax_unix **out) {
 
 int ax_unix_pair(ax_unix **a, ax_unix **b) {
     if (!a || !b) return AX_EINVAL;
-    ax_runtime *rt = ax__sock_runtime();
+    ax_runtime *rt = ax_current_runtime();
     if (!rt) return AX_ENOTASK;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)

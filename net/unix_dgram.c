@@ -42,7 +42,7 @@ static int ax__unix_dgram_new(ax_runtime *rt, const char *name, ax_unix_dgram **
 
 int ax_unix_dgram_bind(const char *name, ax_unix_dgram **out) {
     if (!name || !out) return AX_EINVAL;
-    ax_runtime *rt = ax__sock_runtime();
+    ax_runtime *rt = ax_current_runtime();
     if (!rt) return AX_ENOTASK;
     int err = ax__unix_check(rt, name);
     if (err) return err;
@@ -51,7 +51,7 @@ int ax_unix_dgram_bind(const char *name, ax_unix_dgram **out) {
 
 int ax_unix_dgram_unbound(ax_unix_dgram **out) {
     if (!out) return AX_EINVAL;
-    ax_runtime *rt = ax__sock_runtime();
+    ax_runtime *rt = ax_current_runtime();
     if (!rt) return AX_ENOTASK;
     return ax__unix_dgram_new(rt, NULL, out);
 }
@@ -73,7 +73,7 @@ static int ax__unix_dgram_adopt(ax_runtime *rt, int fd, ax_unix_dgram **out) {
 
 int ax_unix_dgram_pair(ax_unix_dgram **a, ax_unix_dgram **b) {
     if (!a || !b) return AX_EINVAL;
-    ax_runtime *rt = ax__sock_runtime();
+    ax_runtime *rt = ax_current_runtime();
     if (!rt) return AX_ENOTASK;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)

@@ -36,7 +36,8 @@ typedef struct ax__he_future {
 
 /* RFC 8305 4: alternate the families, starting with the first address's. */
 static void ax__he_interleave(const ax_addr *in, size_t n, ax_addr *out) {
-    ax_family first = in[0].ip.family;
+    /* cppcheck follows a caller's n == 1 into the inline array it fills. */
+    ax_family first = in[0].ip.family; // cppcheck-suppress uninitvar
     size_t a = 0, b = 0, k = 0;
     while (k < n) {
         while (a < n && in[a].ip.family != first) a++;
@@ -55,33 +56,42 @@ static void ax__he_close_attempt(ax__he_future *h, size_t i) {
 
 /* Starts the next allowed address. Returns 1 when an attempt is under way
  * (or won at once), 0 when none is left. */
+/* Opens a socket for a and issues its connect: 0 (connected at once),
+ * AX_EINPROGRESS (*out is under way), or AX_E* (nothing left open). */
+static int ax__he_open(ax__he_future *h, const ax_addr *a, ax_tcp **out) {
+    int err = h->check_policy ? ax__sock_check_addr(h->rt, AX__POLICY_OP_CONNECT, a) : 0;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (err || (err = ax_addr_to_sockaddr(a, &ss, &len))) return err;
+    ax_tcp *c = malloc(sizeof *c);
+    if (!c) return AX_ENOMEM;
+    if ((err = ax__sock_open(h->rt, ss.ss_family, SOCK_STREAM, 0, &c->s))) {
+        free(c);
+        return err;
+    }
+    c->s.stream.vtable = &ax__sock_stream_vtable;
+    err = ax__sock_connect_start(&c->s, (struct sockaddr *)&ss, len);
+    if (err && err != AX_EINPROGRESS) {
+        free(c); /* connect_start closed the socket */
+        return err;
+    }
+    *out = c;
+    return err;
+}
+
 static int ax__he_start_next(ax__he_future *h) {
     while (h->next < h->n) {
         size_t i = h->next++;
-        const ax_addr *a = &h->order[i];
-        int err = h->check_policy ? ax__sock_check_addr(h->rt, AX__POLICY_OP_CONNECT, a) : 0;
-        struct sockaddr_storage ss;
-        socklen_t len;
-        if (!err) err = ax_addr_to_sockaddr(a, &ss, &len);
         ax_tcp *c = NULL;
-        if (!err && !(c = malloc(sizeof *c))) err = AX_ENOMEM;
-        if (!err && (err = ax__sock_open(h->rt, ss.ss_family, SOCK_STREAM, 0, &c->s))) {
-            free(c);
-            c = NULL;
+        int err = ax__he_open(h, &h->order[i], &c);
+        if (err == 0) {
+            h->winner = c;
+            return 1;
         }
-        if (!err) {
-            c->s.stream.vtable = &ax__sock_stream_vtable;
-            err = ax__sock_connect_start(&c->s, (struct sockaddr *)&ss, len);
-            if (err == 0) {
-                h->winner = c;
-                return 1;
-            }
-            if (err == AX_EINPROGRESS) {
-                h->att[i] = c;
-                h->active++;
-                return 1;
-            }
-            free(c); /* connect_start closed the socket */
+        if (err == AX_EINPROGRESS) {
+            h->att[i] = c;
+            h->active++;
+            return 1;
         }
         h->last_err = err;
     }

@@ -238,13 +238,18 @@ static void *t_cancel(void *arg) {
     ax_abort(t);
     cr_assert_eq(ax_join(t, NULL), AX_ECANCELED);
     cr_assert_eq(res, AX_ECANCELED);
+    /* The job may have seen the abort before its first read and closed the
+     * FIFO already; the write then fails with EPIPE instead of feeding it. */
     char data[4096];
     memset(data, 'x', sizeof data);
-    cr_assert_eq(write(fd, data, sizeof data), (ssize_t)sizeof data);
+    ssize_t n = write(fd, data, sizeof data);
+    cr_assert(n == (ssize_t)sizeof data || (n < 0 && errno == EPIPE), "write: %zd errno %d", n,
+              errno);
     close(fd); /* the job reads, sees the end and frees its own buffer */
     return NULL;
 }
 Test(fs_read, cancel_mid_read) {
+    signal(SIGPIPE, SIG_IGN);
     cr_assert_eq(mkfifo(P(fifo, "fifo"), 0644), 0);
     run(t_cancel, NULL);
 }

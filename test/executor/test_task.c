@@ -9,6 +9,7 @@
 
 #include "axon.h"
 #include "test/executor/fixtures.h"
+#include "test/started.h"
 
 static void *return_arg(void *arg) {
     return arg;
@@ -90,6 +91,7 @@ static void *long_sleeper(void *arg) {
 static void *abort_sleeping(void *arg) {
     ax_task *t;
     cr_assert_eq(ax_spawn(&t, long_sleeper, NULL), 0);
+    wait_started(t);
     cr_assert_eq(ax_sleep(5), 0);
     cr_assert_eq(ax_task_status(t), AX_TASK_RUNNING);
     ax_instant t0 = ax_now();
@@ -108,7 +110,9 @@ Test(task, abort_sleeping_task_returns_ecanceled, .init = rt_one, .fini = rt_don
 
 static int pipe_fds[2];
 static atomic_int io_result = 1;
+static atomic_int io_started;
 static void *io_waiter(void *arg) {
+    atomic_store(&io_started, 1);
     atomic_store(&io_result, ax_wait_readable(pipe_fds[0], AX_NO_DEADLINE));
     return NULL;
 }
@@ -116,7 +120,9 @@ static void *io_waiter(void *arg) {
 static void *abort_io_waiting(void *arg) {
     cr_assert_eq(pipe(pipe_fds), 0);
     ax_task *t;
+    atomic_store(&io_started, 0);
     cr_assert_eq(ax_spawn(&t, io_waiter, NULL), 0);
+    for (int i = 0; i < 10000 && !atomic_load(&io_started); i++) ax_sleep(1);
     cr_assert_eq(ax_sleep(5), 0);
     ax_abort(t);
     cr_assert_eq(ax_join(t, NULL), AX_ECANCELED);

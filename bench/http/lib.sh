@@ -303,12 +303,19 @@ to_us() {
         else print "NA" }'
 }
 
-# wrk_run OUTFILE ARGS...: wrk pinned to CLIENT_CPU; prints
-# "requests secs rps p50_us p99_us errors" (NA where wrk did not say).
+# wrk_run OUTFILE ARGS...: wrk pinned to CLIENT_CPU, its output in
+# OUTFILE; prints what wrk_parse prints.
 wrk_run() {
     local out=$1
     shift
     timeout 120 taskset -c "$CLIENT_CPU" wrk "$@" >"$out" 2>&1 || true
+    wrk_parse "$out"
+}
+
+# wrk_parse OUTFILE: "requests secs rps p50_us p99_us errors" from wrk's
+# output (NA where wrk did not say; errors = socket errors + non-2xx/3xx).
+wrk_parse() {
+    local out=$1
     local req secs rps p50 p99 errs
     req=$(awk '/requests in/ { print $1; exit }' "$out")
     secs=$(awk '/requests in/ { s = $4; sub(/,$/, "", s); print s; exit }' "$out")

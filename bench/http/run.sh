@@ -25,7 +25,7 @@
 # the tables, writes $BUILD/bench/http.tsv and, unless DOCS=0, regenerates
 # the HTTP section of docs/BENCHMARKS.md and docs/bench-http.png.
 #
-# Env: ROUNDS (5), DUR seconds per wrk run (2), TESTS ("pipe:/ pipe:/json
+# Env: ROUNDS (5), DUR seconds per wrk run (1; whole seconds), TESTS ("pipe:/ pipe:/json
 # c64:/ c64:/json c256:/"), DEPTH (16), SERVERS ("axon axon2 epoll nginx h2o
 # go hyper"), PORT (19600: servers use PORT..PORT+9, idle PORT+10.., client
 # PORT+20, the Axon probe PORT+30), IDLE_N (10000), IDLE_ROUNDS (1), SETTLE
@@ -38,7 +38,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 ROUNDS=${ROUNDS:-5}
-DUR=${DUR:-2}
+DUR=${DUR:-1}
 TESTS=${TESTS:-pipe:/ pipe:/json c64:/ c64:/json c256:/}
 DEPTH=${DEPTH:-16}
 SERVERS=${SERVERS:-axon axon2 epoll nginx h2o go hyper}

@@ -106,12 +106,16 @@ class Data:
         return stat([fnum(r[key]) for r in self.load
                      if r["test"] == test and r["path"] == path and r["server"] == server])
 
-    def load_errors(self, test, path, server):
-        n = 0
+    def load_note(self, test, path, server):
+        """" (N errors)" / " (failed in K rounds)" for a table cell, or ""."""
+        errs, failed = 0, 0
         for r in self.load:
             if r["test"] == test and r["path"] == path and r["server"] == server:
-                n += int(r["errors"]) if r["errors"].isdigit() else 1
-        return n
+                if r["errors"].isdigit():
+                    errs += int(r["errors"])
+                else:
+                    failed += 1
+        return (f" ({errs} errors)" if errs else "") + (f" (failed in {failed} rounds)" if failed else "")
 
     def idle_stat(self, server):
         return stat([fnum(r["kib_per_conn"]) for r in self.idle if r["server"] == server])
@@ -138,8 +142,7 @@ def pipe_table(d):
         ref = {r: d.load_stat(test, path, r, "rps") for r in refs}
         for s in d.servers:
             rps = d.load_stat(test, path, s, "rps")
-            errs = d.load_errors(test, path, s)
-            note = f" ({errs} errors)" if errs else ""
+            note = d.load_note(test, path, s)
             out.append(f"| `{path}` | {d.label(s)}{note} | {span(rps)} | "
                        + " | ".join(ratio(rps, ref[r]) for r in refs)
                        + f" | {span(d.load_stat(test, path, s, 'cpu_ns_per_req'))} |")
@@ -157,8 +160,7 @@ def plain_table(d):
         ref = {r: d.load_stat(test, path, r, "cpu_ns_per_req") for r in refs}
         for s in d.servers:
             cpu = d.load_stat(test, path, s, "cpu_ns_per_req")
-            errs = d.load_errors(test, path, s)
-            note = f" ({errs} errors)" if errs else ""
+            note = d.load_note(test, path, s)
             out.append(f"| {test} `{path}` | {d.label(s)}{note} | {span(d.load_stat(test, path, s, 'rps'))} | "
                        f"{span(d.load_stat(test, path, s, 'p50_us'))} | {span(d.load_stat(test, path, s, 'p99_us'))} | "
                        f"{span(cpu)} | " + " | ".join(ratio(cpu, ref[r]) for r in refs) + " |")

@@ -28,14 +28,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RBUF (64 * 1024)
+#define RBUF     (64 * 1024)
 #define MAX_HEAD 8192
 
 typedef struct conn {
     char *in; /* leftover bytes of a partial request, or NULL */
     size_t in_len;
-    size_t skip;     /* body bytes still to discard */
-    char *out;       /* unsent output, or NULL */
+    size_t skip; /* body bytes still to discard */
+    char *out;   /* unsent output, or NULL */
     size_t out_len, out_off;
 } conn;
 
@@ -78,8 +78,9 @@ static void respond(int json) {
     static const char js[] = "{\"message\":\"Hello, World!\"}";
     static const char head[] = "HTTP/1.1 200 OK\r\nServer: epoll\r\n";
     char tail[96];
-    int n = snprintf(tail, sizeof tail, "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
-                     json ? "application/json" : "text/plain", json ? sizeof js - 1 : sizeof plain - 1);
+    int n =
+        snprintf(tail, sizeof tail, "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+                 json ? "application/json" : "text/plain", json ? sizeof js - 1 : sizeof plain - 1);
     out_put(head, sizeof head - 1);
     out_put(date_hdr, strlen(date_hdr));
     out_put(tail, (size_t)n);
@@ -232,7 +233,8 @@ static void on_accept(int ep, int lfd) {
         }
         conns[fd] = calloc(1, sizeof(conn));
         if (!conns[fd]) abort();
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.fd = fd};
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                                 .data.fd = fd};
         epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
     }
 }
@@ -259,7 +261,8 @@ int main(int argc, char **argv) {
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((unsigned short)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 4096) < 0) {
         perror("epoll_http: bind/listen");

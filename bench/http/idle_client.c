@@ -97,11 +97,13 @@ int main(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
 
     char req[512];
-    int rlen = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", path, port);
+    int rlen =
+        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", path, port);
     slot *s = calloc((size_t)n, sizeof *s);
     if (!s) return 1;
     int ep = epoll_create1(EPOLL_CLOEXEC);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((unsigned short)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int next = 0, inflight = 0, done = 0, failed = 0;
     double deadline = now_s() + 60; /* to get every connection its answer */

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # some variables are for the scripts that source this
 # bench/http/lib.sh - shared by bench/http/run.sh and soak.sh (sourced).
 #
 # Builds the peers and tools into $OUT ($BUILD/bench/http), writes the nginx

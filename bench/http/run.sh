@@ -248,9 +248,11 @@ if has_part client; then
                     for w in $line; do [[ $w == "$k="* ]] && v=${w#*=}; done
                     kvs+=("$v")
                 done
-                printf '%s\t%s' "$c" "$r" >>"$CLIENT"
-                printf '\t%s' "${kvs[@]}" >>"$CLIENT"
-                printf '\n' >>"$CLIENT"
+                {
+                    printf '%s\t%s' "$c" "$r"
+                    printf '\t%s' "${kvs[@]}"
+                    printf '\n'
+                } >>"$CLIENT"
                 note "client round $r/$CLIENT_ROUNDS $c: ${line:-no output}"
             done
         done

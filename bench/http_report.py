@@ -247,23 +247,23 @@ def chart(d, png):
     if not servers:
         return False
 
-    def v(s):
-        return s[0] if s else 0
+    def v(s, scale=1.0):
+        return f"{s[0] / scale:g}" if s else "NaN"  # NaN: no bar (not measured)
     with tempfile.TemporaryDirectory() as tmp:
         dat = os.path.join(tmp, "http.dat")
         with open(dat, "w") as f:
             for s in servers:
-                f.write(f'"{SHORT[s]}" {v(d.load_stat("pipe", "/", s, "rps")) / 1e3:g} '
-                        f'{v(d.load_stat("pipe", "/json", s, "rps")) / 1e3:g} '
-                        f'{v(d.load_stat("c64", "/", s, "cpu_ns_per_req")):g} '
-                        f'{v(d.load_stat("c64", "/json", s, "cpu_ns_per_req")):g} '
-                        f'{v(d.idle_stat(s)):g}\n')
+                f.write(f'"{SHORT[s]}" {v(d.load_stat("pipe", "/", s, "rps"), 1e3)} '
+                        f'{v(d.load_stat("pipe", "/json", s, "rps"), 1e3)} '
+                        f'{v(d.load_stat("c64", "/", s, "cpu_ns_per_req"))} '
+                        f'{v(d.load_stat("c64", "/json", s, "cpu_ns_per_req"))} '
+                        f'{v(d.idle_stat(s))}\n')
         script = f"""set terminal pngcairo noenhanced size 1500,500 font ',10'
 set output '{png}'
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
-set key top right
+set key below
 set grid ytics
 set xtics rotate by -30
 set yrange [0:*]
@@ -272,8 +272,10 @@ set title '16-deep pipelined, 64 connections: thousand req/s (higher is better)'
 plot '{dat}' using 2:xtic(1) title '/', '' using 3 title '/json'
 set title 'server CPU per request at c64, ns (lower is better)'
 plot '{dat}' using 4:xtic(1) title '/', '' using 5 title '/json'
-set title 'RSS per idle keep-alive connection, KiB ({d.meta.get("idle_n", "?")} connections)'
-plot '{dat}' using 6:xtic(1) title 'KiB/conn' lc 3
+set title 'RSS per idle keep-alive connection, KiB, log scale ({d.meta.get("idle_n", "?")} connections)'
+set logscale y
+set yrange [0.01:*]
+plot '{dat}' using 6:xtic(1) title 'KiB per connection' lc 3
 unset multiplot
 """
         r = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)

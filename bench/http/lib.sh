@@ -78,10 +78,10 @@ build_all() {
 AXON_CLIENT_STATUS=
 build_axon_client() {
     rm -f "$OUT/axon_client"
-    if ! grep -qs 'ax_http_client' include/axon/http.h; then
-        AXON_CLIENT_STATUS="skipped: Axon has no HTTP client yet (no ax_http_client in include/axon/http.h)"
+    if ! grep -rqs 'ax_http_client' include/; then
+        AXON_CLIENT_STATUS="skipped: Axon has no HTTP client yet (no ax_http_client in include/)"
     elif [ ! -f bench/http/axon_client.c ]; then
-        AXON_CLIENT_STATUS="skipped: include/axon/http.h has a client but bench/http/axon_client.c is not written yet"
+        AXON_CLIENT_STATUS="skipped: include/ declares ax_http_client but bench/http/axon_client.c is not written yet"
     elif [ ! -f "$BUILD/libaxon.a" ]; then
         AXON_CLIENT_STATUS="skipped: $BUILD/libaxon.a is not built"
     elif gcc "${CFLAGS_HTTP[@]}" -D_GNU_SOURCE -pthread -Iinclude -I. bench/http/axon_client.c \

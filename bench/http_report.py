@@ -287,13 +287,15 @@ unset multiplot
 
 def section(d, png_ok):
     m = d.meta
-    axon = m.get("axon", next((v[len("axon: "):] for v in d.versions if v.startswith("axon: ")), "?"))
+    axon = next((v[len("axon: "):] for v in d.versions if v.startswith("axon: ")), "?")
+    if axon == "ok":
+        axon = "an HTTP server (it answered `GET /` with `Hello, World!` before the run)"
     versions = "\n".join(f"  - {v}" for v in d.versions if not v.startswith("axon: "))
     parts = [f"""
 {HEADING}
 
-- Command: `{m.get('command', 'make bench SUITES=http')}` (or `bench/http/run.sh`; see
-  `bench/http/README.md`). Date: {m.get('date', '?')}. Machine: {m.get('machine', '?')}.
+- Command: `{m.get('command', 'make bench SUITES=http')}` (see `bench/http/README.md`).
+  Date: {m.get('date', '?')}. Machine: {m.get('machine', '?')}.
   Load average at start: {m.get('load_start', '?')}; at end: {m.get('load_end', '?')}.
   The run took {m.get('elapsed_s', '?')} s.
 - Axon: `{m.get('axon_bin', 'build/examples/demo')}`: {axon}.

@@ -188,7 +188,7 @@ FULL_DOCS=$DOCS
 if [[ " $SUITES " == *" http "* ]]; then
     http_docs=0
     [ "$DOCS" = 1 ] && [ "$FULL_DOCS" = 0 ] && http_docs=1
-    BUILD=$BUILD DOCS=$http_docs HTTP_COMMAND="${HTTP_COMMAND:-ROUNDS=$ROUNDS make bench SUITES=\"$SUITES\"}" \
+    BUILD=$BUILD DOCS=$http_docs HTTP_VIA="make bench SUITES=\"$SUITES\"" \
         bash bench/http/run.sh || note "HTTP benchmark failed"
 fi
 DOCS=$FULL_DOCS

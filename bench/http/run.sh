@@ -32,10 +32,20 @@
 # (1), CLIENT_ROUNDS (5), CLIENT_REQS (1000), CLIENT_CONNS (64),
 # CLIENT_SERVER (epoll), SERVER_CPU (0), SERVER_CPUS2 (0,1), CLIENT_CPU (1),
 # BUILD (build), AXON_DEMO ($BUILD/examples/demo), DOCS (1; 0 leaves docs
-# alone), DOCS_DIR (docs), PARTS ("load idle client"), HTTP_COMMAND (the
-# command the report quotes). A missing server is skipped; its rows say so.
+# alone), DOCS_DIR (docs), PARTS ("load idle client"), HTTP_VIA (what the
+# report names as the command after the settings given: bench/http/run.sh).
+# A missing server is skipped; its rows say so.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+
+# The settings given through the environment, for the command the report quotes.
+given=()
+for v in ROUNDS DUR TESTS DEPTH SERVERS PORT IDLE_N IDLE_ROUNDS SETTLE CLIENT_ROUNDS CLIENT_REQS \
+    CLIENT_CONNS CLIENT_SERVER SERVER_CPU SERVER_CPUS2 CLIENT_CPU AXON_DEMO PARTS; do
+    if [ -n "${!v+x}" ]; then
+        if [[ ${!v} == *[[:space:]]* ]]; then given+=("$v=\"${!v}\""); else given+=("$v=${!v}"); fi
+    fi
+done
 
 ROUNDS=${ROUNDS:-5}
 DUR=${DUR:-1}
@@ -96,7 +106,7 @@ done
 META=$BUILD/bench/http-meta.txt
 {
     echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "command: ${HTTP_COMMAND:-ROUNDS=$ROUNDS DUR=$DUR IDLE_N=$IDLE_N IDLE_ROUNDS=$IDLE_ROUNDS CLIENT_ROUNDS=$CLIENT_ROUNDS bench/http/run.sh}"
+    echo "command: ${given[*]+${given[*]} }${HTTP_VIA:-bench/http/run.sh}"
     echo "servers: $SERVERS"
     echo "active: ${active[*]}"
     echo "parts: $PARTS"

@@ -19,7 +19,7 @@
 #   http   the HTTP benchmark of issue 8 (bench/http/run.sh: Axon's demo
 #          server against a hand-written epoll responder, nginx, h2o, Go and
 #          hyper; pipelined req/s, CPU per request, latency, memory per idle
-#          keep-alive connection, and the client benchmark), about 6 minutes.
+#          keep-alive connection, and the client benchmark), about 4 minutes.
 #
 # A missing toolchain or binary skips that program (the table shows "-");
 # only a harness error fails the run.

@@ -115,8 +115,25 @@ typedef struct tls_srv {
     int last_err;
     char text[384], alpn[32], sni[64], peer[192], version[16];
     bool reused;
+    bool http; /* answer one HTTP/1.1 request with "hello" instead of echoing */
     ax_task *task;
 } tls_srv;
+
+/* Reads a request head and answers it. */
+static void srv_http(ax_stream *st) {
+    char req[4096];
+    size_t len = 0;
+    while (len + 1 < sizeof req) {
+        ssize_t n = ax_stream_read(st, req + len, sizeof req - 1 - len, ax_deadline_in_ms(10000));
+        if (n <= 0) return;
+        len += (size_t)n;
+        req[len] = 0;
+        if (strstr(req, "\r\n\r\n")) break;
+    }
+    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n"
+                               "\r\nhello";
+    ax_stream_write_all(st, resp, sizeof resp - 1, ax_deadline_in_ms(10000));
+}
 
 static void *srv_conn(void *arg) {
     void **a = arg;
@@ -137,7 +154,8 @@ static void *srv_conn(void *arg) {
     if (ax_tls_peer_subject(t, s->peer, sizeof s->peer) < 0) s->peer[0] = 0;
     pthread_mutex_unlock(&s->mu);
     atomic_fetch_add(err ? &s->handshakes_failed : &s->handshakes_ok, 1);
-    if (!err) {
+    if (!err && s->http) srv_http(ax_tls_stream(t));
+    if (!err && !s->http) {
         ax_stream *st = ax_tls_stream(t);
         for (;;) {
             ax_buf *b;
@@ -147,8 +165,8 @@ static void *srv_conn(void *arg) {
             ax_buf_unref(b);
             if (w) break;
         }
-        ax_stream_shutdown(st, ax_deadline_in_ms(5000));
     }
+    if (!err) ax_stream_shutdown(ax_tls_stream(t), ax_deadline_in_ms(5000));
     ax_tls_close(t);
     return NULL;
 }
@@ -183,14 +201,19 @@ static void *srv_listen(void *arg) {
 
 /* Starts a server taking `conns` connections with cfg (the server takes
  * the config reference). */
-static inline tls_srv *srv_start(ax_tls_config *cfg, int conns) {
+static inline tls_srv *srv_start_ex(ax_tls_config *cfg, int conns, bool http) {
     tls_srv *s = calloc(1, sizeof *s);
     s->cfg = cfg;
     s->conns = conns;
+    s->http = http;
     pthread_mutex_init(&s->mu, NULL);
     cr_assert_eq(ax_run(rt, srv_listen, s, NULL), 0);
     cr_assert_eq(ax_spawn_on(rt, &s->task, srv_accept, s), 0);
     return s;
+}
+
+static inline tls_srv *srv_start(ax_tls_config *cfg, int conns) {
+    return srv_start_ex(cfg, conns, false);
 }
 
 /* Waits for the accept task (all its connections ended). Idempotent. */

@@ -63,7 +63,8 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(FIBER_ASM:%.S=$(BUILD)/obj/%.o)
 TEST_SRC  := $(sort $(filter-out $(if $(TLS_DIRS),,test/tls/%),$(wildcard test/*/test_*.c)))
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 EX_SRC    := $(sort $(filter-out $(if $(TLS_DIRS),,examples/tls_%),$(wildcard examples/*.c)))
-EX_BIN    := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
+# examples/tls_client.c is built as tls-client, the name its usage gives.
+EX_BIN    := $(subst /tls_client,/tls-client,$(EX_SRC:examples/%.c=$(BUILD)/examples/%))
 BENCH_SRC := $(sort $(wildcard bench/axon_*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
@@ -110,6 +111,10 @@ $(BUILD)/test/axon_tests: $(TEST_OBJ) $(RUNNER_OBJ) $(BUILD)/libaxon.a
 	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(RUNNER_OBJ) $(BUILD)/libaxon.a $(TEST_LINK) $(LDLIBS)
 
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libaxon.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libaxon.a $(LDLIBS)
+
+$(BUILD)/examples/tls-client: examples/tls_client.c $(BUILD)/libaxon.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libaxon.a $(LDLIBS)
 

@@ -201,19 +201,17 @@ int ax_tls_handshake(ax_tls *t, ax_instant deadline) {
 
 int ax_tls_connect(ax_tls_config *cfg, const char *host, uint16_t port, ax_instant deadline,
                    ax_tls **out) {
-    if (!cfg || !host || !out) return AX_EINVAL;
+    if (!out) return AX_EINVAL;
+    *out = NULL;
+    if (!cfg || !host) return AX_EINVAL;
     ax_tcp *c;
     int err = ax_tcp_connect_host(host, port, deadline, &c);
     if (err) return err;
     ax_tcp_set_nodelay(c, true);
     ax_tls *t;
     if ((err = ax_tls_client(cfg, ax_tcp_stream(c), host, &t))) return err;
-    if ((err = ax_tls_handshake(t, deadline))) {
-        ax_tls_close(t);
-        return err;
-    }
     *out = t;
-    return 0;
+    return ax_tls_handshake(t, deadline);
 }
 
 /* --- the stream ------------------------------------------------------------------ */

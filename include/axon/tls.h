@@ -138,10 +138,12 @@ ax_poll ax_tls_poll_handshake(ax_tls *t, ax_context *cx, int *res);
 
 /* Convenience for task code: ax_tcp_connect_host, then a client over it
  * for host (the server name), then the handshake, all within deadline.
- * Returns 0 with *out set (the caller owns it) or any error of the three
- * steps (the connection is closed then). A server does the steps itself:
- * accept, spawn a task, ax_tls_server and ax_tls_handshake in it, so a
- * slow client never holds up the accept loop. Task only. */
+ * Returns 0 with *out set, or the error of the step that failed. When the
+ * handshake failed, *out is still set, so that ax_tls_error_text can say
+ * why; the caller closes it either way (*out is NULL when no connection
+ * was made). A server does the steps itself: accept, spawn a task,
+ * ax_tls_server and ax_tls_handshake in it, so a slow client never holds
+ * up the accept loop. Task only. */
 int ax_tls_connect(ax_tls_config *cfg, const char *host, uint16_t port, ax_instant deadline,
                    ax_tls **out);
 

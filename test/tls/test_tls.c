@@ -357,8 +357,10 @@ Test(tls, mtls_refuses_a_client_without_certificate) {
     struct rt_case c = {.port = s->port, .cfg = cc};
     cr_assert_eq(ax_run(rt, mtls_refused_client, &c, NULL), 0);
     cr_assert_eq(c.err, AX_ETLSALERT, "%s: %s", ax_err_name(c.err), c.text);
-    cr_assert_not_null(strstr(c.text, "alert"), "%s", c.text);
+    cr_assert_not_null(strstr(c.text, "certificate required"), "%s", c.text);
     ax_tls_config_free(cc);
+    srv_wait(s);
+    cr_assert_eq(s->last_err, AX_ECERTREQUIRED, "server: %s", s->text);
     srv_finish(s);
 }
 
@@ -376,7 +378,11 @@ Test(tls, mtls_refuses_a_certificate_from_another_ca) {
     struct rt_case c = {.port = s->port, .cfg = cc};
     cr_assert_eq(ax_run(rt, mtls_refused_client, &c, NULL), 0);
     cr_assert_eq(c.err, AX_ETLSALERT, "%s: %s", ax_err_name(c.err), c.text);
+    cr_assert_not_null(strstr(c.text, "unknown CA"), "%s", c.text);
     ax_tls_config_free(cc);
+    srv_wait(s);
+    cr_assert_eq(s->last_err, AX_ECERTUNTRUSTED, "server: %s", s->text);
+    cr_assert_not_null(strstr(s->text, "/CN=localhost"), "server: %s", s->text);
     srv_finish(s);
 }
 

@@ -207,7 +207,7 @@ lint:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --suppress=missingIncludeSystem --inline-suppr -Iinclude -I. -D__x86_64__ \
-	  -I$(BSSL_INC) reactor executor net fs tls
+	  -DOPENSSL_IS_BORINGSSL reactor executor net fs tls
 
 clean:
 	rm -rf build

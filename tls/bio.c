@@ -28,8 +28,7 @@ static int ax__bio_write(BIO *b, const char *data, int len) {
     size_t cap = t->out ? ax_buf_cap(t->out) : 0;
     if (need > cap) {
         if (t->out && t->out_off) { /* slide down first */
-            memmove(ax_buf_data(t->out), ax_buf_data(t->out) + t->out_off,
-                    t->out_len - t->out_off);
+            memmove(ax_buf_data(t->out), ax_buf_data(t->out) + t->out_off, t->out_len - t->out_off);
             t->out_len -= t->out_off;
             t->out_off = 0;
             need = t->out_len + (size_t)len;
@@ -60,6 +59,10 @@ static int ax__bio_read(BIO *b, char *buf, int len) {
     ax_tls *t = BIO_get_data(b);
     BIO_clear_retry_flags(b);
     if (len <= 0) return 0;
+    if (!t->cx) { /* outside a poll (closing): no waker to leave */
+        BIO_set_retry_read(b);
+        return -1;
+    }
     ssize_t n;
     if (ax_stream_poll_read(t->transport, t->cx, buf, (size_t)len, &n) == AX_PENDING) {
         t->read_pending = true;

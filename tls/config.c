@@ -23,10 +23,9 @@
 
 /* TLS 1.2 suites: ECDHE key exchange with an AEAD, nothing else (TLS 1.3's
  * suites are all AEAD and fixed by BoringSSL). */
-static const char ax__tls12_suites[] =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+static const char ax__tls12_suites[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                                       "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                       "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
 #define AX__SYSTEM_CA_DIR "/etc/ssl/certs"
 
@@ -299,8 +298,7 @@ static int ax__config_new(const ax_tls_opts *opts, bool server, ax_tls_config **
         if (o.session_cache >= 0) {
             if ((err = ax__tls_sessions_init(cfg, o.session_cache ? o.session_cache : 256)))
                 goto fail;
-            SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
-                                                    SSL_SESS_CACHE_NO_INTERNAL);
+            SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
             SSL_CTX_sess_set_new_cb(ctx, ax__tls_session_new_cb);
         } else {
             SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);

@@ -94,8 +94,7 @@ fail:
     return err;
 }
 
-int ax_tls_client(ax_tls_config *cfg, ax_stream *transport, const char *server_name,
-                  ax_tls **out) {
+int ax_tls_client(ax_tls_config *cfg, ax_stream *transport, const char *server_name, ax_tls **out) {
     return ax__tls_new(cfg, transport, server_name, false, out);
 }
 
@@ -411,7 +410,7 @@ void ax_tls_close(ax_tls *t) {
         ax_waker w = {&ax__noop_waker_vt, NULL};
         ax_context cx = {&w, NULL};
         int err;
-        t->cx = &cx;
+        t->cx = NULL; /* SSL_shutdown only writes; the BIO reads nothing now */
         if (ax__tls_flush_out(t, &cx, &err) == AX_READY && !err) {
             ERR_clear_error();
             SSL_shutdown(t->ssl);

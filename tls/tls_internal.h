@@ -48,7 +48,7 @@ struct ax_tls_config {
     SSL_CTX *ctx;
     uint8_t *alpn; /* wire format: length-prefixed names */
     size_t alpn_len;
-    char *alpn_names; /* the same names NUL-terminated: alpn[i] names at alpn_names + i */
+    char *alpn_names;     /* the same names NUL-terminated: alpn[i] names at alpn_names + i */
     pthread_mutex_t lock; /* certs and sessions; held for a few lookups only */
     ax__tls_named *certs;
     size_t ncerts;

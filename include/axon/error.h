@@ -75,7 +75,7 @@ extern "C" {
     X(ESERVFAIL, -4088, "name server failed (SERVFAIL or refused)")                                \
     X(ENOADDR, -4087, "host name has no address of the requested family")                          \
     X(EBADRESP, -4086, "malformed answer from the name server")                                    \
-    X(EBADUTF8, -4085, "text is not valid UTF-8")                                                 \
+    X(EBADUTF8, -4085, "text is not valid UTF-8")                                                  \
     X(ETLS, -4084, "TLS protocol error")                                                           \
     X(ETLSALERT, -4083, "TLS peer sent a fatal alert")                                             \
     X(ETLSVERSION, -4082, "no TLS version in common")                                              \

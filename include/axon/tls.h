@@ -59,7 +59,7 @@ enum { AX_TLS_1_2 = 0x0303, AX_TLS_1_3 = 0x0304 };
 
 /* Client certificates a server asks for. */
 enum {
-    AX_TLS_CLIENT_CERT_NONE = 0,    /* do not ask (the default) */
+    AX_TLS_CLIENT_CERT_NONE = 0,     /* do not ask (the default) */
     AX_TLS_CLIENT_CERT_OPTIONAL = 1, /* ask; verify one if sent */
     AX_TLS_CLIENT_CERT_REQUIRE = 2,  /* ask; refuse a client without one */
 };
@@ -124,8 +124,7 @@ void ax_tls_config_free(ax_tls_config *cfg);
  * insecure_skip_verify. No I/O happens yet: the handshake runs in
  * ax_tls_handshake or in the first read or write. Returns 0 with *out set
  * (ax_tls_close frees it), AX_EINVAL or AX_ENOMEM. Any thread. */
-int ax_tls_client(ax_tls_config *cfg, ax_stream *transport, const char *server_name,
-                  ax_tls **out);
+int ax_tls_client(ax_tls_config *cfg, ax_stream *transport, const char *server_name, ax_tls **out);
 int ax_tls_server(ax_tls_config *cfg, ax_stream *transport, ax_tls **out);
 
 /* Runs the handshake to its end. Returns 0, a TLS error above, or

@@ -202,8 +202,7 @@ Test(tls, reloading_the_certificate_takes_effect_for_new_handshakes) {
     cr_assert_eq(c.err, 0);
     cr_assert_str_eq(c.peer, "/CN=localhost");
     /* The renewed pair: the wrong-host one stands in for "new files". */
-    cr_assert_eq(ax_tls_config_set_cert(sc, NULL, cert("wronghost.pem"), cert("wronghost.key")),
-                 0);
+    cr_assert_eq(ax_tls_config_set_cert(sc, NULL, cert("wronghost.pem"), cert("wronghost.key")), 0);
     c = run_client(cc, "localhost", s->port, 10);
     cr_assert_eq(c.err, AX_ECERTNAME, "%s: %s", ax_err_name(c.err), c.text);
     ax_tls_config_free(cc);

@@ -15,8 +15,18 @@ static const char *example(const char *name) {
 
 /* Starts the TLS echo example; returns its port. */
 static uint16_t echo_start(peer *p, const char *pem, const char *key) {
-    char *argv[] = {(char *)example("echo"), "--port", "0", "--host", "127.0.0.1", "--workers",
-                    "2", "--tls-cert", (char *)pem, "--tls-key", (char *)key, NULL};
+    char *argv[] = {(char *)example("echo"),
+                    "--port",
+                    "0",
+                    "--host",
+                    "127.0.0.1",
+                    "--workers",
+                    "2",
+                    "--tls-cert",
+                    (char *)pem,
+                    "--tls-key",
+                    (char *)key,
+                    NULL};
     *p = peer_start(argv);
     char out[1024];
     size_t len = 0;
@@ -38,8 +48,14 @@ static void echo_stop(peer *p) {
 static int client_run(uint16_t port, const char *ca, const char *input, char *out, size_t cap) {
     char ps[16];
     snprintf(ps, sizeof ps, "%u", port);
-    char *argv[] = {(char *)example("tls-client"), "localhost", ps, "--cafile", (char *)ca,
-                    "--alpn", "http/1.1", NULL};
+    char *argv[] = {(char *)example("tls-client"),
+                    "localhost",
+                    ps,
+                    "--cafile",
+                    (char *)ca,
+                    "--alpn",
+                    "http/1.1",
+                    NULL};
     peer p = peer_start(argv);
     size_t n = strlen(input);
     cr_assert_eq(write(p.in, input, n), (ssize_t)n);
@@ -71,8 +87,14 @@ Test(tls_examples, tls_client_refuses_an_untrusted_server) {
 }
 
 Test(tls_examples, echo_refuses_a_key_that_does_not_match) {
-    char *argv[] = {(char *)example("echo"), "--port", "0", "--tls-cert", (char *)cert("server.pem"),
-                    "--tls-key", (char *)cert("client.key"), NULL};
+    char *argv[] = {(char *)example("echo"),
+                    "--port",
+                    "0",
+                    "--tls-cert",
+                    (char *)cert("server.pem"),
+                    "--tls-key",
+                    (char *)cert("client.key"),
+                    NULL};
     peer p = peer_start(argv);
     char out[1024];
     size_t len = 0;

@@ -16,8 +16,10 @@ static char *port_str(uint16_t port) {
 /* Runs s_client with extra args against s; sends a line and expects it
  * back when want_ok, else expects s_client to fail. Returns its output. */
 static void s_client(tls_srv *s, char *const extra[], bool want_ok, char *out, size_t cap) {
-    char *argv[32] = {"openssl", "s_client", "-connect", port_str(s->port), "-brief",
-                      "-verify_return_error", "-CAfile", (char *)cert("ca.pem"),
+    char *argv[32] = {"openssl",     "s_client",
+                      "-connect",    port_str(s->port),
+                      "-brief",      "-verify_return_error",
+                      "-CAfile",     (char *)cert("ca.pem"),
                       "-servername", "localhost"};
     int k = 10;
     for (int i = 0; extra && extra[i]; i++) argv[k++] = extra[i];
@@ -120,8 +122,14 @@ Test(tls_peers, s_client_without_a_client_certificate_is_refused) {
     so.client_auth = AX_TLS_CLIENT_CERT_REQUIRE;
     so.ca_file = cert("ca.pem");
     tls_srv *s = srv_start(server_config(&so), 1);
-    char *argv[] = {"openssl", "s_client", "-connect", port_str(s->port), "-brief", "-CAfile",
-                    (char *)cert("ca.pem"), NULL};
+    char *argv[] = {"openssl",
+                    "s_client",
+                    "-connect",
+                    port_str(s->port),
+                    "-brief",
+                    "-CAfile",
+                    (char *)cert("ca.pem"),
+                    NULL};
     peer p = peer_start(argv);
     /* TLS 1.3: s_client's handshake ends before the server says no; send
      * a line so that it reads the alert. */
@@ -227,8 +235,16 @@ static void *sserver_client(void *arg) {
 
 /* Starts s_server -rev with extra args and returns its port. */
 static uint16_t sserver_start(peer *p, char *const extra[]) {
-    char *argv[32] = {"openssl", "s_server", "-accept", "127.0.0.1:0", "-naccept", "1",
-                      "-rev", "-cert", (char *)cert("server.pem"), "-key",
+    char *argv[32] = {"openssl",
+                      "s_server",
+                      "-accept",
+                      "127.0.0.1:0",
+                      "-naccept",
+                      "1",
+                      "-rev",
+                      "-cert",
+                      (char *)cert("server.pem"),
+                      "-key",
                       (char *)cert("server.key")};
     int k = 11;
     for (int i = 0; extra && extra[i]; i++) argv[k++] = extra[i];

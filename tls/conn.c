@@ -108,6 +108,23 @@ ax_stream *ax_tls_stream(ax_tls *t) {
 
 /* --- the handshake -------------------------------------------------------------- */
 
+/* Keeps a clone of cx's waker in *slot (a parked reader or writer). */
+static void ax__park(ax_waker *slot, ax_context *cx) {
+    if (slot->vtable && ax_waker_will_wake(slot, cx->waker)) return;
+    ax_waker_drop(slot);
+    *slot = ax_waker_clone(cx->waker);
+}
+
+/* The handshake ended (or failed) in a poll by one side: the other side,
+ * if it waits, may have had its waker on the transport replaced by this
+ * one's while both drove the handshake, so it is woken to look again. */
+static void ax__wake_others(ax_tls *t, ax_context *cx) {
+    if (t->reader.vtable && !ax_waker_will_wake(&t->reader, cx->waker))
+        ax_waker_wake_by_ref(&t->reader);
+    if (t->writer.vtable && !ax_waker_will_wake(&t->writer, cx->waker))
+        ax_waker_wake_by_ref(&t->writer);
+}
+
 /* Under t->lock. Runs the handshake as far as it goes with cx. */
 static ax_poll ax__handshake_locked(ax_tls *t, ax_context *cx, int *res) {
     for (;;) {
@@ -132,6 +149,7 @@ static ax_poll ax__handshake_locked(ax_tls *t, ax_context *cx, int *res) {
         if (r == 1) {
             t->hs_done = true;
             ERR_clear_error();
+            ax__wake_others(t, cx);
             continue; /* flush the last flight */
         }
         if (ax__tls_classify(t, r, cx, &err) == AX_READY) {
@@ -140,6 +158,7 @@ static ax_poll ax__handshake_locked(ax_tls *t, ax_context *cx, int *res) {
             int ignored;
             if (t->out) ax__tls_flush_out(t, cx, &ignored);
             t->fatal = err ? err : AX_ETLSTRUNC;
+            ax__wake_others(t, cx);
             continue;
         }
         /* Waiting to read: the flight it wrote must go out first. */
@@ -215,12 +234,6 @@ int ax_tls_connect(ax_tls_config *cfg, const char *host, uint16_t port, ax_insta
 
 /* --- the stream ------------------------------------------------------------------ */
 
-static void ax__park_reader(ax_tls *t, ax_context *cx) {
-    if (t->reader.vtable && ax_waker_will_wake(&t->reader, cx->waker)) return;
-    ax_waker_drop(&t->reader);
-    t->reader = ax_waker_clone(cx->waker);
-}
-
 /* Under the lock: the handshake, then the reader's share of flushing (only
  * when no writer waits on it: the transport keeps one waker per side). */
 static ax_poll ax__reader_prelude(ax_tls *t, ax_context *cx, int *res) {
@@ -229,7 +242,7 @@ static ax_poll ax__reader_prelude(ax_tls *t, ax_context *cx, int *res) {
         if (*res) return AX_READY;
     }
     *res = 0;
-    if (t->out && !t->writer_waiting) {
+    if (t->out && !t->writer.vtable) {
         int err;
         if (ax__tls_flush_out(t, cx, &err) == AX_READY && err) {
             t->fatal = err;
@@ -272,7 +285,7 @@ out:
     pthread_mutex_unlock(&t->lock);
     return AX_READY;
 pending:
-    ax__park_reader(t, cx);
+    ax__park(&t->reader, cx);
     pthread_mutex_unlock(&t->lock);
     return AX_PENDING;
 }
@@ -284,7 +297,7 @@ static ax_poll ax__tls_poll_read_ready(ax_stream *s, ax_context *cx, int *res) {
     if (p == AX_READY && !*res && !SSL_has_pending(t->ssl) && !t->eof)
         p = ax_stream_poll_read_ready(t->transport, cx, res);
     if (p == AX_PENDING)
-        ax__park_reader(t, cx);
+        ax__park(&t->reader, cx);
     else
         ax_waker_drop(&t->reader);
     pthread_mutex_unlock(&t->lock);
@@ -300,10 +313,10 @@ static ax_poll ax__writer_prelude(ax_tls *t, ax_context *cx, int *res) {
     if (ax__tls_flush_out(t, cx, res) == AX_PENDING) goto pending;
     if (*res) t->fatal = *res;
 ready:
-    t->writer_waiting = false;
+    ax_waker_drop(&t->writer);
     return AX_READY;
 pending:
-    t->writer_waiting = true;
+    ax__park(&t->writer, cx);
     return AX_PENDING;
 }
 
@@ -366,11 +379,11 @@ static ax_poll ax__tls_poll_shutdown(ax_stream *s, ax_context *cx, int *res) {
     }
     int err = 0;
     if (ax__tls_flush_out(t, cx, &err) == AX_PENDING) {
-        t->writer_waiting = true;
+        ax__park(&t->writer, cx);
         pthread_mutex_unlock(&t->lock);
         return AX_PENDING;
     }
-    t->writer_waiting = false;
+    ax_waker_drop(&t->writer);
     pthread_mutex_unlock(&t->lock);
     if (err) {
         *res = err;
@@ -385,12 +398,12 @@ static void ax__tls_forget(ax_stream *s, int dir) {
     if (dir == AX_STREAM_READ)
         ax_waker_drop(&t->reader);
     else
-        t->writer_waiting = false;
+        ax_waker_drop(&t->writer);
     ax_stream *tr = t->transport;
     if (tr->vtable->forget) tr->vtable->forget(tr, dir);
     /* A reader's waker may also sit on the transport's write side (it was
      * flushing), and the handshake uses both. */
-    if (tr->vtable->forget && dir == AX_STREAM_READ && !t->writer_waiting)
+    if (tr->vtable->forget && dir == AX_STREAM_READ && !t->writer.vtable)
         tr->vtable->forget(tr, AX_STREAM_WRITE);
     pthread_mutex_unlock(&t->lock);
 }
@@ -424,6 +437,7 @@ void ax_tls_close(ax_tls *t) {
     ERR_clear_error();
     if (t->out) ax_buf_unref(t->out);
     ax_waker_drop(&t->reader);
+    ax_waker_drop(&t->writer);
     ax_stream_close(t->transport);
     ax_tls_config_free(t->cfg);
     free(t->server_name);

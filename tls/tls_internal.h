@@ -70,10 +70,10 @@ struct ax_tls {
     ax_buf *out;
     size_t out_off, out_len;
     ax_waker reader; /* a parked reader's waker, to flush output for it */
+    ax_waker writer; /* a parked writer's waker (set: a writer waits to flush) */
     int io_err;      /* the transport's error seen by the BIO (AX_E*) */
     int fatal;       /* sticky failure: every later call returns it */
     bool read_pending;
-    bool writer_waiting;
     bool eof;
     bool hs_done;
     bool shut_sent;

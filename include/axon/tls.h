@@ -18,7 +18,7 @@
  * verifies the server's chain against /etc/ssl/certs and its name (DNS
  * name or IP address SAN) unless told otherwise with an option whose name
  * says it is insecure; session resumption through tickets on both sides
- * (the server's ticket keys are rotated by BoringSSL, every day or so).
+ * (the server's ticket keys are rotated by BoringSSL every 48 hours).
  *
  * Errors. Besides the stream's own (AX_ETIMEDOUT, AX_ECANCELED,
  * AX_ECONNRESET, AX_EPIPE...), a failed handshake or record returns one of
@@ -35,10 +35,10 @@
  * threads; its setters (ax_tls_config_set_cert) may be called while
  * connections use it. A connection is used like a TCP one: one reader and
  * one writer at a time (an internal lock orders their calls into
- * BoringSSL), but the handshake by one user only (ax_tls_handshake, or the
- * first read or write, which run it). BoringSSL's error queue is per
- * thread; Axon reads and clears it inside each poll, before returning, so
- * nothing of it survives a suspension.
+ * BoringSSL); either may run the handshake (ax_tls_handshake, or the first
+ * read, write or readiness wait, which run it), the other waits for it. BoringSSL's error queue is
+ * per thread; Axon reads and clears it inside each poll, before returning, so nothing of it
+ * survives a suspension.
  */
 #ifndef AXON_TLS_H
 #define AXON_TLS_H

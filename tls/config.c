@@ -282,6 +282,7 @@ static int ax__config_new(const ax_tls_opts *opts, bool server, ax_tls_config **
         static const uint8_t sid_ctx[] = "axon";
         SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
         SSL_CTX_set_cert_cb(ctx, ax__cert_cb, cfg);
+        ax__tls_tickets_init(cfg, o.ticket_lifetime_s);
         if (cfg->alpn) SSL_CTX_set_alpn_select_cb(ctx, ax__alpn_select, cfg);
         if ((err = ax_tls_config_set_cert(cfg, NULL, o.cert_file, o.key_file))) goto fail;
     } else {
@@ -323,6 +324,7 @@ int ax_tls_server_config_new(const ax_tls_opts *o, ax_tls_config **out) {
 
 void ax_tls_config_free(ax_tls_config *cfg) {
     if (!cfg || atomic_fetch_sub_explicit(&cfg->refs, 1, memory_order_acq_rel) != 1) return;
+    OPENSSL_cleanse(cfg->tickets, sizeof cfg->tickets);
     SSL_CTX_free(cfg->ctx);
     for (size_t i = 0; i < cfg->ncerts; i++) {
         free(cfg->certs[i].name);

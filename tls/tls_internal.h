@@ -41,6 +41,13 @@ typedef struct ax__tls_sess {
     uint64_t used; /* LRU clock */
 } ax__tls_sess;
 
+typedef struct ax__tls_ticket_key {
+    bool valid;
+    uint8_t name[16];
+    uint8_t aes[16];
+    uint8_t hmac[32];
+} ax__tls_ticket_key;
+
 struct ax_tls_config {
     atomic_int refs;
     bool server;
@@ -55,6 +62,10 @@ struct ax_tls_config {
     ax__tls_sess *sess;
     int sess_cap;
     uint64_t sess_clock;
+    /* Server: [0] mints tickets, [1] still opens them (tickets.c). */
+    ax__tls_ticket_key tickets[2];
+    uint64_t ticket_minted_at; /* ax_now() when [0] was made */
+    uint64_t ticket_lifetime_ns;
 };
 
 /* What the connection's current SSL call is doing, for the BIO. */
@@ -104,6 +115,9 @@ void ax__tls_sessions_free(ax_tls_config *cfg);
 void ax__tls_session_apply(ax_tls *t);
 /* SSL_CTX_sess_set_new_cb's callback. */
 int ax__tls_session_new_cb(SSL *ssl, SSL_SESSION *sess);
+
+/* tickets.c (server): installs the ticket key callback. */
+void ax__tls_tickets_init(ax_tls_config *cfg, unsigned lifetime_s);
 
 /* bio.c: the BIO over t->transport. */
 BIO *ax__tls_bio_new(ax_tls *t);

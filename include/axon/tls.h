@@ -18,7 +18,7 @@
  * verifies the server's chain against /etc/ssl/certs and its name (DNS
  * name or IP address SAN) unless told otherwise with an option whose name
  * says it is insecure; session resumption through tickets on both sides
- * (the server's ticket keys are rotated by BoringSSL every 48 hours).
+ * (the server's ticket keys rotate daily, see ticket_lifetime_s).
  *
  * Errors. Besides the stream's own (AX_ETIMEDOUT, AX_ECANCELED,
  * AX_ECONNRESET, AX_EPIPE...), a failed handshake or record returns one of
@@ -89,6 +89,10 @@ typedef struct ax_tls_opts {
     /* Client: how many sessions to keep for resumption, by server name
      * (0: 256; -1: none, every handshake is full). */
     int session_cache;
+    /* Server: seconds a session-ticket key mints tickets before the next
+     * replaces it (0: 24 hours). The key before it still opens tickets
+     * (renewing them), so a ticket resumes for one to two lifetimes. */
+    unsigned ticket_lifetime_s;
 } ax_tls_opts;
 
 /* Fills o with the defaults (all zero). */
@@ -112,6 +116,12 @@ int ax_tls_server_config_new(const ax_tls_opts *o, ax_tls_config **out);
  * thread, concurrently with handshakes. */
 int ax_tls_config_set_cert(ax_tls_config *cfg, const char *server_name, const char *cert_file,
                            const char *key_file);
+
+/* Server: makes a new session-ticket key at once. Tickets from the key
+ * it replaces still resume (and are renewed); older ones get a full
+ * handshake. For a schedule of one's own, or after a suspected key leak
+ * (call it twice). Returns 0 or AX_EINVAL (a client config). Any thread. */
+int ax_tls_config_rotate_ticket_key(ax_tls_config *cfg);
 
 /* Drops the caller's reference; connections made from cfg keep theirs.
  * NULL is a no-op. Any thread. */

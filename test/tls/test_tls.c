@@ -403,6 +403,49 @@ Test(tls, second_connection_resumes_the_session) {
     srv_finish(s);
 }
 
+Test(tls, ticket_key_rotation_keeps_one_old_key) {
+    ax_tls_config *sc = server_config(NULL);
+    tls_srv *s = srv_start(sc, 4);
+    ax_tls_config *cc = client_config(NULL);
+    struct rt_case c = run_client(cc, "localhost", s->port, 10);
+    cr_assert_not(c.reused);
+    /* One rotation: the ticket's key is now the previous one, still good;
+     * the resumed connection gets a ticket under the new key. */
+    cr_assert_eq(ax_tls_config_rotate_ticket_key(sc), 0);
+    c = run_client(cc, "localhost", s->port, 10);
+    cr_assert(c.reused, "a ticket of the previous key was refused");
+    /* Two more: the client's newest ticket's key is gone. */
+    cr_assert_eq(ax_tls_config_rotate_ticket_key(sc), 0);
+    cr_assert_eq(ax_tls_config_rotate_ticket_key(sc), 0);
+    c = run_client(cc, "localhost", s->port, 10);
+    cr_assert_eq(c.err, 0, "%s: %s", ax_err_name(c.err), c.text);
+    cr_assert_not(c.reused, "a ticket of a retired key was accepted");
+    c = run_client(cc, "localhost", s->port, 10);
+    cr_assert(c.reused);
+    cr_assert_eq(ax_tls_config_rotate_ticket_key(cc), AX_EINVAL);
+    ax_tls_config_free(cc);
+    srv_finish(s);
+}
+
+Test(tls, ticket_keys_age_out_after_two_lifetimes) {
+    ax_tls_opts so;
+    ax_tls_opts_init(&so);
+    so.ticket_lifetime_s = 1;
+    tls_srv *s = srv_start(server_config(&so), 4);
+    ax_tls_config *cc = client_config(NULL);
+    struct rt_case c = run_client(cc, "localhost", s->port, 10);
+    c = run_client(cc, "localhost", s->port, 10);
+    cr_assert(c.reused);
+    usleep(2100 * 1000); /* past two lifetimes of the key that minted it */
+    c = run_client(cc, "localhost", s->port, 10);
+    cr_assert_eq(c.err, 0, "%s: %s", ax_err_name(c.err), c.text);
+    cr_assert_not(c.reused, "a ticket older than two key lifetimes resumed");
+    c = run_client(cc, "localhost", s->port, 10);
+    cr_assert(c.reused);
+    ax_tls_config_free(cc);
+    srv_finish(s);
+}
+
 Test(tls, no_resumption_when_the_cache_is_off) {
     tls_srv *s = srv_start(server_config(NULL), 2);
     ax_tls_opts co;

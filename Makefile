@@ -198,7 +198,7 @@ install: lib
 	install -m 644 include/axon/*.h $(DESTDIR)$(PREFIX)/include/axon/
 	install -m 644 $(BUILD)/libaxon.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libaxon.so $(DESTDIR)$(PREFIX)/lib/
-	sed -e 's|@PREFIX@|$(PREFIX)|' axon.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/axon.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@TLS_LIBS@|$(TLS_LIBS)|' axon.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/axon.pc
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -256,7 +256,6 @@ static int ax__config_new(const ax_tls_opts *opts, bool server, ax_tls_config **
         !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) ||
         !SSL_CTX_set_strict_cipher_list(ctx, ax__tls12_suites))
         goto fail;
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE);
     if (o.alpn) {
         if ((err = ax__alpn_wire(o.alpn, &cfg->alpn, &cfg->alpn_len))) goto fail;
         err = AX_ENOMEM;

@@ -655,6 +655,70 @@ Test(tls, reader_and_writer_both_start_before_the_handshake, .timeout = 120) {
     srv_finish(s);
 }
 
+/* A peer that never reads: the writer blocks once the kernel's buffers
+ * and the connection's one queued chunk are full, and memory stays put. */
+static void *never_reads(void *arg) {
+    struct rt_case *c = arg;
+    ax_tls *t;
+    cr_assert_eq(client_connect(c->cfg, "localhost", c->port, &t), 0);
+    static char chunk[16384];
+    memset(chunk, 'x', sizeof chunk);
+    long rss0 = rss_kib();
+    uint64_t sent = 0;
+    ax_instant stop = ax_deadline_in_ms(500);
+    int err = 0;
+    while (sent < (1ull << 30)) {
+        err = ax_stream_write_all(ax_tls_stream(t), chunk, sizeof chunk, stop);
+        if (err) break;
+        sent += sizeof chunk;
+    }
+    long grew = rss_kib() - rss0;
+    cr_assert_eq(err, AX_ETIMEDOUT, "got %s after %llu bytes", ax_err_name(err),
+                 (unsigned long long)sent);
+    cr_assert_lt(sent, 64ull << 20, "%llu bytes went out to a peer that never reads",
+                 (unsigned long long)sent);
+    cr_assert_lt(grew, 8192, "RSS grew by %ld KiB", grew);
+    ax_tls_close(t);
+    return NULL;
+}
+
+/* Accepts one connection, finishes the handshake and then reads nothing
+ * until the client is gone. */
+static ax_tcp_listener *lazy_listener;
+
+static void *lazy_server(void *arg) {
+    ax_tcp_listener *l = lazy_listener;
+    ax_tcp *tcp;
+    cr_assert_eq(ax_tcp_accept(l, &tcp, NULL, ax_deadline_in_ms(10000)), 0);
+    ax_tls *t;
+    ax_tls_config *sc = server_config(NULL);
+    cr_assert_eq(ax_tls_server(sc, ax_tcp_stream(tcp), &t), 0);
+    cr_assert_eq(ax_tls_handshake(t, ax_deadline_in_ms(10000)), 0);
+    ax_sleep(1500);
+    ax_tls_close(t);
+    ax_tls_config_free(sc);
+    ax_tcp_listener_close(l);
+    return NULL;
+}
+
+static void *backpressure_main(void *arg) {
+    struct rt_case *c = arg;
+    ax_task *srv;
+    ax_addr addr;
+    lazy_listener = listen_loopback(AX_INET, &addr);
+    c->port = addr.port;
+    cr_assert_eq(ax_spawn(&srv, lazy_server, c), 0);
+    never_reads(c);
+    ax_join(srv, NULL);
+    return NULL;
+}
+
+Test(tls, writer_to_a_peer_that_never_reads_is_held_back) {
+    struct rt_case c = {.cfg = client_config(NULL)};
+    cr_assert_eq(ax_run(rt, backpressure_main, &c, NULL), 0);
+    ax_tls_config_free(c.cfg);
+}
+
 Test(tls, error_names) {
     cr_assert_str_eq(ax_err_name(AX_ECERTEXPIRED), "AX_ECERTEXPIRED");
     cr_assert_str_eq(ax_strerror(AX_ETLSTRUNC), "TLS stream ended without close_notify");

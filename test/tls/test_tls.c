@@ -719,6 +719,77 @@ Test(tls, writer_to_a_peer_that_never_reads_is_held_back) {
     ax_tls_config_free(c.cfg);
 }
 
+/* ax_tls_close without a shutdown still sends close_notify: the peer sees
+ * a clean end of stream, not AX_ETLSTRUNC. */
+static void *closing_server(void *arg) {
+    ax_tcp *tcp;
+    cr_assert_eq(ax_tcp_accept(lazy_listener, &tcp, NULL, ax_deadline_in_ms(10000)), 0);
+    ax_tls *t;
+    ax_tls_config *sc = server_config(NULL);
+    cr_assert_eq(ax_tls_server(sc, ax_tcp_stream(tcp), &t), 0);
+    cr_assert_eq(ax_tls_handshake(t, ax_deadline_in_ms(10000)), 0);
+    ax_tls_close(t);
+    ax_tls_config_free(sc);
+    return NULL;
+}
+
+static void *close_notify_main(void *arg) {
+    struct rt_case *c = arg;
+    ax_addr addr;
+    lazy_listener = listen_loopback(AX_INET, &addr);
+    ax_task *srv;
+    cr_assert_eq(ax_spawn(&srv, closing_server, NULL), 0);
+    ax_tls *t;
+    cr_assert_eq(client_connect(c->cfg, "localhost", addr.port, &t), 0);
+    char b[8];
+    ssize_t n = ax_stream_read(ax_tls_stream(t), b, sizeof b, ax_deadline_in_ms(10000));
+    cr_assert_eq(n, 0, "read: %zd %s", n, ax_tls_error_text(t));
+    ax_join(srv, NULL);
+    ax_tls_close(t);
+    ax_tcp_listener_close(lazy_listener);
+    return NULL;
+}
+
+Test(tls, close_sends_close_notify) {
+    struct rt_case c = {.cfg = client_config(NULL)};
+    cr_assert_eq(ax_run(rt, close_notify_main, &c, NULL), 0);
+    ax_tls_config_free(c.cfg);
+}
+
+Test(tls, ca_directory_is_used) {
+    char dir[160], cmd[1024];
+    snprintf(dir, sizeof dir, "%s/cadir.%d", certs_dir, (int)getpid());
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s %s/ && openssl rehash %s", dir, cert("ca.pem"),
+             dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    tls_srv *s = srv_start(server_config(NULL), 2);
+    ax_tls_opts co;
+    ax_tls_opts_init(&co);
+    co.ca_dir = dir;
+    ax_tls_config *cc = client_config(&co);
+    struct rt_case c = run_client(cc, "localhost", s->port, 10);
+    cr_assert_eq(c.err, 0, "%s: %s", ax_err_name(c.err), c.text);
+    ax_tls_config_free(cc);
+    /* The system store does not know the test CA. */
+    ax_tls_opts_init(&co);
+    co.ca_dir = "/etc/ssl/certs";
+    cc = client_config(&co);
+    c = run_client(cc, "localhost", s->port, 10);
+    cr_assert_eq(c.err, AX_ECERTUNTRUSTED, "%s: %s", ax_err_name(c.err), c.text);
+    ax_tls_config_free(cc);
+    srv_finish(s);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(tls, missing_ca_file_is_reported) {
+    ax_tls_opts o;
+    ax_tls_opts_init(&o);
+    o.ca_file = cert("no-such-ca.pem");
+    ax_tls_config *cfg;
+    cr_assert_eq(ax_tls_client_config_new(&o, &cfg), AX_ENOENT);
+}
+
 Test(tls, error_names) {
     cr_assert_str_eq(ax_err_name(AX_ECERTEXPIRED), "AX_ECERTEXPIRED");
     cr_assert_str_eq(ax_strerror(AX_ETLSTRUNC), "TLS stream ended without close_notify");

@@ -36,9 +36,14 @@
  * connections use it. A connection is used like a TCP one: one reader and
  * one writer at a time (an internal lock orders their calls into
  * BoringSSL); either may run the handshake (ax_tls_handshake, or the first
- * read, write or readiness wait, which run it), the other waits for it. BoringSSL's error queue is
- * per thread; Axon reads and clears it inside each poll, before returning, so nothing of it
- * survives a suspension.
+ * read, write or readiness wait, which run it), the other waits for it.
+ * The ax_tls_version/cipher/alpn/... getters belong to the reader's side.
+ * BoringSSL's error queue is per thread; Axon reads and clears it inside
+ * each poll, before returning, so nothing of it survives a suspension.
+ *
+ * Availability: builds with BoringSSL (native x86-64 Linux). The aarch64
+ * cross build leaves tls/ out; this header then declares functions that
+ * are not in the library.
  */
 #ifndef AXON_TLS_H
 #define AXON_TLS_H

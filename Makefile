@@ -20,13 +20,37 @@ ifeq ($(origin CC),default)
 CC := gcc
 endif
 
+# tls/ runs over BoringSSL from Debian's android-libboringssl-dev, which
+# exists for the native x86-64 build only: the aarch64 cross build (and a
+# Windows one) leaves tls/, its tests and its example out (TLS=0). OpenSSL
+# 3's headers and libraries are installed too, so nothing is left to the
+# search paths: the headers come from BSSL_INC (tls/tls_internal.h stops
+# the build unless OPENSSL_IS_BORINGSSL), and the libraries are linked by
+# their full paths with an rpath.
+ifeq ($(ARCH),x86_64)
+TLS       ?= 1
+else
+TLS       ?= 0
+endif
+BSSL_INC  ?= /usr/include/android
+BSSL_LIB  ?= /usr/lib/x86_64-linux-gnu/android
+ifeq ($(TLS),1)
+TLS_DIRS  := tls
+TLS_DEF   := -DAX_HAVE_TLS=1
+TLS_LIBS  := $(BSSL_LIB)/libssl.so $(BSSL_LIB)/libcrypto.so -Wl,-rpath,$(BSSL_LIB)
+else
+TLS_DIRS  :=
+TLS_DEF   :=
+TLS_LIBS  :=
+endif
+
 WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 BASEFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -fno-strict-aliasing -g -pthread $(WARN) -Iinclude -I.
 OPT       ?= -O2
 CFLAGS_V  ?=
 LDFLAGS_V ?=
-CFLAGS    := $(BASEFLAGS) $(OPT) $(CFLAGS_V) $(EXTRA_CFLAGS)
-LDLIBS    := -pthread $(LDFLAGS_V)
+CFLAGS    := $(BASEFLAGS) $(OPT) $(TLS_DEF) $(CFLAGS_V) $(EXTRA_CFLAGS)
+LDLIBS    := -pthread $(LDFLAGS_V) $(TLS_LIBS)
 
 ifeq ($(ARCH),aarch64)
 FIBER_ASM := executor/fiber_aarch64.S
@@ -34,12 +58,13 @@ else
 FIBER_ASM := executor/fiber_x86_64.S
 endif
 
-LIB_SRC   := $(sort $(wildcard reactor/*.c executor/*.c net/*.c tls/*.c http/*.c fs/*.c))
+LIB_SRC   := $(sort $(wildcard reactor/*.c executor/*.c net/*.c $(TLS_DIRS:%=%/*.c) http/*.c fs/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(FIBER_ASM:%.S=$(BUILD)/obj/%.o)
-TEST_SRC  := $(sort $(wildcard test/*/test_*.c))
+TEST_SRC  := $(sort $(filter-out $(if $(TLS_DIRS),,test/tls/%),$(wildcard test/*/test_*.c)))
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
-EX_SRC    := $(sort $(wildcard examples/*.c))
-EX_BIN    := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
+EX_SRC    := $(sort $(filter-out $(if $(TLS_DIRS),,examples/tls_%),$(wildcard examples/*.c)))
+# examples/tls_client.c is built as tls-client, the name its usage gives.
+EX_BIN    := $(subst /tls_client,/tls-client,$(EX_SRC:examples/%.c=$(BUILD)/examples/%))
 BENCH_SRC := $(sort $(wildcard bench/axon_*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
@@ -71,6 +96,8 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
+$(BUILD)/obj/tls/%.o: CFLAGS += -I$(BSSL_INC)
+
 $(BUILD)/obj/%.o: %.S
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
@@ -84,6 +111,10 @@ $(BUILD)/test/axon_tests: $(TEST_OBJ) $(RUNNER_OBJ) $(BUILD)/libaxon.a
 	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(RUNNER_OBJ) $(BUILD)/libaxon.a $(TEST_LINK) $(LDLIBS)
 
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libaxon.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libaxon.a $(LDLIBS)
+
+$(BUILD)/examples/tls-client: examples/tls_client.c $(BUILD)/libaxon.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libaxon.a $(LDLIBS)
 
@@ -175,7 +206,7 @@ install: lib
 	install -m 644 include/axon/*.h $(DESTDIR)$(PREFIX)/include/axon/
 	install -m 644 $(BUILD)/libaxon.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libaxon.so $(DESTDIR)$(PREFIX)/lib/
-	sed -e 's|@PREFIX@|$(PREFIX)|' axon.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/axon.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@TLS_LIBS@|$(TLS_LIBS)|' axon.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/axon.pc
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
@@ -184,7 +215,7 @@ lint:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --suppress=missingIncludeSystem --inline-suppr -Iinclude -I. -D__x86_64__ \
-	  reactor executor net fs
+	  -DOPENSSL_IS_BORINGSSL reactor executor net fs tls
 
 clean:
 	rm -rf build

@@ -5,7 +5,8 @@
 # Usage: deps.sh [extra package...]   (the build's own list is below)
 set -euo pipefail
 pkgs=(make gcc clang libclang-rt-14-dev libcriterion-dev pkg-config
-      gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static dnsmasq-base "$@")
+      gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static dnsmasq-base
+      android-libboringssl-dev openssl curl "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)

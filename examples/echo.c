@@ -1,6 +1,12 @@
-/* echo: a TCP echo server, one task per connection.
+/* echo: a TCP (or TLS) echo server, one task per connection.
  *
  *   build/examples/echo --port P [--workers N] [--host ADDR]
+ *                       [--tls-cert FILE --tls-key FILE]
+ *
+ * With --tls-cert and --tls-key (PEM chain and key) every connection is
+ * TLS: the handshake runs in the connection's task with a 10 s deadline,
+ * and the echo loop is the same code, over the TLS stream. (TLS exists in
+ * builds with BoringSSL: the native x86-64 one.)
  *
  * Listens on ADDR:P (default [::]:P, which also takes IPv4 on a dual-stack
  * host; port 0 picks a free port), prints "listening on ADDR:PORT", and
@@ -24,9 +30,26 @@
 /* An idle connection waits for data with no buffer: its task then holds
  * only the top page of its stack, so 10,000 idle clients cost a few KiB
  * each. The buffer is taken only while bytes move. */
+#ifdef AX_HAVE_TLS
+static ax_tls_config *tls_cfg; /* NULL: plain TCP */
+#endif
+
 static void *serve_conn(void *arg) {
     ax_tcp *c = arg;
     ax_stream *s = ax_tcp_stream(c);
+#ifdef AX_HAVE_TLS
+    if (tls_cfg) {
+        ax_tls *t;
+        if (ax_tls_server(tls_cfg, s, &t)) return NULL; /* closed the connection */
+        int err = ax_tls_handshake(t, ax_deadline_in_ms(10000));
+        if (err) {
+            fprintf(stderr, "echo: handshake: %s: %s\n", ax_err_name(err), ax_tls_error_text(t));
+            ax_tls_close(t);
+            return NULL;
+        }
+        s = ax_tls_stream(t); /* closing it closes the connection */
+    }
+#endif
     for (;;) {
         ax_buf *b; /* from this worker's pool once bytes are there */
         ssize_t n = ax_stream_read_buf(s, &b, BUF_SIZE, AX_NO_DEADLINE);
@@ -35,7 +58,7 @@ static void *serve_conn(void *arg) {
         ax_buf_unref(b);
         if (err) break;
     }
-    ax_tcp_close(c);
+    ax_stream_close(s);
     return NULL;
 }
 
@@ -104,6 +127,7 @@ static void *main_task(void *arg) {
 int main(int argc, char **argv) {
     struct opts o = {"::", -1};
     unsigned workers = 0;
+    const char *cert = NULL, *key = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--port") == 0)
             o.port = atol(argv[i + 1]);
@@ -111,12 +135,34 @@ int main(int argc, char **argv) {
             workers = (unsigned)atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--host") == 0)
             o.host = argv[i + 1];
+        else if (strcmp(argv[i], "--tls-cert") == 0)
+            cert = argv[i + 1];
+        else if (strcmp(argv[i], "--tls-key") == 0)
+            key = argv[i + 1];
         else
             o.port = -2;
     }
-    if (o.port < 0 || o.port > 65535 || argc % 2 == 0) {
-        fprintf(stderr, "usage: %s --port P [--workers N] [--host ADDR]\n", argv[0]);
+    if (o.port < 0 || o.port > 65535 || argc % 2 == 0 || !cert != !key) {
+        fprintf(stderr,
+                "usage: %s --port P [--workers N] [--host ADDR] [--tls-cert F --tls-key F]\n",
+                argv[0]);
         return 2;
+    }
+    if (cert) {
+#ifdef AX_HAVE_TLS
+        ax_tls_opts to;
+        ax_tls_opts_init(&to);
+        to.cert_file = cert;
+        to.key_file = key;
+        int terr = ax_tls_server_config_new(&to, &tls_cfg);
+        if (terr) {
+            fprintf(stderr, "echo: %s / %s: %s\n", cert, key, ax_strerror(terr));
+            return 1;
+        }
+#else
+        fprintf(stderr, "echo: this build has no TLS\n");
+        return 2;
+#endif
     }
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -136,5 +182,8 @@ int main(int argc, char **argv) {
     void *result = NULL;
     err = ax_run(rt, main_task, &o, &result);
     ax_runtime_free(rt);
+#ifdef AX_HAVE_TLS
+    ax_tls_config_free(tls_cfg);
+#endif
     return err || result ? 1 : 0;
 }

@@ -25,5 +25,6 @@
 #include "axon/unix.h"
 #include "axon/pool.h"
 #include "axon/fs.h"
+#include "axon/tls.h"
 
 #endif

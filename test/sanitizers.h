@@ -16,4 +16,17 @@
 #define AX_TEST_TSAN 0
 #endif
 
+/* ASan keeps freed memory in quarantine and pads every allocation, so
+ * resident-memory figures mean nothing under it. */
+#if defined(__SANITIZE_ADDRESS__)
+#define AX_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define AX_TEST_ASAN 1
+#endif
+#endif
+#ifndef AX_TEST_ASAN
+#define AX_TEST_ASAN 0
+#endif
+
 #endif

@@ -75,7 +75,19 @@ extern "C" {
     X(ESERVFAIL, -4088, "name server failed (SERVFAIL or refused)")                                \
     X(ENOADDR, -4087, "host name has no address of the requested family")                          \
     X(EBADRESP, -4086, "malformed answer from the name server")                                    \
-    X(EBADUTF8, -4085, "text is not valid UTF-8")
+    X(EBADUTF8, -4085, "text is not valid UTF-8")                                                  \
+    X(ETLS, -4084, "TLS protocol error")                                                           \
+    X(ETLSALERT, -4083, "TLS peer sent a fatal alert")                                             \
+    X(ETLSVERSION, -4082, "no TLS version in common")                                              \
+    X(ETLSCIPHER, -4081, "no TLS cipher suite in common")                                          \
+    X(ETLSALPN, -4080, "no application protocol (ALPN) in common")                                 \
+    X(ETLSTRUNC, -4079, "TLS stream ended without close_notify")                                   \
+    X(ECERTUNTRUSTED, -4078, "certificate not issued by a trusted authority")                      \
+    X(ECERTEXPIRED, -4077, "certificate expired or not yet valid")                                 \
+    X(ECERTNAME, -4076, "certificate does not match the host name or address")                     \
+    X(ECERTSELF, -4075, "self-signed certificate")                                                 \
+    X(ECERTREQUIRED, -4074, "peer sent no certificate")                                            \
+    X(ECERT, -4073, "certificate rejected")
 
 enum {
 #define AX__ERRNO_ENUM(name, val, msg) AX_##name = -(val),

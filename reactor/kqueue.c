@@ -13,10 +13,11 @@
  * triggered with NOTE_TRIGGER. Time stays the timer wheel's: kevent gets
  * only the timeout the executor asks for, and no EVFILT_TIMER is used.
  *
- * A descriptor whose kind accepts only one of the two filters (a kqueue,
- * which Axon registers for signals, accepts no EVFILT_WRITE) keeps the one
- * that was accepted. Sockets get SO_NOSIGPIPE at registration, so that a
- * write to a closed peer returns EPIPE instead of raising SIGPIPE on
+ * A descriptor open for one direction only (a pipe's end) gets only that
+ * direction's filter, as epoll would report only that direction; one whose
+ * kind accepts only one of the two filters (a kqueue, which Axon registers
+ * for signals, takes no EVFILT_WRITE) keeps the one that was accepted. Sockets get SO_NOSIGPIPE at
+ * registration, so that a write to a closed peer returns EPIPE instead of raising SIGPIPE on
  * systems without MSG_NOSIGNAL.
  *
  * Built on macOS and the BSDs (make check-macos-compile compiles it
@@ -84,17 +85,35 @@ void ax__reactor_notify(ax__reactor *r) {
     (void)kevent(r->kq, &ev, 1, NULL, 0, NULL);
 }
 
-/* Adds (EV_ADD | EV_CLEAR) or deletes (EV_DELETE) both filters of fd in
- * one call. EV_RECEIPT makes kevent report each change's outcome as an
+/* The filters fd is registered with: AX__READY_READ and/or
+ * AX__READY_WRITE, from its access mode. */
+static uint32_t ax__kq_dirs(int fd) {
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0) return AX__READY_READ | AX__READY_WRITE;
+    switch (fl & O_ACCMODE) {
+    case O_RDONLY:
+        return AX__READY_READ;
+    case O_WRONLY:
+        return AX__READY_WRITE;
+    default:
+        return AX__READY_READ | AX__READY_WRITE;
+    }
+}
+
+/* Adds (EV_ADD | EV_CLEAR) or deletes (EV_DELETE) the filters `dirs` of fd
+ * in one call. EV_RECEIPT makes kevent report each change's outcome as an
  * event with EV_ERROR set and data = errno (0 on success) instead of
  * draining pending events. Returns how many filters took the change, or
  * -errno of the first failure when none did. */
-static int ax__kq_change(ax__reactor *r, int fd, uint16_t flags, uint64_t tag) {
+static int ax__kq_change(ax__reactor *r, int fd, uint32_t dirs, uint16_t flags, uint64_t tag) {
     struct kevent ch[2], res[2];
     void *udata = (void *)(uintptr_t)tag;
-    EV_SET(&ch[0], (uintptr_t)fd, EVFILT_READ, flags | EV_RECEIPT, 0, 0, udata);
-    EV_SET(&ch[1], (uintptr_t)fd, EVFILT_WRITE, flags | EV_RECEIPT, 0, 0, udata);
-    int n = kevent(r->kq, ch, 2, res, 2, NULL);
+    int k = 0;
+    if (dirs & AX__READY_READ)
+        EV_SET(&ch[k++], (uintptr_t)fd, EVFILT_READ, flags | EV_RECEIPT, 0, 0, udata);
+    if (dirs & AX__READY_WRITE)
+        EV_SET(&ch[k++], (uintptr_t)fd, EVFILT_WRITE, flags | EV_RECEIPT, 0, 0, udata);
+    int n = kevent(r->kq, ch, k, res, k, NULL);
     if (n < 0) return -errno;
     int ok = 0, first_err = 0;
     for (int i = 0; i < n; i++) {
@@ -126,9 +145,12 @@ int ax__io_register(ax__reactor *r, int fd, ax__io **out) {
     }
 #endif
     /* kqueue, unlike epoll, accepts a descriptor twice (the second add
-     * just updates the filter); refuse it as epoll does. */
+     * just updates the filter); refuse it as epoll does. EV_ENABLE on a
+     * filter that does not exist fails with ENOENT. */
+    uint32_t dirs = ax__kq_dirs(fd);
     struct kevent probe;
-    EV_SET(&probe, (uintptr_t)fd, EVFILT_READ, EV_RECEIPT | EV_ENABLE, 0, 0, NULL);
+    EV_SET(&probe, (uintptr_t)fd, (dirs & AX__READY_READ) ? EVFILT_READ : EVFILT_WRITE,
+           EV_RECEIPT | EV_ENABLE, 0, 0, NULL);
     struct kevent pres;
     if (kevent(r->kq, &probe, 1, &pres, 1, NULL) == 1 && (pres.flags & EV_ERROR) &&
         pres.data == 0) {
@@ -136,7 +158,7 @@ int ax__io_register(ax__reactor *r, int fd, ax__io **out) {
         ax__io_release(&r->t, io);
         return AX_EEXIST;
     }
-    int rc = ax__kq_change(r, fd, EV_ADD | EV_CLEAR, tag);
+    int rc = ax__kq_change(r, fd, dirs, EV_ADD | EV_CLEAR, tag);
     if (rc < 0) {
         io->fd = -1;
         ax__io_release(&r->t, io);
@@ -148,7 +170,7 @@ int ax__io_register(ax__reactor *r, int fd, ax__io **out) {
 
 void ax__io_deregister(ax__reactor *r, ax__io *io, int fd_closed) {
     /* close(2) removes a descriptor's filters by itself. */
-    if (!fd_closed) (void)ax__kq_change(r, io->fd, EV_DELETE, 0);
+    if (!fd_closed) (void)ax__kq_change(r, io->fd, AX__READY_READ | AX__READY_WRITE, EV_DELETE, 0);
     ax__io_forget(&r->t, io);
 }
 

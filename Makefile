@@ -29,7 +29,8 @@ LDFLAGS_V ?=
 CFLAGS    := $(BASEFLAGS) $(OPT) $(CFLAGS_V) $(EXTRA_CFLAGS)
 LDLIBS    := -pthread $(LDFLAGS_V)
 
-ifeq ($(ARCH),aarch64)
+# uname -m says arm64 on Apple silicon.
+ifneq ($(filter aarch64 arm64,$(ARCH)),)
 FIBER_ASM := executor/fiber_aarch64.S
 else
 FIBER_ASM := executor/fiber_x86_64.S

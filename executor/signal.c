@@ -3,10 +3,11 @@
  * The signals named in the runtime options are blocked when the runtime is
  * created (the workers inherit the mask) and read from one descriptor in
  * the reactor: a signalfd on Linux, a kqueue of EVFILT_SIGNAL filters on
- * macOS and the BSDs (ax__sigsrc_open in reactor/os_unix.h). No signal handler is installed. The
- * reactor wakes a dispatcher waker (not a task) that drains the descriptor and hands each signal to
- * every task waiting for it; a signal nobody waits for is kept as pending
- * (once per number) for the next waiter.
+ * macOS and the BSDs (ax__sigsrc_open in reactor/os_unix.h). No signal
+ * handler is installed. The reactor wakes a dispatcher waker (not a task)
+ * that drains the descriptor and hands each signal to every task waiting
+ * for it; a signal nobody waits for is kept as pending (once per number)
+ * for the next waiter.
  */
 #include "executor/internal.h"
 

@@ -2,6 +2,8 @@
 # Checks the Debian packages a build needs and installs the missing ones.
 # As root: apt-get update once, then a noninteractive install. Otherwise:
 # prints the one apt-get line to run and fails.
+# Then installs the pinned Zig into build/tools (.ci/zig.sh) for
+# make check-macos-compile.
 # Usage: deps.sh [extra package...]   (the build's own list is below)
 set -euo pipefail
 pkgs=(make gcc clang libclang-rt-14-dev libcriterion-dev pkg-config
@@ -12,8 +14,12 @@ for p in "${pkgs[@]}"; do
   st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
   [ "$st" = installed ] || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-if [ "$(id -u)" -eq 0 ]; then
+# npm (for Zig) may come with another nodejs build: only a missing command
+# asks for Debian's.
+command -v npm >/dev/null || missing+=(npm)
+if [ ${#missing[@]} -eq 0 ]; then
+  :
+elif [ "$(id -u)" -eq 0 ]; then
   echo "deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
@@ -23,3 +29,4 @@ else
   echo "  sudo apt-get install -y ${missing[*]}"
   exit 1
 fi
+bash "$(dirname "$0")/zig.sh" build/tools

@@ -27,6 +27,7 @@
  */
 #include "executor/blocking.h"
 #include "executor/internal.h"
+#include "reactor/os_unix.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -74,15 +75,6 @@ struct ax__blocking {
 };
 
 /* ---- the pool object ----------------------------------------------------------------------- */
-
-static int ax__cond_init_mono(pthread_cond_t *c) {
-    pthread_condattr_t a;
-    pthread_condattr_init(&a);
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    int e = pthread_cond_init(c, &a);
-    pthread_condattr_destroy(&a);
-    return e;
-}
 
 static struct timespec ax__timespec(ax_instant t) {
     struct timespec ts = {(time_t)(t / 1000000000u), (long)(t % 1000000000u)};
@@ -226,7 +218,7 @@ static bool ax__wait_for_work(struct ax__blocking *b) {
     b->idle++;
     struct timespec ts = ax__timespec(ax_now() + (ax_instant)b->idle_ms * 1000000u);
     for (;;) {
-        int rc = pthread_cond_timedwait(&b->work, &b->lock, &ts);
+        int rc = ax__cond_timedwait_mono(&b->work, &b->lock, &ts);
         if (b->wakeups) { /* the submitter already took us off `idle` */
             b->wakeups--;
             return true;
@@ -517,7 +509,7 @@ void ax__blocking_shutdown(struct ax__blocking *b, ax_instant deadline) {
     struct timespec ts = ax__timespec(deadline);
     while (b->threads) {
         int rc = deadline == AX_NO_DEADLINE ? pthread_cond_wait(&b->exited, &b->lock)
-                                            : pthread_cond_timedwait(&b->exited, &b->lock, &ts);
+                                            : ax__cond_timedwait_mono(&b->exited, &b->lock, &ts);
         if (rc == ETIMEDOUT) break;
     }
     /* Jobs still running are left to their threads. Their wakers may point

@@ -35,6 +35,10 @@ const char *ax_err_name(int err) {
 
 int ax_translate_sys_error(int sys_errno) {
     if (sys_errno <= 0) return sys_errno;
-    /* EWOULDBLOCK and EOPNOTSUPP alias EAGAIN and ENOTSUP on Linux. */
+#if EOPNOTSUPP != ENOTSUP
+    /* macOS and the BSDs give EOPNOTSUPP a number of its own; on Linux it
+     * aliases ENOTSUP, as EWOULDBLOCK aliases EAGAIN. */
+    if (sys_errno == EOPNOTSUPP) return AX_ENOTSUP;
+#endif
     return -sys_errno;
 }

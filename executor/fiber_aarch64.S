@@ -1,5 +1,9 @@
-/* executor/fiber_aarch64.S - context switch for AArch64 (AAPCS64: Linux, BSD;
- * Apple's ABI differs only in symbol names here, see AX_SYM).
+/* executor/fiber_aarch64.S - context switch for AArch64 (AAPCS64: Linux, BSD,
+ * and Apple's arm64 ABI, which differs here only in what the assembler
+ * sees: Mach-O symbols take a leading underscore (AX_SYM), hiding is
+ * .private_extern instead of ELF's .hidden, and there is no .type, .size
+ * or .note.GNU-stack; make check-macos-compile assembles and links it for
+ * aarch64-macos).
  *
  * A suspended context is its stack pointer; the stack holds a 160-byte frame:
  *
@@ -10,7 +14,8 @@
  *     sp+96   d8 .. sp+152 d15
  *
  * executor/fiber.c builds that frame for a new fiber; keep the two in step.
- * x18 is the platform register (reserved on Apple and Windows): never touched.
+ * x18 is the platform register (reserved on Apple, where the kernel may
+ * change it at any time, and on Windows): never read, saved or written.
  * FPCR is not switched: the brief's register set is the AAPCS64 callee-saved
  * set, and writing FPCR is slow on several cores.
  */

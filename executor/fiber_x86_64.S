@@ -1,5 +1,8 @@
 /* executor/fiber_x86_64.S - context switch for x86-64 System V (Linux, BSD,
- * macOS). The Windows x64 ABI (xmm6-xmm15, TIB stack limits) needs its own file.
+ * macOS; on Mach-O with underscore-prefixed symbols and .private_extern,
+ * without ELF's .type/.size/.note.GNU-stack, assembled and linked for
+ * x86_64-macos by make check-macos-compile). The Windows x64 ABI
+ * (xmm6-xmm15, TIB stack limits) needs its own file.
  *
  * A suspended context is its stack pointer; the stack holds, from low to high:
  *

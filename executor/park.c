@@ -13,14 +13,23 @@
  * one of them sees the other (Dekker). Work pushed to a worker's own queue
  * needs no such care: its owner is awake and will run it anyway; waking a
  * sleeper for it only buys parallelism.
+ *
+ * Off Linux there is no futex in a public API: the park word is waited on
+ * through a small table of mutex + condition variable buckets hashed by
+ * the word's address (see the #else branch below); the protocol above is
+ * unchanged.
  */
 #include "executor/internal.h"
 
 #include <errno.h>
-#include <linux/futex.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+/* AX_PARK_CONDVAR builds the portable parking on Linux too, so that the
+ * macOS/BSD path runs under the Linux test suite. */
+#if defined(__linux__) && !defined(AX_PARK_CONDVAR)
+#include <linux/futex.h>
+#include <sys/syscall.h>
 
 static void ax__futex_wait(_Atomic uint32_t *word, uint32_t expected, int timeout_ms) {
     struct timespec ts, *tsp = NULL;
@@ -35,6 +44,67 @@ static void ax__futex_wait(_Atomic uint32_t *word, uint32_t expected, int timeou
 static void ax__futex_wake(_Atomic uint32_t *word) {
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
+#else
+#include "reactor/os_unix.h"
+
+/* futex emulation: a waiter sleeps on the bucket of its word's address
+ * while the word still holds `expected`; a waker changes the word first
+ * (ax__idle_pop stores 0), then takes the bucket's lock and broadcasts,
+ * so a waiter either sees the new value before it sleeps or is asleep
+ * when the broadcast comes. Words sharing a bucket wake each other
+ * spuriously and recheck. The table is shared by every runtime of the
+ * process, but holds no runtime state: only locks. */
+#define AX__PARK_BUCKETS 64
+
+static struct ax__park_bucket {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+} ax__park_table[AX__PARK_BUCKETS];
+static pthread_once_t ax__park_once = PTHREAD_ONCE_INIT;
+
+static void ax__park_table_init(void) {
+    for (int i = 0; i < AX__PARK_BUCKETS; i++) {
+        pthread_mutex_init(&ax__park_table[i].lock, NULL);
+        ax__cond_init_mono(&ax__park_table[i].cond);
+    }
+}
+
+static struct ax__park_bucket *ax__park_bucket_of(_Atomic uint32_t *word) {
+    pthread_once(&ax__park_once, ax__park_table_init);
+    uintptr_t a = (uintptr_t)word;
+    return &ax__park_table[((a >> 6) ^ (a >> 12)) % AX__PARK_BUCKETS];
+}
+
+static void ax__futex_wait(_Atomic uint32_t *word, uint32_t expected, int timeout_ms) {
+    struct ax__park_bucket *b = ax__park_bucket_of(word);
+    struct timespec abs;
+    if (timeout_ms >= 0) {
+        clock_gettime(CLOCK_MONOTONIC, &abs);
+        abs.tv_sec += timeout_ms / 1000;
+        abs.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (abs.tv_nsec >= 1000000000L) {
+            abs.tv_sec++;
+            abs.tv_nsec -= 1000000000L;
+        }
+    }
+    pthread_mutex_lock(&b->lock);
+    /* One wait, like FUTEX_WAIT: the caller rechecks the word and the time. */
+    if (atomic_load_explicit(word, memory_order_acquire) == expected) {
+        if (timeout_ms < 0)
+            pthread_cond_wait(&b->cond, &b->lock);
+        else
+            ax__cond_timedwait_mono(&b->cond, &b->lock, &abs);
+    }
+    pthread_mutex_unlock(&b->lock);
+}
+
+static void ax__futex_wake(_Atomic uint32_t *word) {
+    struct ax__park_bucket *b = ax__park_bucket_of(word);
+    pthread_mutex_lock(&b->lock);
+    pthread_mutex_unlock(&b->lock);
+    pthread_cond_broadcast(&b->cond);
+}
+#endif
 
 /* Takes one worker off the idle list (under park_lock), or NULL. */
 static ax__worker *ax__idle_pop(ax_runtime *rt, bool searcher) {

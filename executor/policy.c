@@ -20,6 +20,7 @@
 #include "executor/policy_internal.h"
 #include "executor/policy_impl.h"
 #include "executor/internal.h"
+#include "reactor/os_unix.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,10 +32,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#ifndef O_PATH
-#define O_PATH O_RDONLY /* not Linux: a plain read-only descriptor of the directory */
-#endif
 
 #define AX__POLICY_ALIGN 64u
 #define AX__TAG          ((uintptr_t)AX__POLICY_ALIGN - 1) /* low bits of rt->policy */

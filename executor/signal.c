@@ -1,15 +1,18 @@
-/* executor/signal.c - ax_signal_wait over a signalfd.
+/* executor/signal.c - ax_signal_wait over a signal descriptor.
  *
  * The signals named in the runtime options are blocked when the runtime is
- * created (the workers inherit the mask) and read from one signalfd in the
- * reactor. No signal handler is installed. The reactor wakes a dispatcher
- * waker (not a task) that drains the descriptor and hands each signal to
- * every task waiting for it; a signal nobody waits for is kept as pending
- * (once per number) for the next waiter.
+ * created (the workers inherit the mask) and read from one descriptor in
+ * the reactor: a signalfd on Linux, a kqueue of EVFILT_SIGNAL filters on
+ * macOS and the BSDs (ax__sigsrc_open in reactor/os_unix.h). No signal
+ * handler is installed. The reactor wakes a dispatcher waker (not a task)
+ * that drains the descriptor and hands each signal to every task waiting
+ * for it; a signal nobody waits for is kept as pending (once per number)
+ * for the next waiter.
  */
 #include "executor/internal.h"
 
-#include <sys/signalfd.h>
+#include "reactor/os_unix.h"
+
 #include <unistd.h>
 
 #define AX__SIG_BATCH 16
@@ -82,11 +85,10 @@ static void ax__sig_dispatch(ax_runtime *rt) {
     for (;;) {
         uint32_t tick;
         if (ax__io_poll_ready(rt->sigio, AX__DIR_READ, &cx, &tick) == AX_PENDING) return;
-        struct signalfd_siginfo si[AX__SIG_BATCH];
-        ssize_t n;
-        while ((n = read(rt->sigfd, si, sizeof(si))) > 0) {
-            for (size_t i = 0; i < (size_t)n / sizeof(si[0]); i++)
-                ax__sig_deliver(rt, (int)si[i].ssi_signo);
+        int signos[AX__SIG_BATCH];
+        int n;
+        while ((n = ax__sigsrc_read(rt->sigfd, signos, AX__SIG_BATCH)) > 0) {
+            for (int i = 0; i < n; i++) ax__sig_deliver(rt, signos[i]);
         }
         ax__io_clear_ready(rt->sigio, AX__DIR_READ, tick);
     }
@@ -96,7 +98,7 @@ int ax__signals_init(ax_runtime *rt, const sigset_t *set) {
     rt->sigset = *set;
     int err = -pthread_sigmask(SIG_BLOCK, set, NULL);
     if (err) return err;
-    rt->sigfd = signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
+    rt->sigfd = ax__sigsrc_open(set);
     if (rt->sigfd < 0) return ax_translate_sys_error(errno);
     err = ax__io_register(rt->reactor, rt->sigfd, &rt->sigio);
     if (err) {

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,7 +59,7 @@ int ax__fs_write_all(int fd, const void *data, size_t len, ax__fsjob *job, bool 
 int ax__fs_sync_fd(int fd, ax_fs_sync how) {
     int rc = 0;
     if (how == AX_FS_SYNC_DATA)
-        rc = fdatasync(fd);
+        rc = ax__fdatasync(fd);
     else if (how == AX_FS_SYNC_ALL)
         rc = fsync(fd);
     return rc < 0 ? ax_translate_sys_error(errno) : 0;
@@ -97,7 +96,7 @@ int ax__fs_tmp_create(int dirfd, const char *name, mode_t mode, char *tmp, size_
     ax__fs_tmp_sweep(dirfd, name);
     for (int attempt = 0; attempt < 16; attempt++) {
         uint64_t r = 0;
-        if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+        if (ax__random_bytes(&r, sizeof r) != (ssize_t)sizeof r)
             r = (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)tmp << 7) ^ (uint64_t)attempt;
         int n = snprintf(tmp, cap, ".%s.axtmp.%ld.%016llx", name, (long)getpid(),
                          (unsigned long long)r);

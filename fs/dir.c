@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -194,10 +193,13 @@ int ax_fs_remove_all(const char *path, ax_instant deadline) {
 /* ---- copy ---------------------------------------------------------------------------------- */
 
 /* Copies in to out: copy_file_range (in-kernel, reflinks where the file
- * system can), else sendfile, else read/write. Returns bytes or AX_E*. */
+ * system can), else sendfile, else read/write (the only way off Linux).
+ * Returns bytes or AX_E*. */
 static int64_t ax__copy_fds(int in, int out, ax__fsjob *j) {
     int64_t total = 0;
+#if defined(__linux__)
     int how = 0; /* 0 copy_file_range, 1 sendfile, 2 read/write */
+#endif
     char *buf = NULL;
     for (;;) {
         if (ax__fsjob_abandoned(j)) {
@@ -205,6 +207,7 @@ static int64_t ax__copy_fds(int in, int out, ax__fsjob *j) {
             return AX_ECANCELED;
         }
         ssize_t n;
+#if defined(__linux__)
         if (how == 0) {
             n = copy_file_range(in, NULL, out, NULL, (size_t)1 << 30, 0);
             if (n < 0 &&
@@ -220,7 +223,9 @@ static int64_t ax__copy_fds(int in, int out, ax__fsjob *j) {
                 how = 2;
                 continue;
             }
-        } else {
+        } else
+#endif
+        {
             if (!buf && !(buf = malloc(1 << 20))) return AX_ENOMEM;
             n = read(in, buf, 1 << 20);
             if (n > 0) {

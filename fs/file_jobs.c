@@ -258,7 +258,7 @@ static void ax__run_fdop(ax__fsjob *j) {
         rc = fsync(fd);
         break;
     case AX__FDOP_DATASYNC:
-        rc = fdatasync(fd);
+        rc = ax__fdatasync(fd);
         break;
     default: /* AX__FDOP_STAT */
         rc = fstat(fd, &st);

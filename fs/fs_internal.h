@@ -19,6 +19,7 @@
 #include "axon/policy.h"
 #include "axon/sync.h"
 #include "executor/policy_internal.h"
+#include "reactor/os_unix.h"
 
 #pragma GCC visibility push(hidden)
 

@@ -12,16 +12,18 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fs/fs_internal.h"
 
+#if defined(__linux__)
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #ifndef SYS_openat2
 #define SYS_openat2 437
+#endif
 #endif
 
 int ax__fs_errno(void) {
@@ -29,7 +31,8 @@ int ax__fs_errno(void) {
     return e == EXDEV ? AX_EPOLICY : ax_translate_sys_error(e);
 }
 
-/* Where the kernel has no openat2 (before Linux 5.6, or qemu-user): walk
+/* Where the kernel has no openat2 (before Linux 5.6, qemu-user, and every
+ * system but Linux): walk
  * rel (cleaned by the policy: no `..`, no `.`) one component at a time
  * with O_NOFOLLOW, refusing every symbolic link (stricter than
  * RESOLVE_BENEATH, which follows links that stay inside the root). */
@@ -75,6 +78,9 @@ static int ax__open_beneath_walk(int root, const char *rel, int oflags, mode_t m
 }
 
 static int ax__openat2(int dirfd, const char *rel, int oflags, mode_t mode) {
+#if !defined(__linux__)
+    return ax__open_beneath_walk(dirfd, rel, oflags, mode);
+#else
     struct open_how how;
     memset(&how, 0, sizeof how);
     how.flags = (uint64_t)(oflags | O_CLOEXEC);
@@ -85,6 +91,7 @@ static int ax__openat2(int dirfd, const char *rel, int oflags, mode_t mode) {
     while (fd < 0 && errno == EINTR);
     if (fd < 0 && errno == ENOSYS) return ax__open_beneath_walk(dirfd, rel, oflags, mode);
     return fd < 0 ? ax__fs_errno() : (int)fd;
+#endif
 }
 
 int ax__fs_open(ax_policy *p, unsigned access, const char *path, int oflags, mode_t mode) {
@@ -230,7 +237,7 @@ void ax__fs_fill_stat(ax_fs_info *out, const struct stat *st) {
     out->dev = (uint64_t)st->st_dev;
     out->uid = st->st_uid;
     out->gid = st->st_gid;
-    out->atime_ns = (int64_t)st->st_atim.tv_sec * 1000000000 + st->st_atim.tv_nsec;
-    out->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-    out->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+    out->atime_ns = (int64_t)AX__ST_ATIM(st).tv_sec * 1000000000 + AX__ST_ATIM(st).tv_nsec;
+    out->mtime_ns = (int64_t)AX__ST_MTIM(st).tv_sec * 1000000000 + AX__ST_MTIM(st).tv_nsec;
+    out->ctime_ns = (int64_t)AX__ST_CTIM(st).tv_sec * 1000000000 + AX__ST_CTIM(st).tv_nsec;
 }

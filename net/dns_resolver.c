@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 
 #include "axon/time.h"
@@ -47,7 +46,7 @@ typedef struct ax__dns_xchg {
 
 static uint16_t ax__dns_random16(void) {
     uint16_t v;
-    if (getrandom(&v, sizeof v, GRND_NONBLOCK) == (ssize_t)sizeof v) return v;
+    if (ax__random_bytes(&v, sizeof v) == (ssize_t)sizeof v) return v;
     /* No entropy yet (early boot): the clock's low bits are better than a
      * constant. */
     ax_instant t = ax_now();

@@ -18,7 +18,7 @@
 int ax__sock_open(ax_runtime *rt, int domain, int type, int proto, ax__sock *s) {
     memset(s, 0, sizeof *s);
     s->rt = rt;
-    s->fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+    s->fd = ax__socket(domain, type, proto, 1);
     if (s->fd < 0) return ax_translate_sys_error(errno);
     return 0;
 }

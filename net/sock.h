@@ -13,6 +13,7 @@
 #include "axon/stream.h"
 #include "executor/policy_internal.h"
 #include "executor/runtime_internal.h"
+#include "reactor/os_unix.h"
 #include "reactor/reactor.h"
 
 #pragma GCC visibility push(hidden)

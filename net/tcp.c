@@ -12,7 +12,6 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include "net/tcp_internal.h"
@@ -73,7 +72,7 @@ static ssize_t ax__accept_op(int fd, void *arg) {
     struct ax__accept_arg *a = arg;
     for (;;) {
         a->len = sizeof a->ss;
-        int c = accept4(fd, (struct sockaddr *)&a->ss, &a->len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int c = ax__accept_nb(fd, (struct sockaddr *)&a->ss, &a->len);
         /* A connection reset before we took it is the peer's business. */
         if (c < 0 && (errno == ECONNABORTED || errno == EPROTO)) continue;
         return c;
@@ -100,7 +99,7 @@ static int ax__accepted(ax_tcp_listener *l, int fd, const struct ax__accept_arg 
 }
 
 int ax_tcp_accept(ax_tcp_listener *l, ax_tcp **out, ax_addr *peer, ax_instant deadline) {
-    struct ax__accept_arg a = {.len = 0}; /* filled by accept4 */
+    struct ax__accept_arg a = {.len = 0}; /* filled by ax__accept_nb */
     ssize_t fd = ax__sock_await_op(&l->s, AX__DIR_READ, ax__accept_op, &a, deadline);
     if (fd < 0) return (int)fd;
     return ax__accepted(l, (int)fd, &a, out, peer);
@@ -184,7 +183,7 @@ struct ax__sendfile_arg {
 
 static ssize_t ax__sendfile_op(int fd, void *arg) {
     struct ax__sendfile_arg *a = arg;
-    return sendfile(fd, a->in_fd, a->offset, a->count);
+    return ax__sendfile(fd, a->in_fd, a->offset, a->count);
 }
 
 ssize_t ax_tcp_sendfile(ax_tcp *c, int file_fd, off_t *offset, size_t count, ax_instant deadline) {

@@ -157,7 +157,7 @@ int ax_unix_listen(const char *name, const ax_unix_listen_opts *opts, ax_unix_li
 static ssize_t ax__unix_accept_op(int fd, void *arg) {
     (void)arg;
     for (;;) {
-        int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int c = ax__accept_nb(fd, NULL, NULL);
         if (c < 0 && errno == ECONNABORTED) continue;
         return c;
     }
@@ -237,8 +237,7 @@ int ax_unix_pair(ax_unix **a, ax_unix **b) {
     ax_runtime *rt = ax_current_runtime();
     if (!rt) return AX_ENOTASK;
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
-        return ax_translate_sys_error(errno);
+    if (ax__socketpair(AF_UNIX, SOCK_STREAM, 0, sv, 1) < 0) return ax_translate_sys_error(errno);
     int err = ax__unix_wrap(rt, sv[0], a);
     if (err) {
         close(sv[1]);
@@ -363,6 +362,7 @@ ssize_t ax_unix_recv_fds(ax_unix *c, void *buf, size_t len, int *fds, size_t *nf
         for (size_t i = 0; i < k; i++) {
             int fd;
             memcpy(&fd, p + i * sizeof(int), sizeof fd);
+            if (!MSG_CMSG_CLOEXEC) (void)ax__fd_cloexec(fd); /* no atomic flag here */
             if (got < cap) {
                 fds[got++] = fd;
             } else {
@@ -387,6 +387,19 @@ int ax_unix_peer_cred(const ax_unix *c, ax_unix_cred *out) {
     out->pid = uc.pid;
     out->uid = uc.uid;
     out->gid = uc.gid;
+    return 0;
+#elif defined(__APPLE__)
+    /* getpeereid for the ids, LOCAL_PEERPID (macOS 10.8+) for the pid. */
+    uid_t uid;
+    gid_t gid;
+    pid_t pid = 0;
+    socklen_t l = sizeof pid;
+    if (getpeereid(c->s.fd, &uid, &gid) < 0) return ax_translate_sys_error(errno);
+    if (getsockopt(c->s.fd, SOL_LOCAL, LOCAL_PEERPID, &pid, &l) < 0)
+        return ax_translate_sys_error(errno);
+    out->pid = pid;
+    out->uid = uid;
+    out->gid = gid;
     return 0;
 #else
     (void)c;

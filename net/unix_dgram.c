@@ -76,8 +76,7 @@ int ax_unix_dgram_pair(ax_unix_dgram **a, ax_unix_dgram **b) {
     ax_runtime *rt = ax_current_runtime();
     if (!rt) return AX_ENOTASK;
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
-        return ax_translate_sys_error(errno);
+    if (ax__socketpair(AF_UNIX, SOCK_DGRAM, 0, sv, 1) < 0) return ax_translate_sys_error(errno);
     int err = ax__unix_dgram_adopt(rt, sv[0], a);
     if (err) {
         close(sv[1]);

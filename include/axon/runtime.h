@@ -36,7 +36,8 @@ typedef struct ax_runtime_opts {
     unsigned stack_cache;
     /* Signals ax_signal_wait may wait for, or NULL. They are blocked in the
      * thread that creates the runtime (and so in the workers, which inherit
-     * the mask) and read through a signalfd. Create the runtime before any
+     * the mask) and read through a signalfd (on macOS / BSD a kqueue of
+     * EVFILT_SIGNAL filters). Create the runtime before any
      * other thread, or block the same signals in every thread, or the kernel
      * may deliver them elsewhere. */
     const sigset_t *signals;
@@ -63,7 +64,8 @@ void ax_runtime_opts_init(ax_runtime_opts *o);
 /* Creates a runtime and starts its workers. opts may be NULL. On success
  * *out owns the runtime (free it with ax_runtime_free). Errors: AX_ENOMEM,
  * AX_EINVAL (bad option or AXON_WORKERS), AX_EMFILE and other OS errors from
- * epoll/eventfd/signalfd/thread creation. Thread-safe. */
+ * creating the reactor (epoll + eventfd, or kqueue), the signal descriptor
+ * or the threads. Thread-safe. */
 int ax_runtime_new(ax_runtime **out, const ax_runtime_opts *opts);
 
 /* Spawns main_fn(arg) as a task and blocks the calling thread until it ends;

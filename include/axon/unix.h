@@ -154,8 +154,9 @@ ssize_t ax_unix_send_fds(ax_unix *c, const void *buf, size_t len, const int *fds
 ssize_t ax_unix_recv_fds(ax_unix *c, void *buf, size_t len, int *fds, size_t *nfds, unsigned *flags,
                          ax_instant deadline);
 
-/* The peer's credentials as of connect / socketpair (SO_PEERCRED). Linux
- * only (AX_ENOTSUP elsewhere). Any thread. */
+/* The peer's credentials as of connect / socketpair (SO_PEERCRED on
+ * Linux; getpeereid and LOCAL_PEERPID on macOS; AX_ENOTSUP elsewhere).
+ * Any thread. */
 typedef struct ax_unix_cred {
     pid_t pid;
     uid_t uid;

@@ -5,6 +5,8 @@
  * memory), and shutdown with jobs running and queued. */
 #include <criterion/criterion.h>
 
+#include "test/os_compat.h"
+
 #include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
@@ -12,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -89,7 +90,7 @@ typedef struct where {
 
 static void *record_thread(void *arg) {
     where *w = arg;
-    w->job_tid = (pid_t)syscall(SYS_gettid);
+    w->job_tid = (pid_t)test_thread_id();
     pthread_getname_np(pthread_self(), w->name, sizeof w->name);
     sigset_t cur;
     pthread_sigmask(SIG_SETMASK, NULL, &cur);
@@ -100,7 +101,7 @@ static void *record_thread(void *arg) {
 static void *task_runs_job(void *arg) {
     where *w = arg; /* on the test thread's stack; our own copy is on ours */
     where mine = {0};
-    mine.task_tid = (pid_t)syscall(SYS_gettid);
+    mine.task_tid = (pid_t)test_thread_id();
     void *res = NULL;
     cr_assert_eq(ax_spawn_blocking(record_thread, &mine, &res), 0);
     cr_assert_eq(res, (char *)&mine + 1);
@@ -114,7 +115,7 @@ Test(blocking, runs_on_a_pool_thread_and_returns_the_result) {
     cr_assert_eq(ax_run(rt, task_runs_job, &w, NULL), 0);
     cr_assert_neq(w.job_tid, 0);
     cr_assert_neq(w.job_tid, w.task_tid);
-    cr_assert_neq(w.job_tid, (pid_t)syscall(SYS_gettid));
+    cr_assert_neq(w.job_tid, (pid_t)test_thread_id());
     cr_assert_str_eq(w.name, "axon-blocking");
     cr_assert(w.sigint_blocked, "pool threads block asynchronous signals");
     ax__blocking_stats s = stats(rt);

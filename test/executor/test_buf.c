@@ -5,6 +5,8 @@
  * (executor/internal.h) to see what the public API cannot. */
 #include <criterion/criterion.h>
 
+#include "test/os_compat.h"
+
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -596,7 +598,7 @@ static size_t drain_through(ax_iochain *c, int sv[2], uint8_t *out, size_t cap) 
 
 Test(iochain, writev_into_socketpair) {
     int sv[2];
-    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    cr_assert_eq(ax__socketpair(AF_UNIX, SOCK_STREAM, 0, sv, 0), 0);
     nonblocking(sv[0]);
     nonblocking(sv[1]);
     size_t total = 300000;
@@ -657,7 +659,7 @@ Test(iochain, more_slices_than_iov_max) {
     free(iov);
     /* Through a pipe with writev (not a socket). */
     int p[2];
-    cr_assert_eq(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+    cr_assert_eq(ax__pipe(p, 1), 0);
     uint8_t *out = malloc(n);
     int ends[2] = {p[1], p[0]}; /* write end, read end */
     size_t got = drain_through(&c, ends, out, n);
@@ -764,7 +766,7 @@ Test(map, ranges_and_errors, .init = make_file, .fini = remove_file) {
     cr_assert_eq(ax_buf_map_file(&b, fd, 0, 1), AX_EBADF); /* closed now */
     cr_assert_eq(ax_buf_map_file(&b, -1, 0, 1), AX_EBADF);
     int p[2];
-    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+    cr_assert_eq(ax__pipe(p, 0), 0);
     cr_assert_eq(ax_buf_map_file(&b, p[0], 0, 1), AX_EINVAL, "not a regular file");
     close(p[0]);
     close(p[1]);

@@ -2,6 +2,8 @@
  * cancellation at every kind of suspending call the core offers. */
 #include <criterion/criterion.h>
 
+#include "test/os_compat.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -313,7 +315,7 @@ static void *suspender(void *arg) {
 }
 
 static void *every_kind_main(void *arg) {
-    cr_assert_eq(pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC), 0);
+    cr_assert_eq(ax__pipe(pipe_fds, 1), 0);
     cr_assert_eq(ax_spawn(&forever_task, forever, NULL), 0);
     for (uintptr_t k = 0; k < NKINDS; k++) {
         ax_task *t;

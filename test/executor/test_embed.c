@@ -2,10 +2,11 @@
  * ax_runtime_fd, ax_runtime_timeout_ms), and graceful shutdown. */
 #include <criterion/criterion.h>
 
+#include "test/os_compat.h"
+
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "axon.h"
@@ -19,7 +20,7 @@ static void ct_done(void) {
 }
 
 static long tid(void) {
-    return syscall(SYS_gettid);
+    return test_thread_id();
 }
 
 static void *child_tid(void *arg) {

@@ -7,6 +7,8 @@
  */
 #include <criterion/criterion.h>
 
+#include "test/os_compat.h"
+
 #include "test/sanitizers.h"
 
 #include "executor/fiber.h"
@@ -20,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,7 +33,7 @@
  * returns the child's wait status. */
 static int run_child(void (*fn)(void *), void *arg, char *out, size_t outsz) {
     int fds[2];
-    cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+    cr_assert_eq(ax__pipe(fds, 0), 0);
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
@@ -421,7 +422,7 @@ struct roam {
 
 /* Thread ids, not pthread_t: a joined thread's pthread_t is reused. */
 static long thread_id(void) {
-    return syscall(SYS_gettid);
+    return test_thread_id();
 }
 
 static void roam_entry(void *arg) {
@@ -482,7 +483,11 @@ Test(fiber, resumes_on_another_thread) {
 /* ---- stack pool -------------------------------------------------------- */
 
 static int is_mapped(void *addr) {
+#if defined(__APPLE__)
+    char vec; /* macOS declares mincore with char * */
+#else
     unsigned char vec;
+#endif
     return mincore(addr, 1, &vec) == 0;
 }
 

@@ -3,6 +3,8 @@
  * and error strings. */
 #include <criterion/criterion.h>
 
+#include "test/os_compat.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -261,7 +263,7 @@ static void *wait_both(void *arg) {
 }
 
 static void *io_main(void *arg) {
-    cr_assert_eq(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+    cr_assert_eq(ax__pipe(fds, 1), 0);
     cr_assert_eq(ax_wait_writable(fds[1], AX_NO_DEADLINE), 0);
     cr_assert_eq(ax_wait_readable(fds[0], ax_deadline_in_ms(10)), AX_ETIMEDOUT);
     /* two tasks waiting on the same descriptor at once (the second goes

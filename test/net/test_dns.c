@@ -7,6 +7,8 @@
  * resolv.conf parsing, the runtime's default resolver and getaddrinfo. */
 #include <criterion/criterion.h>
 
+#include "test/os_compat.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -41,13 +43,13 @@ static uint64_t ms_since(ax_instant t0) {
  * programs is possible but unlikely). */
 static uint16_t free_port(void) {
     for (int tries = 0; tries < 50; tries++) {
-        int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        int u = ax__socket(AF_INET, SOCK_DGRAM, 0, 0);
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t l = sizeof sa;
         cr_assert_geq(u, 0);
         cr_assert_eq(bind(u, (struct sockaddr *)&sa, sizeof sa), 0);
         getsockname(u, (struct sockaddr *)&sa, &l);
-        int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int t = ax__socket(AF_INET, SOCK_STREAM, 0, 0);
         int ok = bind(t, (struct sockaddr *)&sa, sizeof sa) == 0;
         close(t);
         close(u);
@@ -73,7 +75,7 @@ static int raw_query(uint16_t port, const char *name, int timeout_ms) {
     }
     q[n++] = 0;
     q[n++] = 0, q[n++] = 1, q[n++] = 0, q[n++] = 1;
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int fd = ax__socket(AF_INET, SOCK_DGRAM, 0, 0);
     struct sockaddr_in sa = {
         .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     sendto(fd, q, n, 0, (struct sockaddr *)&sa, sizeof sa);
@@ -317,7 +319,7 @@ static void fake_start(fake *f, enum fake_mode mode) {
     f->mode = mode;
     f->ttl = 60;
     f->tfd = -1;
-    f->ufd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    f->ufd = ax__socket(AF_INET, SOCK_DGRAM, 0, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t l = sizeof sa;
     cr_assert_eq(bind(f->ufd, (struct sockaddr *)&sa, sizeof sa), 0);
@@ -327,9 +329,9 @@ static void fake_start(fake *f, enum fake_mode mode) {
         close(f->ufd);
         f->port = free_port();
         sa.sin_port = htons(f->port);
-        f->ufd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        f->ufd = ax__socket(AF_INET, SOCK_DGRAM, 0, 0);
         cr_assert_eq(bind(f->ufd, (struct sockaddr *)&sa, sizeof sa), 0);
-        f->tfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        f->tfd = ax__socket(AF_INET, SOCK_STREAM, 0, 0);
         int one = 1;
         setsockopt(f->tfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         cr_assert_eq(bind(f->tfd, (struct sockaddr *)&sa, sizeof sa), 0);

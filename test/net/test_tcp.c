@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "test/net/net_util.h"
+#include "test/os_compat.h"
 #include "test/started.h"
 
 TestSuite(tcp, .init = rt_two, .fini = rt_done, .timeout = 30);
@@ -207,7 +208,7 @@ static ax_tcp_listener *blackhole(ax_family f, ax_addr *addr, int *fds, int nfds
     socklen_t len;
     ax_addr_to_sockaddr(addr, &ss, &len);
     for (int i = 0; i < nfds; i++) {
-        fds[i] = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        fds[i] = ax__socket(ss.ss_family, SOCK_STREAM, 0, 1);
         connect(fds[i], (struct sockaddr *)&ss, len);
     }
     ax_sleep(50); /* let the handshakes settle into the full queue */
@@ -672,7 +673,7 @@ static void *happy_eyeballs_by_name(void *arg) {
     ax_addr_to_sockaddr(&dead, &ss, &len);
     int fds[4];
     for (int i = 0; i < 4; i++) {
-        fds[i] = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        fds[i] = ax__socket(AF_INET6, SOCK_STREAM, 0, 1);
         connect(fds[i], (struct sockaddr *)&ss, len);
     }
     ax_sleep(50);

@@ -4,6 +4,8 @@
  * loopback, the permission policy and oversized datagrams. */
 #include <criterion/criterion.h>
 
+#include "test/os_compat.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -77,7 +79,7 @@ Test(udp, round_trip_ipv4, .init = rt_two, .fini = rt_done) {
 }
 
 static bool have_ipv6_loopback(void) {
-    int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int fd = ax__socket(AF_INET6, SOCK_DGRAM, 0, 0);
     if (fd < 0) return false;
     struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
     bool ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
@@ -430,7 +432,7 @@ Test(udp, outside_a_task) {
 /* --- multicast ------------------------------------------------------------------ */
 
 static bool lo_has_multicast(void) {
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int fd = ax__socket(AF_INET, SOCK_DGRAM, 0, 0);
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
     strcpy(ifr.ifr_name, "lo");

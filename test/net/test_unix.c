@@ -5,6 +5,8 @@
  * credentials, the policy, deadlines and cancellation mid-read. */
 #include <criterion/criterion.h>
 
+#include "test/os_compat.h"
+
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -214,7 +216,7 @@ static void *fds_main(void *arg) {
 
     /* a pipe's read end and a file, with the data they hold */
     int p[2];
-    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+    cr_assert_eq(ax__pipe(p, 0), 0);
     cr_assert_eq(write(p[1], "through the pipe", 16), 16);
     char path[128];
     path_in_dir(path, sizeof path, "file");
@@ -246,7 +248,7 @@ static void *fds_main(void *arg) {
     /* more descriptors than the receiver's array holds: the extras are
      * closed. They are two copies of a pipe's write end; once ours is closed
      * too, the read end sees EOF only if no copy is left anywhere. */
-    cr_assert_eq(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+    cr_assert_eq(ax__pipe(p, 1), 0);
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int three[3] = {devnull, p[1], p[1]};
     cr_assert_eq(ax_unix_send_fds(a, "x", 1, three, 3, SOON(1000)), 1);
@@ -264,7 +266,7 @@ static void *fds_main(void *arg) {
     cr_assert_eq(read(p[0], buf, sizeof buf), 0, "the extra write ends were closed");
 
     /* no room at all (and no flags pointer): all closed */
-    cr_assert_eq(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+    cr_assert_eq(ax__pipe(p, 1), 0);
     cr_assert_eq(ax_unix_send_fds(a, "y", 1, &p[1], 1, SOON(1000)), 1);
     close(p[1]);
     cr_assert_eq(ax_unix_recv_fds(b, buf, sizeof buf, NULL, NULL, NULL, SOON(1000)), 1);
@@ -286,7 +288,7 @@ static void *fds_main(void *arg) {
 
     /* a descriptor-carrying message read with a plain read: the kernel
      * drops the descriptor (nothing leaks) */
-    cr_assert_eq(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+    cr_assert_eq(ax__pipe(p, 1), 0);
     cr_assert_eq(ax_unix_send_fds(a, "w", 1, &p[1], 1, SOON(1000)), 1);
     close(p[1]);
     cr_assert_eq(ax_unix_read(b, buf, 1, SOON(1000)), 1);

@@ -4,6 +4,8 @@
  * receiving a stale event. */
 #include <criterion/criterion.h>
 
+#include "test/os_compat.h"
+
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -54,7 +56,7 @@ static ax_context ctx_of(probe *p, ax_waker *w) {
 
 Test(epoll, readiness_and_edge, .init = setup, .fini = teardown) {
     int p[2];
-    cr_assert_eq(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    cr_assert_eq(ax__pipe(p, 1), 0);
     ax__io *io;
     cr_assert_eq(ax__io_register(R, p[0], &io), 0);
     cr_assert_eq(ax__io_register(R, p[0], &io), AX_EEXIST);
@@ -98,7 +100,7 @@ Test(epoll, readiness_and_edge, .init = setup, .fini = teardown) {
 
 Test(epoll, clear_ready_respects_tick, .init = setup, .fini = teardown) {
     int p[2];
-    cr_assert_eq(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    cr_assert_eq(ax__pipe(p, 1), 0);
     ax__io *io;
     cr_assert_eq(ax__io_register(R, p[0], &io), 0);
     cr_assert_eq(write(p[1], "a", 1), 1);
@@ -134,7 +136,7 @@ static void swap_b_for_c(probe *p) {
     ax__io_deregister(R, iob, 0);
     close(pb[0]);
     close(pb[1]);
-    cr_assert_eq(pipe2(pc, O_NONBLOCK | O_CLOEXEC), 0);
+    cr_assert_eq(ax__pipe(pc, 1), 0);
     cr_assert_eq(pc[0], old, "the descriptor number is recycled");
     cr_assert_eq(ax__io_register(R, pc[0], &ioc), 0);
     cr_assert_eq(ioc, iob, "the slot is recycled too");
@@ -144,8 +146,8 @@ static void swap_b_for_c(probe *p) {
 }
 
 Test(epoll, generation_drops_stale_events, .init = setup, .fini = teardown) {
-    cr_assert_eq(pipe2(pa, O_NONBLOCK | O_CLOEXEC), 0);
-    cr_assert_eq(pipe2(pb, O_NONBLOCK | O_CLOEXEC), 0);
+    cr_assert_eq(ax__pipe(pa, 1), 0);
+    cr_assert_eq(ax__pipe(pb, 1), 0);
     cr_assert_eq(ax__io_register(R, pa[0], &ioa), 0);
     cr_assert_eq(ax__io_register(R, pb[0], &iob), 0);
     ax_waker wa, wb;
@@ -182,7 +184,7 @@ Test(epoll, notify_interrupts_wait, .init = setup, .fini = teardown) {
 
 Test(epoll, write_to_closed_socket_is_epipe_not_sigpipe, .init = setup, .fini = teardown) {
     int sv[2];
-    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    cr_assert_eq(ax__socketpair(AF_UNIX, SOCK_STREAM, 0, sv, 1), 0);
     ax__io *io;
     cr_assert_eq(ax__io_register(R, sv[0], &io), 0);
     close(sv[1]);

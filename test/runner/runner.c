@@ -552,6 +552,34 @@ static void job_done(struct job *j, int signaled, int status) {
     free(output);
 }
 
+#if defined(__APPLE__)
+/* macOS has no sigtimedwait: look at the pending set every 5 ms until the
+ * timeout, and take a pending signal with sigwait (which returns at once
+ * for one). Returns the signal or -1, like sigtimedwait. */
+static int sigtimedwait_poll(const sigset_t *set, const struct timespec *ts) {
+    long waited_ns = 0, limit_ns = (long)ts->tv_sec * 1000000000L + ts->tv_nsec;
+    for (;;) {
+        sigset_t pending;
+        if (sigpending(&pending) == 0) {
+            for (int s = 1; s < NSIG; s++) {
+                if (sigismember(set, s) == 1 && sigismember(&pending, s) == 1) {
+                    sigset_t one;
+                    int got = -1;
+                    sigemptyset(&one);
+                    sigaddset(&one, s);
+                    return sigwait(&one, &got) == 0 ? got : -1;
+                }
+            }
+        }
+        if (waited_ns >= limit_ns) return -1;
+        struct timespec step = {0, 5000000L};
+        nanosleep(&step, NULL);
+        waited_ns += 5000000L;
+    }
+}
+#define sigtimedwait(set, info, ts) sigtimedwait_poll(set, ts)
+#endif
+
 /* Waits up to `timeout` seconds for test processes to end and finishes them. */
 static void wait_jobs(struct job *jobs, int n, double timeout) {
     struct timespec ts = {(time_t)timeout, (long)((timeout - (double)(time_t)timeout) * 1e9)};

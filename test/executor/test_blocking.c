@@ -22,14 +22,7 @@
 #include "executor/blocking.h"
 #include "test/sanitizers.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define AX_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define AX_TEST_ASAN 1
-#endif
-#endif
-#ifdef AX_TEST_ASAN
+#if AX_TEST_ASAN
 #include <sanitizer/asan_interface.h>
 #endif
 
@@ -308,7 +301,7 @@ static void *cancelled_waiter(void *arg) {
     c->res = res;
     c->buf_ok = true;
     for (size_t i = 0; i < sizeof local.buf; i++) c->buf_ok = c->buf_ok && local.buf[i] == '\xab';
-#ifdef AX_TEST_ASAN
+#if AX_TEST_ASAN
     /* Any write the job still made into this frame would now be reported. */
     ASAN_POISON_MEMORY_REGION(&local, sizeof local);
     sleep_ms(200);

@@ -40,7 +40,7 @@ TEST_SRC  := $(sort $(wildcard test/*/test_*.c))
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 EX_SRC    := $(sort $(wildcard examples/*.c))
 EX_BIN    := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
-BENCH_SRC := $(sort $(wildcard bench/axon_*.c))
+BENCH_SRC := $(sort $(wildcard bench/axon_*.c bench/*/axon_*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 ifeq ($(RUNNER),criterion)

@@ -167,12 +167,16 @@ struct ax_file {
     unsigned flags;
     uint64_t pos; /* logical position: file offset of rbuf[rstart] */
     size_t chunk;
-    /* read-ahead */
-    uint8_t *rbuf;
-    size_t rcap, rstart, rend;
+    bool regular;    /* a regular file: reading ahead is safe, a short read is the end */
+    bool nowait_off; /* RWF_NOWAIT reads failed other than with EAGAIN: not again */
+    /* read-ahead: rbuf holds the data being consumed; the read job in
+     * flight (rop) reads the bytes that follow it, at pos + rend - rstart,
+     * into abuf, which it gives back when it lands; the two then swap. */
+    uint8_t *rbuf, *abuf;
+    size_t rcap, rstart, rend, acap;
     bool reof, rop_on;
     ax_fs_future rop;
-    size_t rop_got; /* delivered by the read job */
+    size_t rop_want; /* bytes the read in flight asked for */
     /* write-behind */
     uint8_t *wbuf;
     size_t wcap;
@@ -189,6 +193,10 @@ struct ax_file {
 /* Builds a handle around fd (taken over; closed on failure); for atomic
  * files also dirfd, tmp and name (taken over). NULL when out of memory. */
 ax_file *ax__file_new(int fd, unsigned flags, int dirfd, char *tmp, char *name);
+/* On the pool thread that opened f, before anyone else sees it: marks f as
+ * a regular file of size bytes and, for a read-only handle, reads its
+ * first chunk now, so that reading a small file costs no further job. */
+void ax__file_opened_regular(ax_file *f, uint64_t size);
 /* Closes without flushing: drops jobs in flight, removes an uncommitted
  * temporary file, frees. Never suspends. */
 void ax__file_destroy(ax_file *f);

@@ -245,9 +245,15 @@ void ax_fs_readlink_future_init(ax_fs_future *f, const char *path, char **target
  * File handles
  *
  * An ax_file is an ax_stream (ax_file_stream): ax_stream_read/write,
- * ax_bufreader and ax_bufwriter work over it. Sequential reads read ahead
- * one chunk (ax_file_set_chunk, default 64 KiB; a larger read asks for
- * more) into a buffer the job owns; sequential writes are written behind:
+ * ax_bufreader and ax_bufwriter work over it. On a regular file, a read
+ * first takes what the page cache holds without a job (preadv2 with
+ * RWF_NOWAIT on the calling thread: no pool round trip, and a read of a
+ * chunk or more goes straight into the caller's buffer); what is not
+ * cached is read by a job, one chunk (ax_file_set_chunk, default 64 KiB; a
+ * larger read asks for more) into a buffer the job owns, and while the
+ * task uses it the next chunk is read ahead into a second one. A
+ * read-only handle of a regular file reads its first chunk while it opens.
+ * Pipes and devices are never read ahead. Sequential writes are written behind:
  * a write copies the bytes into the file's own buffer, starts the job and
  * returns, and the next write waits until that job is done (backpressure:
  * one chunk in flight). A write error is reported by the next write, flush

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """bench/fs_report.py - the file-system benchmark's tables (issue 6).
 
-Usage: fs_report.py ROUNDS_TSV SUMMARY_TSV [VERSIONS_TXT [DOCS_DIR]]
+Usage: fs_report.py ROUNDS_TSV SUMMARY_TSV [RUN_DIR [DOCS_DIR]]
 
 Reads bench/fs/run.sh's per-run rows (program, round, conc, metric, value),
 writes SUMMARY_TSV (median, min, max over the rounds), prints the tables,
+reads what the run recorded about itself from RUN_DIR ($BUILD/bench/fs:
+meta.txt with the command, parameters, date and load; versions.txt),
 and with DOCS_DIR writes DOCS_DIR/bench-fs.png and replaces the section
 between the fs markers of DOCS_DIR/BENCHMARKS.md (appending it when the
 markers are missing). bench/report.py imports fs_section() to put the same
@@ -111,6 +113,21 @@ def small_table(s):
     return "\n".join(out)
 
 
+def cpu_table(s):
+    concs = sorted({k[1] for k in s if k[2].endswith("_cpu_us")})
+    progs = [p for p in ("c", "uv", "tokio", "axon-whole", "axon") if any(k[0] == p and k[2].endswith("_cpu_us") for k in s)]
+    head = ["phase", "tasks"] + [LABEL[p] for p in progs] + ["whole ÷ tokio", "handle ÷ libuv"]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for c in concs:
+        for m, label in SMALL_ROWS[:3]:
+            m = m.replace("_ops", "_cpu_us")
+            v = {p: s.get((p, c, m)) for p in progs}
+            out.append("| " + " | ".join([label, str(c)] + [cell(v[p]) for p in progs]
+                                         + [rtxt(ratio(v.get("axon-whole"), v.get("tokio"))),
+                                            rtxt(ratio(v.get("axon"), v.get("uv")))]) + " |")
+    return "\n".join(out)
+
+
 def chart(s, png):
     if not shutil.which("gnuplot"):
         print("fs-bench: gnuplot not found; no chart", file=sys.stderr)
@@ -167,39 +184,58 @@ set xtics rotate by -25
     return True
 
 
-def section(s, versions, png_ok):
-    env = os.environ.get
+def meta(run_dir):
+    m = {}
+    try:
+        with open(os.path.join(run_dir, "meta.txt")) as f:
+            for line in f:
+                k, _, v = line.rstrip("\n").partition("=")
+                m[k] = v
+    except OSError:
+        pass
+    return m
+
+
+def section(s, run_dir, png_ok):
+    m = meta(run_dir)
+    g = lambda k: m.get(k, "?")
     seq, verdicts = seq_table(s)
     vers = ""
-    if versions and os.path.exists(versions):
+    versions = os.path.join(run_dir, "versions.txt")
+    if os.path.exists(versions):
         with open(versions) as f:
             vers = "".join(f"- {line.strip()}\n" for line in f if line.strip())
+    size = int(g("size")) if g("size").isdigit() else None
+    mib = int(g("mib")) if g("mib").isdigit() else None
+    bk = int(g("block_kib")) if g("block_kib").isdigit() else None
+    fsize = f"{mib} MiB" if mib and mib != 1024 else "1 GiB"
+    block = f"{bk} KiB" if bk and bk != 1024 else "1 MiB"
     return f"""{BEGIN}
 ## Files (fs/, issue 6)
 
-- Command: `{env('FS_BENCH_COMMAND', 'bench/fs/run.sh')}` (also run by `make bench`;
+- Command: `{g('command')}` with `{g('params')}` (also run by `make bench`;
   alone: `make bench SUITES=fs` or `bench/fs/run.sh`; see `bench/fs/README.md`)
-- Date: {env('BENCH_DATE', '?')}; suite time {env('FS_SECONDS', '?')} s
-- Load average (1, 5, 15 min) at start: {env('FS_LOAD_START', '?')}; at end: {env('FS_LOAD_END', '?')}
-  (2 CPUs shared with other work: every figure is slower and noisier than on a quiet machine)
+- Date: {g('date')}; suite time {g('seconds')} s; failed runs: {g('failed')}
+- Load average (1, 5, 15 min) at start: {g('load_start')}; at end: {g('load_end')}
+  (the machine has 2 CPUs; any other load makes every figure slower and noisier)
 {vers}- Programs: `bench/fs/fs_c.c` (plain blocking C: read(2)/write(2) loops),
   `bench/fs/fs_uv.c` (uv_fs_* on one loop, libuv's default pool), `bench/fs/tokio/`
   (tokio::fs on a default multi_thread runtime), `bench/fs/axon_fs.c` (Axon, a
   default runtime); every program runs alternately, round by round; medians
   (min–max) of the rounds.
 
-Sequential: one 1 GiB file, 1 MiB application blocks (handles: `write`/`read`
-of 1 MiB; whole-file: one 1 GiB `ax_fs_write_file` / `ax_fs_read_file`,
+Sequential: one {fsize} file, {block} application blocks (handles: `write`/`read`
+of {block}; whole-file: one {fsize} `ax_fs_write_file` / `ax_fs_read_file`,
 `tokio::fs::write` / `tokio::fs::read`), fdatasync after the write (timed
 apart), then read warm (just written, in the page cache), then evicted
-({env('FS_COLD', '?')}) and read cold. Higher is better except fdatasync.
+({g('cold')}) and read cold. Higher is better except fdatasync.
 Bar (issue 6): sequential throughput ≥ {SEQ_BAR}× plain blocking C (Axon
 handle / whole-file; the whole-file reads also pay for faulting in a 1 GiB
-buffer, which C's reused 1 MiB buffer does not).
+buffer, which C's reused {block} buffer does not).
 
 {seq}
 
-Small files: N files of SIZE bytes (see the command) in a fresh directory;
+Small files: {g('n')} files of {size if size is not None else '?'} bytes in a fresh directory;
 phases create + write (tokio `fs::write`, Axon whole-file `ax_fs_write_file`,
 Axon handle `ax_file_open` + `ax_file_write` + `ax_file_close`, libuv
 open/write/close requests, C open/write/close), read (`fs::read`,
@@ -210,6 +246,12 @@ thread, 1 only). Bars (issue 6): Axon's small-file ops/s ≥ tokio::fs and ≥
 libuv.
 
 {small_table(s)}
+
+CPU time per operation (µs, user + system of the whole process, all
+threads, kernel work included; lower is better): less sensitive to other
+load on the machine than ops/s.
+
+{cpu_table(s)}
 
 {"![Files: Axon vs tokio::fs vs libuv vs plain C](bench-fs.png)" if png_ok else "(no chart: gnuplot was not available)"}
 {END}
@@ -224,7 +266,7 @@ def fs_section(build_dir, docs=None):
         return ""
     s = load_summary(summ)
     png_ok = chart(s, os.path.join(docs, "bench-fs.png")) if docs else os.path.exists("docs/bench-fs.png")
-    return "\n" + section(s, os.path.join(build_dir, "bench", "fs", "versions.txt"), png_ok)
+    return "\n" + section(s, os.path.join(build_dir, "bench", "fs"), png_ok)
 
 
 def main():
@@ -233,17 +275,15 @@ def main():
     s = load(sys.argv[1])
     write_summary(s, sys.argv[2])
     s = load_summary(sys.argv[2])
-    versions = sys.argv[3] if len(sys.argv) > 3 else None
+    run_dir = sys.argv[3] if len(sys.argv) > 3 else "."
     seq, _ = seq_table(s)
-    print("\nSequential, 1 GiB:\n\n" + seq + "\n\nSmall files:\n\n" + small_table(s) + "\n")
+    print("\nSequential:\n\n" + seq + "\n\nSmall files, ops/s:\n\n" + small_table(s)
+          + "\n\nSmall files, CPU µs per op:\n\n" + cpu_table(s) + "\n")
     print(f"fs-bench: wrote {sys.argv[2]}")
     if len(sys.argv) > 4 and sys.argv[4]:
         docs = sys.argv[4]
-        if "BENCH_DATE" not in os.environ:
-            import datetime
-            os.environ["BENCH_DATE"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         png_ok = chart(s, os.path.join(docs, "bench-fs.png"))
-        text = section(s, versions, png_ok)
+        text = section(s, run_dir, png_ok)
         path = os.path.join(docs, "BENCHMARKS.md")
         old = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
         pat = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END) + "\n?", re.S)

@@ -21,6 +21,7 @@ import sys
 import tempfile
 
 from echo_report import echo_section
+from fs_report import fs_section
 
 PEERS = [("tokio", "tokio current_thread"), ("tokio-mt", "tokio multi_thread, 1 worker"), ("go", "Go, GOMAXPROCS=1")]
 
@@ -705,7 +706,7 @@ was not built or does not have that operation.
 {"![Axon vs tokio vs Go, one worker](bench-core.png)" if png_ok else "(no chart: gnuplot was not available)"}
 
 {NOTES}
-{"### Other figures" + chr(10) + chr(10) + other + chr(10) if other else ""}{sched_section(sched, docs)}{echo_section(os.environ.get("BUILD", "build"))}"""
+{"### Other figures" + chr(10) + chr(10) + other + chr(10) if other else ""}{sched_section(sched, docs)}{echo_section(os.environ.get("BUILD", "build"))}{fs_section(os.environ.get("BUILD", "build"), docs)}"""
     with open(os.path.join(docs, "BENCHMARKS.md"), "w") as f:
         f.write(text)
 

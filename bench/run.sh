@@ -7,11 +7,15 @@
 # tables, writes build/bench/core.tsv and sched.tsv and regenerates
 # docs/BENCHMARKS.md, docs/bench-core.png and docs/bench-sched.png.
 #
-# Three suites:
+# Four suites:
 #   core   one worker, each program pinned to CPU (taskset -c CPU);
 #   echo   the TCP echo benchmark of issue 4 (bench/echo/: Axon's echo
 #          example against a hand-written epoll echo, libuv, Go and tokio,
 #          and resident memory per idle connection), about 15 minutes;
+#   fs     the file benchmark of issue 6 (bench/fs/run.sh: Axon's fs API
+#          against tokio::fs, libuv and plain C; sequential 1 GiB and
+#          small files), about 3 minutes; run alone (SUITES=fs) it
+#          rewrites only its own section of docs/BENCHMARKS.md;
 #   sched  the scheduler benchmarks of issue 3, each program run with 1
 #          worker (pinned to CPU) and with 2 workers (pinned to CPUS2, which
 #          must hold two CPUs: a 2-worker run squeezed onto one CPU would
@@ -20,15 +24,17 @@
 # A missing toolchain or binary skips that program (the table shows "-");
 # only a harness error fails the run.
 # Env: ROUNDS (5), CPU to pin 1-worker runs to (0), CPUS2 for 2-worker runs
-# (0,1), BUILD (build), DOCS=0 leaves docs/ alone, SUITES ("core sched echo"; a
-# run of one suite only never writes docs/).
+# (0,1), BUILD (build), DOCS=0 leaves docs/ alone, SUITES ("core sched echo fs";
+# docs/ is regenerated only when core and sched both run, except that the fs
+# suite alone replaces its own section). The fs suite's variables (MIB, N,
+# FSBENCH_DIR, ...) are in bench/fs/run.sh.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
 ROUNDS=${ROUNDS:-5}
 CPU=${CPU:-0}
 CPUS2=${CPUS2:-0,1}
-SUITES=${SUITES:-core sched echo}
+SUITES=${SUITES:-core sched echo fs}
 BUILD=${BUILD:-build}
 DOCS=${DOCS:-1}
 RUN_TIMEOUT=180 # seconds; a hung runtime must not hang `make bench`
@@ -174,6 +180,18 @@ if [[ " $SUITES " == *" echo "* ]]; then
     BUILD=$BUILD bash bench/echo/run.sh || note "echo benchmark failed"
     BUILD=$BUILD bash bench/echo/idle_mem.sh || note "idle-memory benchmark failed"
 fi
-[[ " $SUITES " == *" core "* && " $SUITES " == *" sched "* ]] || DOCS=0
+# The fs suite (issue 6): bench/fs/run.sh writes $BUILD/bench/fs.tsv, which
+# report.py folds into the docs; run without core and sched, it replaces its
+# own section of docs/BENCHMARKS.md itself.
+full_docs=0
+[[ " $SUITES " == *" core "* && " $SUITES " == *" sched "* ]] && full_docs=1
+if [[ " $SUITES " == *" fs "* ]]; then
+    rm -f "$OUT/fs.tsv"
+    fs_docs=$DOCS
+    [ $full_docs = 1 ] && fs_docs=0
+    FS_BENCH_COMMAND="${FS_BENCH_COMMAND:-make bench SUITES=\"$SUITES\"}" BUILD=$BUILD DOCS=$fs_docs \
+        bash bench/fs/run.sh || note "fs benchmark failed"
+fi
+[ $full_docs = 1 ] || DOCS=0
 export BUILD
 python3 bench/report.py "$RAW" "$OUT/core.tsv" "$([ "$DOCS" = 1 ] && echo docs)" "$SRAW" "$OUT/sched.tsv"

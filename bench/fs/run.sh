@@ -222,6 +222,19 @@ rm -rf "$SEQ" "$DIR/axon-fsbench-small"
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 note "done in $(($(date +%s) - t_start)) s; load average: $LOAD_END; $FAILED failed runs"
 
-export FS_BENCH_COMMAND=${FS_BENCH_COMMAND:-"ROUNDS=$ROUNDS MIB=$MIB N=$N SIZE=$SIZE CONCS=\"$CONCS\" FSBENCH_DIR=$DIR bench/fs/run.sh"}
-export FS_LOAD_START=$LOAD_START FS_LOAD_END=$LOAD_END FS_COLD=$COLD FS_SECONDS=$(($(date +%s) - t_start))
-python3 bench/fs_report.py "$RAW" "$BUILD/bench/fs.tsv" "$OUT/versions.txt" "$([ "$DOCS" = 1 ] && echo docs)"
+# What the report states about this run (read by bench/fs_report.py).
+{
+    echo "command=${FS_BENCH_COMMAND:-bench/fs/run.sh}"
+    echo "params=ROUNDS=$ROUNDS MIB=$MIB BLOCK_KIB=$BLOCK_KIB N=$N SIZE=$SIZE CONCS=\"$CONCS\" FSBENCH_DIR=$DIR COLD=$COLD"
+    echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "load_start=$LOAD_START"
+    echo "load_end=$LOAD_END"
+    echo "cold=$COLD"
+    echo "seconds=$(($(date +%s) - t_start))"
+    echo "failed=$FAILED"
+    echo "n=$N"
+    echo "size=$SIZE"
+    echo "mib=$MIB"
+    echo "block_kib=$BLOCK_KIB"
+} >"$OUT/meta.txt"
+python3 bench/fs_report.py "$RAW" "$BUILD/bench/fs.tsv" "$OUT" "$([ "$DOCS" = 1 ] && echo docs)"

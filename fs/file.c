@@ -27,7 +27,7 @@
 #include "fs/file_jobs.h"
 
 #define AX__FILE_CHUNK       (64u * 1024u)
-#define AX__FILE_WRITE_CHUNK (256u * 1024u)
+#define AX__FILE_WRITE_CHUNK (1024u * 1024u) /* a 1 MiB write is one job, not four */
 #define AX__FILE_MAX_CHUNK   (64u * 1024u * 1024u)
 
 static const ax_stream_vtable ax__file_vtable;
@@ -313,7 +313,9 @@ static ax_poll ax__file_poll_write(ax_stream *s, ax_context *cx, const void *buf
     size_t max = f->chunk > AX__FILE_WRITE_CHUNK ? f->chunk : AX__FILE_WRITE_CHUNK;
     size_t n = len < max ? len : max;
     if (!f->wbuf || f->wcap < n) {
-        size_t cap = n < max ? max : n;
+        /* Sized to the write (at least a chunk): a small file's one write
+         * must not pay for a large buffer (malloc maps those afresh). */
+        size_t cap = n > AX__FILE_CHUNK ? n : AX__FILE_CHUNK;
         free(f->wbuf);
         f->wbuf = malloc(cap);
         f->wcap = f->wbuf ? cap : 0;

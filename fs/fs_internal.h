@@ -18,6 +18,7 @@
 #include "axon/fs.h"
 #include "axon/policy.h"
 #include "axon/sync.h"
+#include "executor/blocking.h"
 #include "executor/policy_internal.h"
 
 #pragma GCC visibility push(hidden)
@@ -41,12 +42,12 @@ typedef struct ax__fs_backend {
 extern const ax__fs_backend ax__fs_pool_backend;
 
 /* Per-runtime state, in the runtime's AX__RT_SLOT_FS slot; reference
- * counted by the slot and by every job (a job's permit is released on a
- * pool thread, possibly after the runtime is gone). */
+ * counted by the slot and by every job (a job may end on a pool thread
+ * after the runtime is gone). The group is the pool's and lives as long. */
 typedef struct ax__fs_rt {
     _Atomic unsigned refs;
     unsigned limit;
-    ax_semaphore sem;
+    struct ax__blocking_group *group; /* the bound, kept by the blocking pool */
     const ax__fs_backend *backend;
 } ax__fs_rt;
 

@@ -6,8 +6,9 @@
  * a job on the runtime's blocking pool (axon/blocking.h), as in libuv and
  * tokio. At most ax_fs_max_concurrency(rt) file jobs of one runtime run at
  * once (default 16, a quarter of the blocking pool's default bound); the
- * others wait, FIFO, for a permit, so a burst of file work leaves pool
- * threads for DNS look-ups and other blocking jobs.
+ * others wait, FIFO, in the pool, and start on the thread of a file job
+ * that ends, so a burst of file work leaves pool threads for DNS look-ups
+ * and other blocking jobs.
  *
  * Each operation exists twice: a suspending call for task code, with a
  * deadline (AX_NO_DEADLINE: none) that returns AX_ETIMEDOUT when it passes
@@ -82,7 +83,6 @@ typedef struct ax_fs_future {
     ax_future base;
     struct ax__fsjob *job;
     uint32_t state;
-    ax_semaphore_acquire_future acq;
     ax_blocking_future bf;
 } ax_fs_future;
 

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "axon/runtime.h"
 #include "executor/runtime_internal.h"
 #include "fs/fs_internal.h"
 
@@ -55,11 +56,16 @@ static ax__fs_rt *ax__fs_rt_install(ax_runtime *rt, unsigned limit, bool *mine) 
     return got;
 }
 
+static unsigned ax__fs_default_limit(ax_runtime *rt) {
+    unsigned n = 2 * ax_runtime_workers(rt);
+    return n < AX__FS_MIN_LIMIT ? AX__FS_MIN_LIMIT : n > AX__FS_MAX_LIMIT ? AX__FS_MAX_LIMIT : n;
+}
+
 ax__fs_rt *ax__fs_rt_of(ax_runtime *rt) {
     ax__fs_rt *fs = ax__runtime_slot(rt, AX__RT_SLOT_FS);
     if (fs) return fs;
     bool mine;
-    return ax__fs_rt_install(rt, AX__FS_DEFAULT_LIMIT, &mine);
+    return ax__fs_rt_install(rt, ax__fs_default_limit(rt), &mine);
 }
 
 int ax_fs_set_max_concurrency(ax_runtime *rt, unsigned n) {
@@ -72,7 +78,7 @@ int ax_fs_set_max_concurrency(ax_runtime *rt, unsigned n) {
 
 unsigned ax_fs_max_concurrency(ax_runtime *rt) {
     ax__fs_rt *fs = rt ? ax__runtime_slot(rt, AX__RT_SLOT_FS) : NULL;
-    return fs ? fs->limit : AX__FS_DEFAULT_LIMIT;
+    return fs ? fs->limit : rt ? ax__fs_default_limit(rt) : AX__FS_MAX_LIMIT;
 }
 
 /* ---- shared descriptors ------------------------------------------------------------------- */

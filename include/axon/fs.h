@@ -5,7 +5,9 @@
  * How operations run. Every operation that touches the file system runs as
  * a job on the runtime's blocking pool (axon/blocking.h), as in libuv and
  * tokio. At most ax_fs_max_concurrency(rt) file jobs of one runtime run at
- * once (default 16, a quarter of the blocking pool's default bound); the
+ * once (default: two per worker, at least 4 and at most 16, a quarter of
+ * the blocking pool's default bound: file jobs mostly use CPU, and more
+ * of them than CPUs mostly switch threads; raise it for slow disks); the
  * others wait, FIFO, in the pool, and start on the thread of a file job
  * that ends, so a burst of file work leaves pool threads for DNS look-ups
  * and other blocking jobs.

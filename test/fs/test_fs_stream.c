@@ -503,7 +503,7 @@ static void *t_saturated(void *arg) {
 }
 Test(fs_stream, saturated_blocking_pool_does_not_deadlock) {
     fs_teardown();
-    fs_setup_with(2, 1); /* one blocking thread, fs bound 16 > pool */
+    fs_setup_with(2, 1); /* one blocking thread, fs bound (4) > pool */
     run(t_saturated, NULL);
 }
 
@@ -517,4 +517,23 @@ Test(fs_stream, block_on_from_a_plain_thread) {
     cr_assert_eq(ax_block_on(rt, &f.base), 0);
     cr_assert_eq(len, 13);
     free(data);
+}
+
+/* The default bound: two file jobs per worker, at least 4, at most 16. */
+static unsigned default_bound(unsigned workers) {
+    ax_runtime_opts o;
+    ax_runtime_opts_init(&o);
+    o.workers = workers;
+    ax_runtime *r;
+    cr_assert_eq(ax_runtime_new(&r, &o), 0);
+    unsigned n = ax_fs_max_concurrency(r);
+    ax_runtime_free(r);
+    return n;
+}
+Test(fs_stream, default_bound_follows_the_workers) {
+    cr_assert_eq(ax_fs_max_concurrency(rt), 4); /* the fixture's 2 workers */
+    cr_assert_eq(default_bound(1), 4);
+    cr_assert_eq(default_bound(3), 6);
+    cr_assert_eq(default_bound(8), 16);
+    cr_assert_eq(default_bound(12), 16);
 }

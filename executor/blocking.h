@@ -66,7 +66,7 @@ typedef struct ax__blocking_stats {
     uint64_t threads;     /* pool threads alive now */
     uint64_t idle;        /* ... of which waiting for work */
     uint64_t running;     /* jobs running now */
-    uint64_t queue_depth; /* jobs waiting for a thread now */
+    uint64_t queue_depth; /* jobs waiting for a thread (or their group's bound) now */
     uint64_t jobs;        /* jobs run to completion so far */
 } ax__blocking_stats;
 

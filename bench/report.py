@@ -22,6 +22,7 @@ import tempfile
 
 from echo_report import echo_section
 from http_report import HEADING as HTTP_HEADING, SOAK_HEADING, http_section, keep_section
+from fs_report import fs_section
 
 PEERS = [("tokio", "tokio current_thread"), ("tokio-mt", "tokio multi_thread, 1 worker"), ("go", "Go, GOMAXPROCS=1")]
 
@@ -706,7 +707,7 @@ was not built or does not have that operation.
 {"![Axon vs tokio vs Go, one worker](bench-core.png)" if png_ok else "(no chart: gnuplot was not available)"}
 
 {NOTES}
-{"### Other figures" + chr(10) + chr(10) + other + chr(10) if other else ""}{sched_section(sched, docs)}{echo_section(os.environ.get("BUILD", "build"))}"""
+{"### Other figures" + chr(10) + chr(10) + other + chr(10) if other else ""}{sched_section(sched, docs)}{echo_section(os.environ.get("BUILD", "build"))}{fs_section(os.environ.get("BUILD", "build"), docs)}"""
     # The HTTP section from this build's last HTTP run (bench/http/run.sh), or
     # else the one already in the file; the soak section (make soak) is kept.
     path = os.path.join(docs, "BENCHMARKS.md")

@@ -12,6 +12,10 @@
 #   echo   the TCP echo benchmark of issue 4 (bench/echo/: Axon's echo
 #          example against a hand-written epoll echo, libuv, Go and tokio,
 #          and resident memory per idle connection), about 15 minutes;
+#   fs     the file benchmark of issue 6 (bench/fs/run.sh: Axon's fs API
+#          against tokio::fs, libuv and plain C; sequential 1 GiB and
+#          small files), about 3 minutes; run alone (SUITES=fs) it
+#          rewrites only its own section of docs/BENCHMARKS.md;
 #   sched  the scheduler benchmarks of issue 3, each program run with 1
 #          worker (pinned to CPU) and with 2 workers (pinned to CPUS2, which
 #          must hold two CPUs: a 2-worker run squeezed onto one CPU would
@@ -24,17 +28,18 @@
 # A missing toolchain or binary skips that program (the table shows "-");
 # only a harness error fails the run.
 # Env: ROUNDS (5), CPU to pin 1-worker runs to (0), CPUS2 for 2-worker runs
-# (0,1), BUILD (build), DOCS=0 leaves docs/ alone, SUITES ("core sched echo
+# (0,1), BUILD (build), DOCS=0 leaves docs/ alone, SUITES ("core sched echo fs
 # http"). docs/BENCHMARKS.md is regenerated whole only by a run with both
-# core and sched; a run without them but with http replaces only the HTTP
-# section (`make bench SUITES=http`).
+# core and sched; a run without them but with fs or http replaces only that
+# suite's section (`make bench SUITES=http`). The fs suite's variables (MIB,
+# N, FSBENCH_DIR, ...) are in bench/fs/run.sh.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
 ROUNDS=${ROUNDS:-5}
 CPU=${CPU:-0}
 CPUS2=${CPUS2:-0,1}
-SUITES=${SUITES:-core sched echo http}
+SUITES=${SUITES:-core sched echo fs http}
 BUILD=${BUILD:-build}
 DOCS=${DOCS:-1}
 RUN_TIMEOUT=180 # seconds; a hung runtime must not hang `make bench`
@@ -180,11 +185,20 @@ if [[ " $SUITES " == *" echo "* ]]; then
     BUILD=$BUILD bash bench/echo/run.sh || note "echo benchmark failed"
     BUILD=$BUILD bash bench/echo/idle_mem.sh || note "idle-memory benchmark failed"
 fi
-# The HTTP suite (issue 8): bench/http/run.sh writes $BUILD/bench/http-*;
-# a full regeneration below folds them in (bench/http_report.py), otherwise
-# it replaces the HTTP section of docs/BENCHMARKS.md itself.
+# The fs suite (issue 6): bench/fs/run.sh writes $BUILD/bench/fs.tsv, and
+# the HTTP suite (issue 8): bench/http/run.sh writes $BUILD/bench/http-*; a
+# full regeneration below folds them in (bench/fs_report.py,
+# bench/http_report.py), otherwise each replaces its own section of
+# docs/BENCHMARKS.md itself.
 FULL_DOCS=$DOCS
 [[ " $SUITES " == *" core "* && " $SUITES " == *" sched "* ]] || FULL_DOCS=0
+if [[ " $SUITES " == *" fs "* ]]; then
+    rm -f "$OUT/fs.tsv"
+    fs_docs=0
+    [ "$DOCS" = 1 ] && [ "$FULL_DOCS" = 0 ] && fs_docs=1
+    FS_BENCH_COMMAND="${FS_BENCH_COMMAND:-make bench SUITES=\"$SUITES\"}" BUILD=$BUILD DOCS=$fs_docs \
+        bash bench/fs/run.sh || note "fs benchmark failed"
+fi
 if [[ " $SUITES " == *" http "* ]]; then
     http_docs=0
     [ "$DOCS" = 1 ] && [ "$FULL_DOCS" = 0 ] && http_docs=1

@@ -19,6 +19,14 @@
  * idle_ms; threads are detached and hold a reference to the pool, so one
  * still stuck in a job after shutdown keeps the pool's memory alive.
  *
+ * Groups (used by fs/ for its bound on file jobs): a job of a group with
+ * `limit` of its jobs already running waits in the group's own FIFO queue
+ * inside the pool, not as a task; a thread picks the oldest job that may
+ * run (the main queue's head, or a group's head while the group has room),
+ * so a thread that finishes a group's job goes straight on with the next
+ * one, without a hand-off through a task and without sleeping. Such a job
+ * wakes no thread when it is queued: nobody could run it yet.
+ *
  * Jobs are malloc'd and shared by two sides, the pool and the waiter (an
  * ax_blocking_future or an ax_spawn_blocking call): whichever side is done
  * second frees the job. The pool is done when it marks the job DONE; the
@@ -42,8 +50,10 @@
 enum { AX__J_QUEUED, AX__J_RUNNING, AX__J_DONE };
 
 struct ax__bjob {
-    struct ax__bjob *prev, *next; /* in the queue or the running list */
+    struct ax__bjob *prev, *next; /* in a queue or the running list */
     struct ax__blocking *pool;
+    struct ax__blocking_group *group; /* NULL: none */
+    uint64_t seq;                     /* queue order across the queues */
     ax_blocking_fn fn;
     void *arg;
     void (*free_arg)(void *);
@@ -56,12 +66,22 @@ struct ax__bjob {
     ax_waker waker;
 };
 
+struct ax__blocking_group {
+    struct ax__blocking_group *next; /* in the pool's list */
+    struct ax__blocking *pool;
+    unsigned limit, running;
+    struct ax__bjob *head, *tail; /* queued, oldest first */
+    size_t queued;
+};
+
 struct ax__blocking {
     pthread_mutex_t lock;
     pthread_cond_t work;          /* idle threads wait here */
     pthread_cond_t exited;        /* shutdown waits here for the last thread */
-    struct ax__bjob *head, *tail; /* queued, oldest first */
+    struct ax__bjob *head, *tail; /* queued without a group, oldest first */
     struct ax__bjob *running;
+    struct ax__blocking_group *groups;
+    uint64_t seq;
     unsigned max_threads, idle_ms;
     unsigned threads; /* alive, or being started */
     unsigned idle;    /* waiting for work, minus wake-ups handed to them */
@@ -115,6 +135,11 @@ static void ax__pool_unref(struct ax__blocking *b) {
     pthread_cond_destroy(&b->exited);
     pthread_cond_destroy(&b->work);
     pthread_mutex_destroy(&b->lock);
+    while (b->groups) {
+        struct ax__blocking_group *g = b->groups;
+        b->groups = g->next;
+        free(g);
+    }
     free(b);
 }
 
@@ -142,27 +167,64 @@ struct ax__blocking *ax__blocking_of(ax_runtime *rt) {
 /* ---- lists (under b->lock) ----------------------------------------------------------------- */
 
 static void ax__queue_push(struct ax__blocking *b, struct ax__bjob *j) {
+    struct ax__bjob **head = j->group ? &j->group->head : &b->head;
+    struct ax__bjob **tail = j->group ? &j->group->tail : &b->tail;
+    j->seq = ++b->seq;
     j->next = NULL;
-    j->prev = b->tail;
-    if (b->tail)
-        b->tail->next = j;
+    j->prev = *tail;
+    if (*tail)
+        (*tail)->next = j;
     else
-        b->head = j;
-    b->tail = j;
+        *head = j;
+    *tail = j;
+    if (j->group) j->group->queued++;
     b->queued++;
 }
 
 static void ax__queue_remove(struct ax__blocking *b, struct ax__bjob *j) {
+    struct ax__bjob **head = j->group ? &j->group->head : &b->head;
+    struct ax__bjob **tail = j->group ? &j->group->tail : &b->tail;
     if (j->prev)
         j->prev->next = j->next;
     else
-        b->head = j->next;
+        *head = j->next;
     if (j->next)
         j->next->prev = j->prev;
     else
-        b->tail = j->prev;
+        *tail = j->prev;
     j->prev = j->next = NULL;
+    if (j->group) j->group->queued--;
     b->queued--;
+}
+
+/* Queued jobs a thread may start now. */
+static size_t ax__runnable(const struct ax__blocking *b) {
+    size_t n = b->queued;
+    for (const struct ax__blocking_group *g = b->groups; g; g = g->next) {
+        size_t room = g->running < g->limit ? g->limit - g->running : 0;
+        if (g->queued > room) n -= g->queued - room;
+    }
+    return n;
+}
+
+/* Takes the oldest queued job that may start now out of its queue (NULL:
+ * none); a group's job counts as running in its group from here on. */
+static struct ax__bjob *ax__queue_pick(struct ax__blocking *b) {
+    struct ax__bjob *j = b->head;
+    for (struct ax__blocking_group *g = b->groups; g; g = g->next)
+        if (g->head && g->running < g->limit && (!j || g->head->seq < j->seq)) j = g->head;
+    if (!j) return NULL;
+    ax__queue_remove(b, j);
+    if (j->group) j->group->running++;
+    return j;
+}
+
+/* Any queued job, runnable or not (for failing them all), or NULL. */
+static struct ax__bjob *ax__queue_any(const struct ax__blocking *b) {
+    if (b->head) return b->head;
+    for (const struct ax__blocking_group *g = b->groups; g; g = g->next)
+        if (g->head) return g->head;
+    return NULL;
 }
 
 static void ax__running_push(struct ax__blocking *b, struct ax__bjob *j) {
@@ -225,7 +287,7 @@ static bool ax__wait_for_work(struct ax__blocking *b) {
         }
         if (b->shutdown || rc == ETIMEDOUT) {
             b->idle--;
-            return b->shutdown || b->head;
+            return b->shutdown || ax__runnable(b);
         }
     }
 }
@@ -238,9 +300,15 @@ static void *ax__blocking_thread(void *arg) {
     pthread_mutex_lock(&b->lock);
     for (;;) {
         if (b->shutdown) break; /* what is still queued is shutdown's to fail */
-        struct ax__bjob *j = b->head;
+        struct ax__bjob *j = ax__queue_pick(b);
         if (j) {
-            ax__queue_remove(b, j);
+            /* A group's job made runnable by the one that just ended, left
+             * behind an older job taken here, needs another thread. */
+            if (b->idle && ax__runnable(b) > b->back) {
+                b->idle--;
+                b->wakeups++;
+                pthread_cond_signal(&b->work);
+            }
             ax__running_push(b, j);
             j->state = AX__J_RUNNING;
             b->busy++;
@@ -251,6 +319,7 @@ static void *ax__blocking_thread(void *arg) {
             b->busy--;
             b->jobs++;
             ax__running_remove(b, j);
+            if (j->group) j->group->running--;
             ax_waker wake;
             bool free_job = ax__job_publish(j, 0, v, &wake);
             b->back++;
@@ -305,6 +374,12 @@ static int ax__submit(struct ax__blocking *b, struct ax__bjob *j) {
     }
     j->state = AX__J_QUEUED;
     ax__queue_push(b, j);
+    struct ax__blocking_group *g = j->group;
+    if (g && g->running + g->queued > g->limit) {
+        /* The group is full: one of its running jobs' threads takes it. */
+        pthread_mutex_unlock(&b->lock);
+        return 0;
+    }
     if (b->idle) {
         b->idle--;
         b->wakeups++;
@@ -315,7 +390,7 @@ static int ax__submit(struct ax__blocking *b, struct ax__bjob *j) {
     /* A thread that just finished a job takes it (the usual case when
      * the waiter of that job submits the next one); at the bound, a busy
      * thread will. */
-    if (b->queued <= b->back || b->threads >= b->max_threads) {
+    if (ax__runnable(b) <= b->back || b->threads >= b->max_threads) {
         pthread_mutex_unlock(&b->lock);
         return 0;
     }
@@ -336,8 +411,8 @@ static int ax__submit(struct ax__blocking *b, struct ax__bjob *j) {
     }
     ax__queue_remove(b, j);
     /* Nobody runs the rest of the queue either: fail it. */
-    while (b->head) {
-        struct ax__bjob *o = b->head;
+    struct ax__bjob *o;
+    while ((o = ax__queue_any(b))) {
         ax__queue_remove(b, o);
         o->state = AX__J_RUNNING; /* being failed: not the waiter's to remove */
         pthread_mutex_unlock(&b->lock);
@@ -354,8 +429,9 @@ static int ax__submit(struct ax__blocking *b, struct ax__bjob *j) {
 }
 
 /* A new job for rt's pool, queued. */
-static int ax__job_start(ax_runtime *rt, ax_blocking_fn fn, void *arg, void (*free_arg)(void *),
-                         void (*free_result)(void *), struct ax__bjob **out) {
+static int ax__job_start(ax_runtime *rt, struct ax__blocking_group *group, ax_blocking_fn fn,
+                         void *arg, void (*free_arg)(void *), void (*free_result)(void *),
+                         struct ax__bjob **out) {
     if (!fn) return AX_EINVAL;
     if (!rt) rt = ax_current_runtime();
     if (!rt) return AX_ENOTASK;
@@ -367,6 +443,7 @@ static int ax__job_start(ax_runtime *rt, ax_blocking_fn fn, void *arg, void (*fr
     struct ax__bjob *j = calloc(1, sizeof(*j));
     if (!j) return AX_ENOMEM;
     j->pool = b;
+    j->group = group && group->pool == b ? group : NULL;
     j->fn = fn;
     j->arg = arg;
     j->free_arg = free_arg;
@@ -389,7 +466,7 @@ int ax_spawn_blocking(ax_blocking_fn fn, void *arg, void **result) {
     if (!t) return AX_ENOTASK;
     if (ax_is_cancelled()) return AX_ECANCELED;
     struct ax__bjob *j;
-    int err = ax__job_start(t->rt, fn, arg, NULL, NULL, &j);
+    int err = ax__job_start(t->rt, NULL, fn, arg, NULL, NULL, &j);
     if (err) return err;
     struct ax__blocking *b = j->pool;
     /* Not ax_await: that returns as soon as the task is cancelled, and the
@@ -471,15 +548,34 @@ static void ax__bf_drop(ax_future *f) {
 
 static const ax_future_vtable ax__bf_vtable = {ax__bf_poll, ax__bf_drop};
 
-int ax_blocking_start(ax_blocking_future *bf, ax_runtime *rt, ax_blocking_fn fn, void *arg,
-                      void (*free_arg)(void *arg), void (*free_result)(void *result)) {
+int ax__blocking_start_in(ax_blocking_future *bf, ax_runtime *rt, struct ax__blocking_group *group,
+                          ax_blocking_fn fn, void *arg, void (*free_arg)(void *arg),
+                          void (*free_result)(void *result)) {
     if (!bf) return AX_EINVAL;
     bf->base.vtable = &ax__bf_vtable;
     bf->job = NULL;
     bf->value = NULL;
-    int err = ax__job_start(rt, fn, arg, free_arg, free_result, &bf->job);
+    int err = ax__job_start(rt, group, fn, arg, free_arg, free_result, &bf->job);
     bf->base.result = err;
     return err;
+}
+
+int ax_blocking_start(ax_blocking_future *bf, ax_runtime *rt, ax_blocking_fn fn, void *arg,
+                      void (*free_arg)(void *arg), void (*free_result)(void *result)) {
+    return ax__blocking_start_in(bf, rt, NULL, fn, arg, free_arg, free_result);
+}
+
+struct ax__blocking_group *ax__blocking_group_new(ax_runtime *rt, unsigned limit) {
+    struct ax__blocking *b = ax__blocking_of(rt);
+    struct ax__blocking_group *g = b && limit ? calloc(1, sizeof(*g)) : NULL;
+    if (!g) return NULL;
+    g->pool = b;
+    g->limit = limit;
+    pthread_mutex_lock(&b->lock);
+    g->next = b->groups;
+    b->groups = g;
+    pthread_mutex_unlock(&b->lock);
+    return g;
 }
 
 /* ---- shutdown and statistics --------------------------------------------------------------- */
@@ -492,8 +588,8 @@ void ax__blocking_shutdown(struct ax__blocking *b, ax_instant deadline) {
         pthread_cond_broadcast(&b->work);
         /* Queued jobs never run. Each is taken out of the queue and marked
          * as being handled (RUNNING), so its waiter leaves it to us. */
-        while (b->head) {
-            struct ax__bjob *j = b->head;
+        struct ax__bjob *j;
+        while ((j = ax__queue_any(b))) {
             ax__queue_remove(b, j);
             j->state = AX__J_RUNNING;
             pthread_mutex_unlock(&b->lock);

@@ -47,11 +47,26 @@ void ax__blocking_shutdown(struct ax__blocking *b, ax_instant deadline);
  * memory until they end. b NULL is a no-op. */
 void ax__blocking_free(struct ax__blocking *b);
 
+/* A group of rt's blocking jobs of which at most limit (>= 1) run at once
+ * (fs/ bounds its file jobs this way). Jobs beyond the limit wait in the
+ * group's FIFO queue inside the pool and start, oldest first across all
+ * queues, when a job of the group ends, on the thread that ran it. The
+ * group belongs to rt's pool (created if needed) and is freed with it.
+ * NULL when out of memory. Thread-safe. */
+struct ax__blocking_group;
+struct ax__blocking_group *ax__blocking_group_new(ax_runtime *rt, unsigned limit);
+
+/* ax_blocking_start for a job of group (NULL: none; a group of another
+ * pool: none either). */
+int ax__blocking_start_in(ax_blocking_future *bf, ax_runtime *rt, struct ax__blocking_group *group,
+                          ax_blocking_fn fn, void *arg, void (*free_arg)(void *arg),
+                          void (*free_result)(void *result));
+
 typedef struct ax__blocking_stats {
     uint64_t threads;     /* pool threads alive now */
     uint64_t idle;        /* ... of which waiting for work */
     uint64_t running;     /* jobs running now */
-    uint64_t queue_depth; /* jobs waiting for a thread now */
+    uint64_t queue_depth; /* jobs waiting for a thread (or their group's bound) now */
     uint64_t jobs;        /* jobs run to completion so far */
 } ax__blocking_stats;
 

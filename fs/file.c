@@ -1,25 +1,33 @@
 /* fs/file.c - file handles and their stream interface.
  *
- * Read-ahead: the handle owns one buffer; a read lends it to a job that
- * preads the next chunk, and the poll that sees the job finish takes the
- * buffer back and copies from it. Write-behind: a write copies into the
- * handle's write buffer, lends it to a job that pwrites it and returns at
- * once; the next write (or flush) first waits for that job. So at most one
- * read and one write job are in flight per handle, and dropping a handle
- * with a job in flight leaves the buffer to the job, which frees it.
+ * Read-ahead: a read lends a buffer to a job that preads the next chunk,
+ * and the poll that sees the job finish takes the buffer back and copies
+ * from it. On a regular file that poll also starts the read of the chunk
+ * after it into a second buffer, so the pool reads chunk n + 1 while the
+ * task copies and uses chunk n (speculative reads are never made on pipes
+ * or devices, where they would take data nobody asked for); a short read
+ * of a regular file is its end, so the read after it answers 0 without a
+ * job, and a read-only handle reads its first chunk while it opens. So
+ * reading a small file whole costs one job, the open. Write-behind: a
+ * write copies into the handle's write buffer, lends it to a job that
+ * pwrites it and returns at once; the next write (or flush) first waits
+ * for that job. So at most one read and one write job are in flight per
+ * handle, and dropping a handle with a job in flight leaves the lent
+ * buffer to the job, which frees it.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "axon/task.h"
 #include "fs/file_jobs.h"
 
 #define AX__FILE_CHUNK       (64u * 1024u)
-#define AX__FILE_WRITE_CHUNK (256u * 1024u)
+#define AX__FILE_WRITE_CHUNK (1024u * 1024u) /* a 1 MiB write is one job, not four */
 #define AX__FILE_MAX_CHUNK   (64u * 1024u * 1024u)
 
 static const ax_stream_vtable ax__file_vtable;
@@ -56,8 +64,25 @@ void ax__file_destroy(ax_file *f) {
     free(f->name);
     ax__fsfd_unref(f->fd);
     free(f->rbuf);
+    free(f->abuf);
     free(f->wbuf);
     free(f);
+}
+
+void ax__file_opened_regular(ax_file *f, uint64_t size) {
+    f->regular = true;
+    if ((f->flags & (AX_FILE_WRITE | AX_FILE_APPEND)) || size == 0) return;
+    /* size + 1: a short read then proves the end of the file. */
+    size_t want = size < f->chunk ? (size_t)size + 1 : f->chunk;
+    f->rbuf = malloc(want);
+    if (!f->rbuf) return; /* the first read will try again */
+    f->rcap = want;
+    ssize_t n;
+    do n = pread(f->fd->fd, f->rbuf, want, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) return; /* the first read reports it */
+    f->rend = (size_t)n;
+    f->reof = (size_t)n < want;
 }
 
 ax_stream *ax_file_stream(ax_file *file) {
@@ -126,29 +151,91 @@ static int ax__file_quiet(ax_file *f, ax_instant deadline) {
 
 /* ---- the stream ---------------------------------------------------------------------------- */
 
+/* Starts the read of up to max(len, chunk) bytes that follow rbuf's data,
+ * into abuf. */
 static int ax__file_start_read(ax_file *f, size_t len) {
     size_t want = len > f->chunk ? len : f->chunk;
     if (want > AX__FILE_MAX_CHUNK) want = AX__FILE_MAX_CHUNK;
-    if (!f->rbuf || f->rcap < want) {
-        free(f->rbuf);
-        f->rbuf = malloc(want);
-        f->rcap = f->rbuf ? want : 0;
-        if (!f->rbuf) return AX_ENOMEM;
+    if (!f->abuf || f->acap < want) {
+        free(f->abuf);
+        f->abuf = malloc(want);
+        f->acap = f->abuf ? want : 0;
+        if (!f->abuf) return AX_ENOMEM;
     }
     ax__fsjob *j = ax__fsjob_new(&ax__kind_readahead, NULL, NULL);
     if (!j) return AX_ENOMEM;
     j->fd = ax__fsfd_ref(f->fd);
-    j->data = f->rbuf;
-    j->dlen = f->rcap;
+    j->data = f->abuf;
+    j->dlen = f->acap;
     j->len = want;
-    j->off = f->pos;
-    j->out[0] = &f->rbuf;
-    j->out[1] = &f->rcap;
-    f->rbuf = NULL;
-    f->rcap = 0;
+    j->off = f->pos + (f->rend - f->rstart);
+    j->out[0] = &f->abuf;
+    j->out[1] = &f->acap;
+    f->abuf = NULL;
+    f->acap = 0;
+    f->rop_want = want;
     ax__fs_future_init(&f->rop, j);
     f->rop_on = true;
     return 0;
+}
+
+/* The read in flight landed with r >= 0 bytes in abuf, and rbuf is used
+ * up: its data becomes the current one. */
+static void ax__file_take_read(ax_file *f, size_t r) {
+    uint8_t *b = f->rbuf;
+    size_t cap = f->rcap;
+    f->rbuf = f->abuf;
+    f->rcap = f->acap;
+    f->abuf = b;
+    f->acap = cap;
+    f->rstart = 0;
+    f->rend = r;
+    f->reof = r == 0 || (f->regular && r < f->rop_want);
+}
+
+/* Reads at pos from the page cache without blocking (RWF_NOWAIT), on the
+ * polling thread: into buf when len is at least a chunk (no copy of ours
+ * at all), else a chunk into rbuf. Returns the bytes read into buf (> 0),
+ * 0 with *buffered set when they went to rbuf, 0 at the end of the file,
+ * or -1 when the data is not cached (or the kernel cannot tell): the pool
+ * must read it. */
+static ssize_t ax__file_read_nowait(ax_file *f, void *buf, size_t len, bool *buffered) {
+#ifdef RWF_NOWAIT
+    *buffered = false;
+    if (!f->regular || f->nowait_off || len == 0) return -1;
+    struct iovec iov = {buf, len};
+    if (len < f->chunk) {
+        if (!f->rbuf || f->rcap < f->chunk) {
+            free(f->rbuf);
+            f->rbuf = malloc(f->chunk);
+            f->rcap = f->rbuf ? f->chunk : 0;
+            if (!f->rbuf) return -1;
+        }
+        iov.iov_base = f->rbuf;
+        iov.iov_len = f->chunk;
+    } else if (len > AX__FILE_MAX_CHUNK) {
+        iov.iov_len = AX__FILE_MAX_CHUNK;
+    }
+    ssize_t n;
+    do n = preadv2(f->fd->fd, &iov, 1, (off_t)f->pos, RWF_NOWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        if (errno != EAGAIN) f->nowait_off = true; /* not supported here: the pool from now on */
+        return -1;
+    }
+    if (n > 0 && iov.iov_base == f->rbuf) {
+        f->rstart = 0;
+        f->rend = (size_t)n;
+        *buffered = true;
+        return 0;
+    }
+    if (n > 0) f->pos += (uint64_t)n;
+    return n;
+#else
+    (void)f, (void)buf, (void)len;
+    *buffered = false;
+    return -1;
+#endif
 }
 
 static ax_poll ax__file_poll_read(ax_stream *s, ax_context *cx, void *buf, size_t len,
@@ -159,16 +246,17 @@ static ax_poll ax__file_poll_read(ax_stream *s, ax_context *cx, void *buf, size_
         return AX_READY;
     }
     for (;;) {
-        if (f->rop_on) {
+        if (f->rop_on && f->rstart == f->rend) {
             intptr_t r;
             if (ax__file_poll_rop(f, cx, &r) == AX_PENDING) return AX_PENDING;
             if (r < 0) {
                 *res = r;
                 return AX_READY;
             }
-            f->rstart = 0;
-            f->rend = (size_t)r;
-            f->reof = r == 0;
+            ax__file_take_read(f, (size_t)r);
+            /* Read on while the caller uses this chunk (see the top). */
+            if (f->regular && !f->reof && ax__file_start_read(f, len) == 0)
+                (void)ax_future_poll(&f->rop.base, cx); /* start it; its result waits */
         }
         if (f->rstart < f->rend) {
             size_t n = f->rend - f->rstart;
@@ -185,6 +273,13 @@ static ax_poll ax__file_poll_read(ax_stream *s, ax_context *cx, void *buf, size_
             return AX_READY;
         }
         if (ax__file_poll_wop(f, cx) == AX_PENDING) return AX_PENDING;
+        bool buffered;
+        ssize_t n = ax__file_read_nowait(f, buf, len, &buffered);
+        if (buffered) continue;
+        if (n >= 0) {
+            *res = n;
+            return AX_READY;
+        }
         int err = ax__file_start_read(f, len);
         if (err) {
             *res = err;
@@ -218,7 +313,9 @@ static ax_poll ax__file_poll_write(ax_stream *s, ax_context *cx, const void *buf
     size_t max = f->chunk > AX__FILE_WRITE_CHUNK ? f->chunk : AX__FILE_WRITE_CHUNK;
     size_t n = len < max ? len : max;
     if (!f->wbuf || f->wcap < n) {
-        size_t cap = n < max ? max : n;
+        /* Sized to the write (at least a chunk): a small file's one write
+         * must not pay for a large buffer (malloc maps those afresh). */
+        size_t cap = n > AX__FILE_CHUNK ? n : AX__FILE_CHUNK;
         free(f->wbuf);
         f->wbuf = malloc(cap);
         f->wcap = f->wbuf ? cap : 0;

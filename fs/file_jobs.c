@@ -57,6 +57,7 @@ static void ax__run_open_atomic(ax__fsjob *j) {
         return;
     }
     ax_file *f = ax__file_new(fd, j->flags, dirfd, t, n);
+    if (f) f->regular = true;
     j->obj = f;
     j->res = f ? 0 : AX_ENOMEM;
 }
@@ -85,12 +86,14 @@ static void ax__run_open(ax__fsjob *j) {
         return;
     }
     struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    bool statted = fstat(fd, &st) == 0;
+    if (statted && S_ISDIR(st.st_mode)) {
         close(fd);
         j->res = AX_EISDIR;
         return;
     }
     ax_file *f = ax__file_new(fd, fl, -1, NULL, NULL);
+    if (f && statted && S_ISREG(st.st_mode)) ax__file_opened_regular(f, (uint64_t)st.st_size);
     j->obj = f;
     j->res = f ? 0 : AX_ENOMEM;
 }
@@ -161,7 +164,8 @@ static void ax__run_pread(ax__fsjob *j) {
     j->res = n < 0 ? ax_translate_sys_error(errno) : n;
 }
 
-/* Read-ahead: gives the lent buffer back, whatever happened. */
+/* Read-ahead and write-behind: give the lent buffer back, whatever
+ * happened. */
 static void ax__deliver_lent(ax__fsjob *j, intptr_t res) {
     *(void **)j->out[0] = j->data;
     *(size_t *)j->out[1] = j->dlen;

@@ -18,13 +18,21 @@
 #include "axon/fs.h"
 #include "axon/policy.h"
 #include "axon/sync.h"
+#include "executor/blocking.h"
 #include "executor/policy_internal.h"
 #include "reactor/os_unix.h"
 
 #pragma GCC visibility push(hidden)
 
-#define AX__FS_DEFAULT_LIMIT 16u
-#define AX__FS_PATH_MAX      4096
+/* The default bound on running file jobs: two per worker, at least 4 and
+ * at most 16. File jobs mostly spend CPU (the page cache) rather than wait
+ * for a disk, and more of them than CPUs mostly switch threads: at 64
+ * tasks on 2 workers, 16 cost 25-28 us of CPU per small-file read where 4
+ * cost 11-12 (bench/fs). Disk-bound work may want more (set it with
+ * ax_fs_set_max_concurrency). */
+#define AX__FS_MIN_LIMIT 4u
+#define AX__FS_MAX_LIMIT 16u
+#define AX__FS_PATH_MAX  4096
 
 typedef struct ax__fsjob ax__fsjob;
 struct ax__fs_rt;
@@ -42,12 +50,12 @@ typedef struct ax__fs_backend {
 extern const ax__fs_backend ax__fs_pool_backend;
 
 /* Per-runtime state, in the runtime's AX__RT_SLOT_FS slot; reference
- * counted by the slot and by every job (a job's permit is released on a
- * pool thread, possibly after the runtime is gone). */
+ * counted by the slot and by every job (a job may end on a pool thread
+ * after the runtime is gone). The group is the pool's and lives as long. */
 typedef struct ax__fs_rt {
     _Atomic unsigned refs;
     unsigned limit;
-    ax_semaphore sem;
+    struct ax__blocking_group *group; /* the bound, kept by the blocking pool */
     const ax__fs_backend *backend;
 } ax__fs_rt;
 
@@ -168,12 +176,16 @@ struct ax_file {
     unsigned flags;
     uint64_t pos; /* logical position: file offset of rbuf[rstart] */
     size_t chunk;
-    /* read-ahead */
-    uint8_t *rbuf;
-    size_t rcap, rstart, rend;
+    bool regular;    /* a regular file: reading ahead is safe, a short read is the end */
+    bool nowait_off; /* RWF_NOWAIT reads failed other than with EAGAIN: not again */
+    /* read-ahead: rbuf holds the data being consumed; the read job in
+     * flight (rop) reads the bytes that follow it, at pos + rend - rstart,
+     * into abuf, which it gives back when it lands; the two then swap. */
+    uint8_t *rbuf, *abuf;
+    size_t rcap, rstart, rend, acap;
     bool reof, rop_on;
     ax_fs_future rop;
-    size_t rop_got; /* delivered by the read job */
+    size_t rop_want; /* bytes the read in flight asked for */
     /* write-behind */
     uint8_t *wbuf;
     size_t wcap;
@@ -190,6 +202,10 @@ struct ax_file {
 /* Builds a handle around fd (taken over; closed on failure); for atomic
  * files also dirfd, tmp and name (taken over). NULL when out of memory. */
 ax_file *ax__file_new(int fd, unsigned flags, int dirfd, char *tmp, char *name);
+/* On the pool thread that opened f, before anyone else sees it: marks f as
+ * a regular file of size bytes and, for a read-only handle, reads its
+ * first chunk now, so that reading a small file costs no further job. */
+void ax__file_opened_regular(ax_file *f, uint64_t size);
 /* Closes without flushing: drops jobs in flight, removes an uncommitted
  * temporary file, frees. Never suspends. */
 void ax__file_destroy(ax_file *f);

@@ -1,33 +1,41 @@
 /* fs/op.c - file jobs as futures: the per-runtime concurrency bound and the
  * thread-pool backend (see fs_internal.h).
  *
- * A future goes INIT -> ACQUIRE -> RUN -> DONE. INIT (first poll) finds the
- * runtime from the context, takes the policy and checks the job's paths
- * against it, so a denied operation never reaches a pool thread. ACQUIRE
- * waits, FIFO, for one of the runtime's fs permits. RUN has the job on the
- * blocking pool as a detachable job (ax_blocking_start): the pool holds its
- * own reference to the job and returns the permit when run() returns
- * (free_arg, on the pool thread), so an abandoned operation keeps its
- * permit until it has really finished and the bound stays true.
+ * A future goes INIT -> RUN -> DONE. INIT (first poll) finds the runtime
+ * from the context, takes the policy and checks the job's paths against
+ * it, so a denied operation never reaches a pool thread, then starts the
+ * job on the blocking pool as a detachable job of the runtime's fs group
+ * (ax__blocking_start_in): at most `limit` file jobs run at once, the
+ * others wait FIFO in the group's queue inside the pool, and a pool thread
+ * that finishes a file job takes the next one itself. (A semaphore the
+ * tasks waited on did the same with two wake-ups and a sleeping thread per
+ * job: twice the CPU per small-file operation at 64 tasks, bench/fs.) The
+ * pool holds its own reference to the job; an abandoned operation counts
+ * against the bound until its run() has really returned.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "axon/runtime.h"
 #include "executor/runtime_internal.h"
 #include "fs/fs_internal.h"
 
-enum { AX__FS_INIT, AX__FS_ACQUIRE, AX__FS_RUN, AX__FS_DONE };
+enum { AX__FS_INIT, AX__FS_RUN, AX__FS_DONE };
 
 /* ---- per-runtime state ------------------------------------------------------------------- */
 
-static ax__fs_rt *ax__fs_rt_new(unsigned limit) {
+static ax__fs_rt *ax__fs_rt_new(ax_runtime *rt, unsigned limit) {
     ax__fs_rt *fs = calloc(1, sizeof(*fs));
     if (!fs) return NULL;
     atomic_init(&fs->refs, 1);
     fs->limit = limit;
-    ax_semaphore_init(&fs->sem, limit);
+    fs->group = ax__blocking_group_new(rt, limit);
     fs->backend = &ax__fs_pool_backend;
+    if (!fs->group) {
+        free(fs);
+        return NULL;
+    }
     return fs;
 }
 
@@ -40,7 +48,7 @@ static void ax__fs_rt_slot_free(void *obj) {
 }
 
 static ax__fs_rt *ax__fs_rt_install(ax_runtime *rt, unsigned limit, bool *mine) {
-    ax__fs_rt *fs = ax__fs_rt_new(limit);
+    ax__fs_rt *fs = ax__fs_rt_new(rt, limit);
     if (!fs) return NULL;
     ax__fs_rt *got = ax__runtime_slot_install(rt, AX__RT_SLOT_FS, fs, ax__fs_rt_slot_free);
     *mine = got == fs;
@@ -48,11 +56,16 @@ static ax__fs_rt *ax__fs_rt_install(ax_runtime *rt, unsigned limit, bool *mine) 
     return got;
 }
 
+static unsigned ax__fs_default_limit(ax_runtime *rt) {
+    unsigned n = 2 * ax_runtime_workers(rt);
+    return n < AX__FS_MIN_LIMIT ? AX__FS_MIN_LIMIT : n > AX__FS_MAX_LIMIT ? AX__FS_MAX_LIMIT : n;
+}
+
 ax__fs_rt *ax__fs_rt_of(ax_runtime *rt) {
     ax__fs_rt *fs = ax__runtime_slot(rt, AX__RT_SLOT_FS);
     if (fs) return fs;
     bool mine;
-    return ax__fs_rt_install(rt, AX__FS_DEFAULT_LIMIT, &mine);
+    return ax__fs_rt_install(rt, ax__fs_default_limit(rt), &mine);
 }
 
 int ax_fs_set_max_concurrency(ax_runtime *rt, unsigned n) {
@@ -65,7 +78,7 @@ int ax_fs_set_max_concurrency(ax_runtime *rt, unsigned n) {
 
 unsigned ax_fs_max_concurrency(ax_runtime *rt) {
     ax__fs_rt *fs = rt ? ax__runtime_slot(rt, AX__RT_SLOT_FS) : NULL;
-    return fs ? fs->limit : AX__FS_DEFAULT_LIMIT;
+    return fs ? fs->limit : rt ? ax__fs_default_limit(rt) : AX__FS_MAX_LIMIT;
 }
 
 /* ---- shared descriptors ------------------------------------------------------------------- */
@@ -138,9 +151,7 @@ static void *ax__fs_thunk(void *arg) {
 /* free_arg of the pool job: on the pool thread once run() returned (or on
  * whichever thread gave up on a job that never ran). */
 static void ax__fs_pool_done(void *arg) {
-    ax__fsjob *j = arg;
-    ax_semaphore_release(&j->fs->sem, 1);
-    ax__fsjob_unref(j);
+    ax__fsjob_unref(arg);
 }
 
 /* ---- the future -------------------------------------------------------------------------- */
@@ -189,26 +200,12 @@ static ax_poll ax__fs_pool_poll(ax_fs_future *f, ax_context *cx) {
             j->policy = ax__policy_acquire(rt);
             int err = ax__fs_precheck(j);
             if (err) return ax__fs_finish(f, err);
-            ax_semaphore_acquire_future_init(&f->acq, &fs->sem, 1);
-            f->state = AX__FS_ACQUIRE;
-            continue;
-        }
-        case AX__FS_ACQUIRE: {
-            if (ax_future_poll(&f->acq.base, cx) == AX_PENDING) return AX_PENDING;
-            intptr_t r = f->acq.base.result;
-            ax_future_drop(&f->acq.base);
-            if (r < 0) {
-                f->state = AX__FS_INIT; /* nothing to drop any more */
-                return ax__fs_finish(f, r);
-            }
             atomic_fetch_add_explicit(&j->refs, 1, memory_order_relaxed); /* the pool's */
-            ax_runtime *rt = cx->runtime ? cx->runtime : ax_current_runtime();
-            int err = ax_blocking_start(&f->bf, rt, ax__fs_thunk, j, ax__fs_pool_done, NULL);
+            err = ax__blocking_start_in(&f->bf, rt, fs->group, ax__fs_thunk, j, ax__fs_pool_done,
+                                        NULL);
             if (err) {
                 ax_future_drop(&f->bf.base);
-                ax_semaphore_release(&j->fs->sem, 1);
                 atomic_fetch_sub_explicit(&j->refs, 1, memory_order_relaxed); /* ours remains */
-                f->state = AX__FS_INIT;
                 return ax__fs_finish(f, err);
             }
             f->state = AX__FS_RUN;
@@ -227,9 +224,7 @@ static ax_poll ax__fs_pool_poll(ax_fs_future *f, ax_context *cx) {
 
 static void ax__fs_pool_drop(ax_fs_future *f) {
     ax__fsjob *j = f->job;
-    if (f->state == AX__FS_ACQUIRE) {
-        ax_future_drop(&f->acq.base);
-    } else if (f->state == AX__FS_RUN) {
+    if (f->state == AX__FS_RUN) {
         atomic_store_explicit(&j->abandoned, true, memory_order_release);
         ax_future_drop(&f->bf.base);
     }

@@ -5,9 +5,12 @@
  * How operations run. Every operation that touches the file system runs as
  * a job on the runtime's blocking pool (axon/blocking.h), as in libuv and
  * tokio. At most ax_fs_max_concurrency(rt) file jobs of one runtime run at
- * once (default 16, a quarter of the blocking pool's default bound); the
- * others wait, FIFO, for a permit, so a burst of file work leaves pool
- * threads for DNS look-ups and other blocking jobs.
+ * once (default: two per worker, at least 4 and at most 16, a quarter of
+ * the blocking pool's default bound: file jobs mostly use CPU, and more
+ * of them than CPUs mostly switch threads; raise it for slow disks); the
+ * others wait, FIFO, in the pool, and start on the thread of a file job
+ * that ends, so a burst of file work leaves pool threads for DNS look-ups
+ * and other blocking jobs.
  *
  * Each operation exists twice: a suspending call for task code, with a
  * deadline (AX_NO_DEADLINE: none) that returns AX_ETIMEDOUT when it passes
@@ -82,7 +85,6 @@ typedef struct ax_fs_future {
     ax_future base;
     struct ax__fsjob *job;
     uint32_t state;
-    ax_semaphore_acquire_future acq;
     ax_blocking_future bf;
 } ax_fs_future;
 
@@ -245,9 +247,15 @@ void ax_fs_readlink_future_init(ax_fs_future *f, const char *path, char **target
  * File handles
  *
  * An ax_file is an ax_stream (ax_file_stream): ax_stream_read/write,
- * ax_bufreader and ax_bufwriter work over it. Sequential reads read ahead
- * one chunk (ax_file_set_chunk, default 64 KiB; a larger read asks for
- * more) into a buffer the job owns; sequential writes are written behind:
+ * ax_bufreader and ax_bufwriter work over it. On a regular file, a read
+ * first takes what the page cache holds without a job (preadv2 with
+ * RWF_NOWAIT on the calling thread: no pool round trip, and a read of a
+ * chunk or more goes straight into the caller's buffer); what is not
+ * cached is read by a job, one chunk (ax_file_set_chunk, default 64 KiB; a
+ * larger read asks for more) into a buffer the job owns, and while the
+ * task uses it the next chunk is read ahead into a second one. A
+ * read-only handle of a regular file reads its first chunk while it opens.
+ * Pipes and devices are never read ahead. Sequential writes are written behind:
  * a write copies the bytes into the file's own buffer, starts the job and
  * returns, and the next write waits until that job is done (backpressure:
  * one chunk in flight). A write error is reported by the next write, flush

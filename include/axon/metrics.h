@@ -37,7 +37,7 @@ typedef struct ax_runtime_metrics {
     uint64_t timers_fired;
     uint64_t global_queue_depth;   /* now */
     uint64_t blocking_threads;     /* now: threads in the blocking pool */
-    uint64_t blocking_queue_depth; /* now: jobs waiting for a thread */
+    uint64_t blocking_queue_depth; /* now: jobs waiting for a thread (file jobs: or the fs bound) */
     uint64_t blocking_jobs;        /* jobs run */
     uint64_t buf_pool_hits;        /* ax_buf_pool_get served from a worker's pool */
     uint64_t buf_pool_misses;      /* ... that had to malloc (off-worker calls not counted) */

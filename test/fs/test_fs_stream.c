@@ -8,6 +8,8 @@
 
 #include "fs_util.h"
 
+#include <stdatomic.h>
+
 TestSuite(fs_stream, .init = fs_setup, .fini = fs_teardown, .timeout = 120);
 
 /* Collects a line stream into one string, lines joined by '|'. */
@@ -435,6 +437,62 @@ Test(fs_stream, file_burst_does_not_starve_other_blocking_jobs) {
     run(t_starve, NULL);
 }
 
+/* Jobs past the bound wait in the pool (its queue depth shows them), none
+ * of them runs early, other blocking work passes them, and they all run
+ * once a file job ends. */
+static _Atomic int done_seq;
+static void *queued_writer(void *arg) {
+    int i = (int)(intptr_t)arg;
+    char p[512], name[32];
+    snprintf(name, sizeof name, "q%d", i);
+    cr_assert_eq(ax_fs_write_file(P(p, name), name, strlen(name), NULL, AX_NO_DEADLINE), 0);
+    atomic_fetch_add(&done_seq, 1);
+    return NULL;
+}
+static void wait_queue_depth(uint64_t n) {
+    for (;;) {
+        ax_runtime_metrics m;
+        ax_runtime_metrics_get(rt, &m);
+        if (m.blocking_queue_depth >= n) return;
+        ax_sleep(1);
+    }
+}
+static void *t_group_fifo(void *arg) {
+    ax_task *r, *w[3];
+    cr_assert_eq(ax_spawn(&r, blocked_reader, NULL), 0);
+    int fd = fifo_writer(fifo); /* the reader's job is running: the bound (1) is full */
+    cr_assert_geq(fd, 0);
+    for (intptr_t i = 0; i < 3; i++) {
+        cr_assert_eq(ax_spawn(&w[i], queued_writer, (void *)i), 0);
+        wait_queue_depth((uint64_t)i + 1); /* queued behind the reader */
+    }
+    void *v = NULL;
+    cr_assert_eq(ax_spawn_blocking(other_job, NULL, &v), 0); /* other work passes them */
+    cr_assert_eq((intptr_t)v, 42);
+    cr_assert_eq(atomic_load(&done_seq), 0); /* none ran past the bound */
+    cr_assert_eq(write(fd, "x", 1), 1);
+    close(fd); /* the reader ends; its thread runs the writers, one at a time */
+    cr_assert_eq(ax_join(r, NULL), 0);
+    for (int i = 0; i < 3; i++) cr_assert_eq(ax_join(w[i], NULL), 0);
+    cr_assert_eq(atomic_load(&done_seq), 3);
+    char p[512];
+    for (int i = 0; i < 3; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "q%d", i);
+        char *g = get(P(p, name), NULL);
+        cr_assert_str_eq(g, name);
+        free(g);
+    }
+    return NULL;
+}
+Test(fs_stream, jobs_past_the_bound_wait_in_the_pool) {
+    fs_teardown();
+    fs_setup_with(2, 4);
+    cr_assert_eq(ax_fs_set_max_concurrency(rt, 1), 0);
+    cr_assert_eq(mkfifo(P(fifo, "gfifo"), 0644), 0);
+    run(t_group_fifo, NULL);
+}
+
 static void *t_sat_one(void *arg) {
     char p[512], name[32];
     snprintf(name, sizeof name, "s%d", (int)(intptr_t)arg);
@@ -453,7 +511,7 @@ static void *t_saturated(void *arg) {
 }
 Test(fs_stream, saturated_blocking_pool_does_not_deadlock) {
     fs_teardown();
-    fs_setup_with(2, 1); /* one blocking thread, fs bound 16 > pool */
+    fs_setup_with(2, 1); /* one blocking thread, fs bound (4) > pool */
     run(t_saturated, NULL);
 }
 
@@ -467,4 +525,23 @@ Test(fs_stream, block_on_from_a_plain_thread) {
     cr_assert_eq(ax_block_on(rt, &f.base), 0);
     cr_assert_eq(len, 13);
     free(data);
+}
+
+/* The default bound: two file jobs per worker, at least 4, at most 16. */
+static unsigned default_bound(unsigned workers) {
+    ax_runtime_opts o;
+    ax_runtime_opts_init(&o);
+    o.workers = workers;
+    ax_runtime *r;
+    cr_assert_eq(ax_runtime_new(&r, &o), 0);
+    unsigned n = ax_fs_max_concurrency(r);
+    ax_runtime_free(r);
+    return n;
+}
+Test(fs_stream, default_bound_follows_the_workers) {
+    cr_assert_eq(ax_fs_max_concurrency(rt), 4); /* the fixture's 2 workers */
+    cr_assert_eq(default_bound(1), 4);
+    cr_assert_eq(default_bound(3), 6);
+    cr_assert_eq(default_bound(8), 16);
+    cr_assert_eq(default_bound(12), 16);
 }

@@ -176,7 +176,7 @@ lint:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --suppress=missingIncludeSystem --inline-suppr -Iinclude -I. -D__x86_64__ \
-	  reactor executor net fs
+	  reactor executor net fs http
 
 clean:
 	rm -rf build

@@ -25,5 +25,7 @@
 #include "axon/unix.h"
 #include "axon/pool.h"
 #include "axon/fs.h"
+#include "axon/http_parse.h"
+#include "axon/http.h"
 
 #endif

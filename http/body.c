@@ -12,6 +12,7 @@
 
 void ax__http_body_init(ax_http_req *req) {
     req->body_done = req->body_error = req->continue_sent = false;
+    req->body_status = 0;
     req->body_buf = NULL;
     req->deadline = AX_NO_DEADLINE;
     req->nparams = 0;
@@ -52,6 +53,7 @@ static int ax__maybe_continue(ax_http_req *req) {
 
 static ssize_t ax__body_fail(ax_http_req *req, ssize_t err) {
     req->body_error = true;
+    req->body_status = err == AX_EMSGSIZE ? 413 : err == AX_ETIMEDOUT ? 408 : 400;
     req->io->closing = true;
     return err;
 }
@@ -99,10 +101,9 @@ ssize_t ax_http_req_read(ax_http_req *req, void *buf, size_t cap) {
         if (io->rs < io->re) {
             const char *data;
             size_t dlen;
-            int status = 0;
             ssize_t used =
                 ax_http_chunked_decode(&req->chunked, (const char *)ax_buf_data(io->rbuf) + io->rs,
-                                       io->re - io->rs, cap, &data, &dlen, &status);
+                                       io->re - io->rs, cap, &data, &dlen, NULL);
             if (used < 0) return ax__body_fail(req, used);
             if (dlen) memcpy(buf, data, dlen);
             io->rs += (size_t)used;
@@ -175,7 +176,8 @@ int ax__http_body_drain(ax_http_req *req) {
     /* The client waits for 100 Continue before sending: nothing to drain,
      * but the connection cannot be reused either. */
     if (req->head.expect_continue && !req->continue_sent && io->rs == io->re) return AX_ECANCELED;
-    if (req->body_mode == AX__BODY_LENGTH && req->body_left > (1u << 20)) return AX_EMSGSIZE;
+    if (req->body_mode == AX__BODY_LENGTH && req->body_left > AX__HTTP_DRAIN_MAX)
+        return AX_EMSGSIZE;
     char sink[4096];
     size_t total = 0;
     for (;;) {
@@ -183,7 +185,7 @@ int ax__http_body_drain(ax_http_req *req) {
         if (n < 0) return (int)n;
         if (n == 0) return 0;
         total += (size_t)n;
-        if (total > (1u << 20)) return AX_EMSGSIZE;
+        if (total > AX__HTTP_DRAIN_MAX) return AX_EMSGSIZE;
     }
 }
 

@@ -22,6 +22,7 @@
 #define AX__HTTP_MAX_HEADERS 64
 #define AX__HTTP_MAX_PARAMS  8
 #define AX__HTTP_RES_HDRS    1024
+#define AX__HTTP_DRAIN_MAX   (1u << 20) /* unread body bytes skipped to keep a connection */
 
 typedef struct ax__http_conn ax__http_conn;
 
@@ -90,6 +91,7 @@ struct ax_http_req {
     uint64_t body_left; /* AX__BODY_LENGTH: bytes not yet read */
     ax_http_chunked chunked;
     bool body_done, body_error, continue_sent;
+    int body_status;  /* after a body error: the status to answer with */
     ax_buf *body_buf; /* owned copy of the body, released after the handler */
     ax_instant deadline;
     size_t nparams;

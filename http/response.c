@@ -84,6 +84,16 @@ static char *ax__put_u64(char *p, uint64_t v) {
 static size_t ax__format_head(ax_http_res *res, char *dst, int status, const char *ctype,
                               int64_t body_len, bool chunked) {
     ax__http_io *io = res->io;
+    ax_http_req *req = res->req;
+    /* Decide now whether the connection survives this response: not when
+     * the server drains, nor when a body is left that the client has not
+     * sent (it waits for 100 Continue) or that is too long to skip. */
+    if (atomic_load_explicit(&io->srv->draining, memory_order_relaxed)) io->closing = true;
+    if (!req->body_done) {
+        if (req->body_error || (req->head.expect_continue && !req->continue_sent) ||
+            (req->body_mode == AX__BODY_LENGTH && req->body_left > AX__HTTP_DRAIN_MAX))
+            io->closing = true;
+    }
     char *p = dst;
     p = AX__PUTLIT(p, "HTTP/1.1 ");
     if (status < 100 || status > 999) status = 500;
@@ -240,6 +250,13 @@ int ax_http_res_stream_end(ax_http_res *res) {
 
 int ax__http_res_finish(ax_http_res *res, int err) {
     if (!res->head_sent) {
+        if (err < 0 && res->req->body_status) {
+            /* The body was bad (or too large, or too slow): the client's fault. */
+            const char *reason = ax_http_reason(res->req->body_status);
+            res->hlen = 0;
+            return ax_http_res_send(res, res->req->body_status, "text/plain", reason,
+                                    strlen(reason));
+        }
         if (err < 0) {
             res->hlen = 0;
             return ax_http_res_send(res, 500, "text/plain", "Internal Server Error\n", 22);

@@ -51,7 +51,7 @@ static ssize_t ax__chunk_err(int *status, int st) {
 
 ssize_t ax_http_chunked_decode(ax_http_chunked *d, const char *buf, size_t len, size_t max_data,
                                const char **data, size_t *data_len, int *status) {
-    *data = NULL;
+    *data = buf;
     *data_len = 0;
     if (max_data == 0) max_data = SIZE_MAX;
     size_t i = 0;

@@ -27,6 +27,10 @@ static void ax__conn_unref(ax__http_conn *c) {
  * holds its reference and drops it afterwards. */
 static void ax__conn_end(ax__http_conn *c) {
     ax_http_server *srv = c->srv;
+    ax_stream_close(c->stream);
+    c->stream = NULL;
+    /* The count drops under the lock: shutdown takes the lock once after
+     * it saw zero, so no connection still touches srv once it returns. */
     pthread_mutex_lock(&srv->lock);
     if (c->prev)
         c->prev->next = c->next;
@@ -34,11 +38,10 @@ static void ax__conn_end(ax__http_conn *c) {
         srv->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     c->prev = c->next = NULL;
-    pthread_mutex_unlock(&srv->lock);
-    ax_stream_close(c->stream);
-    c->stream = NULL;
     size_t left = atomic_fetch_sub(&srv->nconns, 1) - 1;
     if (left == 0 && atomic_load(&srv->draining)) ax_notify_one(&srv->all_closed);
+    pthread_mutex_unlock(&srv->lock);
+    ax__http_server_unref(srv);
 }
 
 /* A waker fired, or shutdown wants the connection: claim it if it is
@@ -289,7 +292,8 @@ int ax__http_conn_start(ax_http_server *srv, ax_stream *s) {
     }
     c->srv = srv;
     c->stream = s;
-    atomic_init(&c->refs, 1); /* the first task's */
+    atomic_fetch_add(&srv->refs, 1); /* dropped by ax__conn_end */
+    atomic_init(&c->refs, 1);        /* the first task's */
     pthread_mutex_lock(&srv->lock);
     c->next = srv->conns;
     if (c->next) c->next->prev = c;

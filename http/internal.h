@@ -46,6 +46,7 @@ struct ax_http_server {
     ax_task *acceptor, *clock;
     ax__http_date date;
     _Atomic size_t nconns;
+    _Atomic size_t refs; /* the owner's, plus one per open connection */
     atomic_bool draining;
     /* Every open connection, for shutdown; taken per connection, not per
      * request. */
@@ -125,6 +126,9 @@ void ax__http_body_init(ax_http_req *req);
 int ax__http_body_drain(ax_http_req *req);
 void ax__http_req_release(ax_http_req *req);
 
+/* Drops a reference to the server; the last one frees it. */
+void ax__http_server_unref(ax_http_server *srv);
+
 /* Connections (conn.c). */
 int ax__http_conn_start(ax_http_server *srv, ax_stream *s);
 /* Shutdown, under srv->lock: claims c if it is idle (taking a reference)
@@ -132,6 +136,14 @@ int ax__http_conn_start(ax_http_server *srv, ax_stream *s);
  * dropping the lock. */
 bool ax__http_conn_claim_idle(ax__http_conn *c);
 void ax__http_conn_reap(ax__http_conn *c);
+
+/* Router (router.c): the lookup without a response, for the handler and
+ * the fuzzer. Returns 200 (with *h, *user and req's params set; req may
+ * be NULL), 404 or 405. */
+int ax__http_router_find(const ax_http_router *r, ax_http_str method, bool head, ax_http_str path,
+                         ax_http_req *req, ax_http_handler *h, void **user);
+/* The Allow header's value for path ("GET, HEAD"), NUL-terminated. */
+size_t ax__http_router_allow(const ax_http_router *r, ax_http_str path, char *allow, size_t cap);
 
 #pragma GCC visibility pop
 

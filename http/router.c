@@ -186,14 +186,11 @@ static bool ax__method_ok(const ax__route *rt, ax_http_str m, bool head) {
     return head && strcmp(rt->method, "GET") == 0;
 }
 
-int ax_http_router_handler(ax_http_req *req, ax_http_res *res, void *router) {
-    const ax_http_router *r = router;
-    ax_http_str path = req->head.path;
-    if (path.len == 0 || path.ptr[0] != '/') return ax_http_res_text(res, 404, "Not Found\n");
+int ax__http_router_find(const ax_http_router *r, ax_http_str m, bool head, ax_http_str path,
+                         ax_http_req *req, ax_http_handler *h, void **user) {
+    if (path.len == 0 || path.ptr[0] != '/') return 404;
     const char *p = path.ptr + 1;
     size_t plen = path.len - 1;
-    ax_http_str m = req->head.method;
-    bool head = req->head.method_id == AX_HTTP_HEAD;
     const ax__route *best = NULL;
     uint64_t best_rank = UINT64_MAX;
     bool best_exact = false, other_method = false;
@@ -216,26 +213,35 @@ int ax_http_router_handler(ax_http_req *req, ax_http_res *res, void *router) {
     if (best) {
         uint64_t rank;
         ax__match(best, p, plen, &rank, req);
-        return best->handler(req, res, best->user);
+        *h = best->handler;
+        *user = best->user;
+        return 200;
     }
-    if (!other_method) return ax_http_res_text(res, 404, "Not Found\n");
-    /* 405 with the methods that would have matched. */
-    char allow[256];
+    return other_method ? 405 : 404;
+}
+
+size_t ax__http_router_allow(const ax_http_router *r, ax_http_str path, char *allow, size_t cap) {
     size_t al = 0;
+    if (cap == 0) return 0;
+    if (path.len == 0 || path.ptr[0] != '/') {
+        allow[0] = 0;
+        return 0;
+    }
+    const char *p = path.ptr + 1;
+    size_t plen = path.len - 1;
     bool has_get = false, has_head = false;
     for (size_t i = 0; i < r->n; i++) {
         const ax__route *rt = &r->routes[i];
         uint64_t rank;
         if (!ax__match(rt, p, plen, &rank, NULL)) continue;
         size_t n = strlen(rt->method);
-        /* skip duplicates */
-        bool dup = false;
+        bool dup = false; /* the same method through another pattern */
         for (size_t j = 0; j < i && !dup; j++) {
             uint64_t r2;
             dup = strcmp(r->routes[j].method, rt->method) == 0 &&
                   ax__match(&r->routes[j], p, plen, &r2, NULL);
         }
-        if (dup || al + n + 2 >= sizeof allow) continue;
+        if (dup || al + n + 3 > cap) continue;
         if (al) {
             allow[al++] = ',';
             allow[al++] = ' ';
@@ -245,11 +251,24 @@ int ax_http_router_handler(ax_http_req *req, ax_http_res *res, void *router) {
         has_get |= strcmp(rt->method, "GET") == 0;
         has_head |= strcmp(rt->method, "HEAD") == 0;
     }
-    if (has_get && !has_head && al + 6 < sizeof allow) {
+    if (has_get && !has_head && al + 7 <= cap) {
         memcpy(allow + al, ", HEAD", 6);
         al += 6;
     }
     allow[al] = 0;
+    return al;
+}
+
+int ax_http_router_handler(ax_http_req *req, ax_http_res *res, void *router) {
+    const ax_http_router *r = router;
+    ax_http_handler h;
+    void *user;
+    int st = ax__http_router_find(r, req->head.method, req->head.method_id == AX_HTTP_HEAD,
+                                  req->head.path, req, &h, &user);
+    if (st == 200) return h(req, res, user);
+    if (st == 404) return ax_http_res_text(res, 404, "Not Found\n");
+    char allow[256];
+    ax__http_router_allow(r, req->head.path, allow, sizeof allow);
     ax_http_res_header(res, "Allow", allow);
     return ax_http_res_text(res, 405, "Method Not Allowed\n");
 }

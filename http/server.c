@@ -54,6 +54,7 @@ int ax_http_server_new(ax_http_server **out, const ax_http_server_opts *opts,
     if (srv->opts.write_buffer_limit < 1024) srv->opts.write_buffer_limit = 1024;
     srv->handler = handler;
     srv->user = user;
+    atomic_init(&srv->refs, 1);
     pthread_mutex_init(&srv->lock, NULL);
     ax_notify_init(&srv->all_closed);
     ax__http_date_refresh(&srv->date);
@@ -175,6 +176,9 @@ int ax_http_server_shutdown(ax_http_server *srv, unsigned grace_ms) {
         ax_join(srv->clock, NULL);
         srv->clock = NULL;
     }
+    /* Wait out a connection that is still inside ax__conn_end. */
+    pthread_mutex_lock(&srv->lock);
+    pthread_mutex_unlock(&srv->lock);
     return err;
 }
 
@@ -189,6 +193,12 @@ void ax_http_server_free(ax_http_server *srv) {
         ax_detach(srv->clock);
     }
     if (srv->listener) ax_tcp_listener_close(srv->listener);
+    srv->listener = NULL;
+    ax__http_server_unref(srv);
+}
+
+void ax__http_server_unref(ax_http_server *srv) {
+    if (atomic_fetch_sub(&srv->refs, 1) != 1) return;
     pthread_mutex_destroy(&srv->lock);
     free(srv);
 }

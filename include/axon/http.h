@@ -88,8 +88,10 @@ int ax_http_server_serve_stream(ax_http_server *srv, ax_stream *s);
  * ended in time, AX_ETIMEDOUT otherwise. Task only; once. */
 int ax_http_server_shutdown(ax_http_server *srv, unsigned grace_ms);
 
-/* Frees the server after ax_http_server_shutdown (or if it never
- * listened). NULL is a no-op. */
+/* Releases the server after ax_http_server_shutdown (or if it never
+ * listened). Connections still open after a shutdown that timed out keep
+ * the server's record alive until they end (the handler and its user data
+ * must stay valid until then). NULL is a no-op. */
 void ax_http_server_free(ax_http_server *srv);
 
 /* Open connections now (a snapshot). Any thread. */

@@ -189,7 +189,7 @@ Test(http_server, chunked_streaming_response) {
     cr_assert(r.chunked);
     cr_assert_eq(r.body_len, 20000 * 100);
     for (long i = 0; i < 20000; i += 997) {
-        char want[12];
+        char want[24];
         snprintf(want, sizeof want, "%010ld", i);
         cr_assert_eq(memcmp(r.body + i * 100, want, 10), 0, "line %ld", i);
     }

@@ -20,6 +20,10 @@ void ax_http_limits_init(ax_http_limits *l) {
 }
 
 static void ax__limits_fill(ax_http_limits *l, const ax_http_limits *in) {
+    if (in && in->max_request_line && in->max_head && in->max_headers && in->max_body) {
+        *l = *in; /* the server passes complete limits: no defaults to fill */
+        return;
+    }
     ax_http_limits_init(l);
     if (!in) return;
     if (in->max_request_line) l->max_request_line = in->max_request_line;
@@ -159,30 +163,31 @@ static int ax__framing_scan(const ax_http_header *h, size_t n, ax__framing *f) {
         ax_http_str name = h[i].name, v = h[i].value;
         switch (name.len) {
         case 4:
-            if (ax_http_str_eq(name, "host")) {
+            if (ax__http_ieq(name.ptr, "host", 4)) {
                 f->host_count++;
                 f->host = v;
             }
             break;
         case 6:
-            if (ax_http_str_eq(name, "expect"))
+            if (ax__http_ieq(name.ptr, "expect", 6))
                 f->expect = ax_http_str_eq(v, "100-continue") ? 1 : -1;
             break;
         case 7:
-            if (ax_http_str_eq(name, "upgrade")) f->has_upgrade = true;
+            if (ax__http_ieq(name.ptr, "upgrade", 7)) f->has_upgrade = true;
             break;
         case 10:
-            if (ax_http_str_eq(name, "connection")) ax__each_token(v, ax__conn_token, &f->conn);
+            if (ax__http_ieq(name.ptr, "connection", 10))
+                ax__each_token(v, ax__conn_token, &f->conn);
             break;
         case 14:
-            if (ax_http_str_eq(name, "content-length")) {
+            if (ax__http_ieq(name.ptr, "content-length", 14)) {
                 if (f->content_length >= 0) return -400; /* duplicate, even if equal */
                 f->content_length = ax__parse_length(v);
                 if (f->content_length < 0) return -400;
             }
             break;
         case 17:
-            if (ax_http_str_eq(name, "transfer-encoding")) {
+            if (ax__http_ieq(name.ptr, "transfer-encoding", 17)) {
                 if (f->te_seen) return -400; /* split codings are a smuggling vector */
                 f->te_seen = true;
                 if (v.len == 0) return -400;
@@ -251,35 +256,41 @@ ssize_t ax_http_parse_request(const char *buf, size_t len, ax_http_request_head 
         if (buf[1] != '\n') return ax__req_fail(out, 400);
         p = 2;
     }
-    ssize_t cr = ax__find_crlf(buf, p, len);
-    if (cr == -2) return ax__req_fail(out, 400);
-    if (cr == -1) {
-        if (len - p > l.max_request_line) return ax__req_fail(out, 414);
-        return 0;
-    }
-    size_t e = (size_t)cr;
-    if (e - p > l.max_request_line) return ax__req_fail(out, 414);
-    /* method SP target SP HTTP/1.x */
-    size_t ms = p;
-    while (p < e && ax__http_is_token((unsigned char)buf[p])) p++;
-    if (p == ms || p >= e || buf[p] != ' ') return ax__req_fail(out, 400);
+    /* method SP target SP HTTP/1.x CRLF, validated in one pass; running
+     * out of bytes anywhere is "incomplete" unless past the limit. */
+    size_t ls = p, ms = p;
+    while (p < len && ax__http_is_token((unsigned char)buf[p])) p++;
+    if (p >= len) goto line_incomplete;
+    if (p == ms || buf[p] != ' ') return ax__req_fail(out, 400);
     out->method.ptr = buf + ms;
     out->method.len = p - ms;
-    out->method_id = ax__method_id(buf + ms, p - ms);
-    size_t ts = ++p;
-    while (p < e && ax__http_is_target((unsigned char)buf[p])) p++;
-    if (p == ts || p >= e || buf[p] != ' ') return ax__req_fail(out, 400);
+    size_t ts = ++p, q = 0;
+    while (p < len && ax__http_is_target((unsigned char)buf[p])) {
+        if (buf[p] == '?' && !q) q = p;
+        p++;
+    }
+    if (p >= len) goto line_incomplete;
+    if (p == ts || buf[p] != ' ') return ax__req_fail(out, 400);
     out->target.ptr = buf + ts;
     out->target.len = p - ts;
     p++;
-    if (e - p != 8) return ax__req_fail(out, 400);
+    if (len - p < 10) {
+        /* a CR or LF anywhere but at the end of "HTTP/1.x" is bare */
+        for (size_t i = p; i < len; i++)
+            if ((buf[i] == '\r' && i - p != 8) || (buf[i] == '\n' && i - p != 9))
+                return ax__req_fail(out, 400);
+        goto line_incomplete;
+    }
     int minor = ax__parse_version(buf + p);
     if (minor < 0) return ax__req_fail(out, -minor);
+    if (buf[p + 8] != '\r' || buf[p + 9] != '\n') return ax__req_fail(out, 400);
+    size_t e = p + 8;
+    if (e - ls > l.max_request_line) return ax__req_fail(out, 414);
+    out->method_id = ax__method_id(out->method.ptr, out->method.len);
     out->minor_version = minor;
-    const char *q = memchr(out->target.ptr, '?', out->target.len);
     out->path.ptr = out->target.ptr;
-    out->path.len = q ? (size_t)(q - out->target.ptr) : out->target.len;
-    out->query.ptr = q ? q + 1 : out->target.ptr + out->target.len;
+    out->path.len = q ? q - ts : out->target.len;
+    out->query.ptr = q ? buf + q + 1 : out->target.ptr + out->target.len;
     out->query.len = q ? out->target.len - out->path.len - 1 : 0;
 
     size_t pos = e + 2;
@@ -306,6 +317,9 @@ ssize_t ax_http_parse_request(const char *buf, size_t len, ax_http_request_head 
     else
         out->keep_alive = minor == 1 || (f.conn & AX__CONN_KEEP);
     return (ssize_t)pos;
+line_incomplete:
+    if (len - ls > l.max_request_line) return ax__req_fail(out, 414);
+    return 0;
 }
 
 ssize_t ax_http_parse_response(const char *buf, size_t len, ax_http_response_head *out,

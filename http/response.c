@@ -95,15 +95,19 @@ static size_t ax__format_head(ax_http_res *res, char *dst, int status, const cha
             io->closing = true;
     }
     char *p = dst;
-    p = AX__PUTLIT(p, "HTTP/1.1 ");
-    if (status < 100 || status > 999) status = 500;
-    *p++ = (char)('0' + status / 100);
-    *p++ = (char)('0' + status / 10 % 10);
-    *p++ = (char)('0' + status % 10);
-    *p++ = ' ';
-    const char *reason = ax_http_reason(status);
-    p = ax__put(p, reason, strlen(reason));
-    p = AX__PUTLIT(p, "\r\nServer: axon\r\nDate: ");
+    if (status == 200) {
+        p = AX__PUTLIT(p, "HTTP/1.1 200 OK\r\nServer: axon\r\nDate: ");
+    } else {
+        p = AX__PUTLIT(p, "HTTP/1.1 ");
+        if (status < 100 || status > 999) status = 500;
+        *p++ = (char)('0' + status / 100);
+        *p++ = (char)('0' + status / 10 % 10);
+        *p++ = (char)('0' + status % 10);
+        *p++ = ' ';
+        const char *reason = ax_http_reason(status);
+        p = ax__put(p, reason, strlen(reason));
+        p = AX__PUTLIT(p, "\r\nServer: axon\r\nDate: ");
+    }
     char date[32];
     ax__http_date_read(&io->srv->date, date);
     p = ax__put(p, date, 29);
@@ -170,24 +174,28 @@ static int ax__queue_head(ax_http_res *res, int status, const char *ctype, int64
 int ax_http_res_send(ax_http_res *res, int status, const char *content_type, const void *body,
                      size_t len) {
     if (res->head_sent) return AX_EALREADY;
+    size_t blen = len; /* Content-Length, also for HEAD */
     ax__http_io *io = res->io;
     if (io->broken) return AX_EPIPE;
     int err = ax__out_ensure(io);
     if (err) return err;
-    /* Fast path: head and body straight into the buffer. */
+    if (res->is_head) len = 0;
+    /* Fast path: head and body formatted straight into the buffer. */
+    size_t bound = AX__HTTP_RES_HDRS + 512;
+    if (bound + len <= io->ocap - io->olen) {
+        char *o = (char *)ax_buf_data(io->obuf) + io->olen;
+        size_t n = ax__format_head(res, o, status, content_type, (int64_t)blen, false);
+        if (len) memcpy(o + n, body, len);
+        io->olen += n + len;
+        res->head_sent = res->ended = true;
+        res->status = status;
+        return 0;
+    }
     char head[AX__HTTP_RES_HDRS + 512];
-    size_t n = ax__format_head(res, head, status, content_type, (int64_t)len, false);
+    size_t n = ax__format_head(res, head, status, content_type, (int64_t)blen, false);
     res->head_sent = true;
     res->ended = true;
     res->status = status;
-    if (res->is_head) len = 0;
-    if (n + len <= io->ocap - io->olen) {
-        uint8_t *o = ax_buf_data(io->obuf) + io->olen;
-        memcpy(o, head, n);
-        if (len) memcpy(o + n, body, len);
-        io->olen += n + len;
-        return 0;
-    }
     if ((err = ax__http_out_append(io, head, n))) return err;
     if (len == 0) return 0;
     return ax__http_out_append(io, body, len);

@@ -24,6 +24,10 @@ typedef struct ax__seg {
 
 typedef struct ax__route {
     char method[16]; /* "*" for any */
+    size_t method_len;
+    bool any_method, is_get;
+    bool all_static; /* no :param or *: the path must equal the pattern */
+    size_t pattern_len;
     ax__seg segs[AX__ROUTE_MAX_SEGS];
     size_t nsegs;
     char *pattern; /* owns the text the segments point into */
@@ -85,8 +89,13 @@ int ax_http_router_add(ax_http_router *r, const char *method, const char *patter
     ax__route rt;
     memset(&rt, 0, sizeof rt);
     strcpy(rt.method, method);
+    rt.method_len = strlen(method);
+    rt.any_method = strcmp(method, "*") == 0;
+    rt.is_get = strcmp(method, "GET") == 0;
     rt.pattern = strdup(pattern);
     if (!rt.pattern) return AX_ENOMEM;
+    rt.pattern_len = strlen(pattern);
+    rt.all_static = !strchr(pattern, ':') && !strchr(pattern, '*');
     rt.handler = h;
     rt.user = user;
     int err = ax__split(&rt);
@@ -141,6 +150,12 @@ int ax_http_group_add(ax_http_group *g, const char *method, const char *pattern,
  * req (when req is not NULL). */
 static bool ax__match(const ax__route *rt, const char *path, size_t plen, uint64_t *rank,
                       ax_http_req *req) {
+    if (rt->all_static) { /* one comparison; rank 0: static beats everything */
+        if (plen + 1 != rt->pattern_len || memcmp(path, rt->pattern + 1, plen) != 0) return false;
+        if (req) req->nparams = 0;
+        *rank = 0;
+        return true;
+    }
     size_t pos = 0;
     uint64_t key = 0;
     size_t np = 0;
@@ -180,10 +195,9 @@ static bool ax__match(const ax__route *rt, const char *path, size_t plen, uint64
 }
 
 static bool ax__method_ok(const ax__route *rt, ax_http_str m, bool head) {
-    if (rt->method[0] == '*' && rt->method[1] == 0) return true;
-    size_t n = strlen(rt->method);
-    if (m.len == n && memcmp(m.ptr, rt->method, n) == 0) return true;
-    return head && strcmp(rt->method, "GET") == 0;
+    if (rt->any_method) return true;
+    if (m.len == rt->method_len && memcmp(m.ptr, rt->method, m.len) == 0) return true;
+    return head && rt->is_get;
 }
 
 int ax__http_router_find(const ax_http_router *r, ax_http_str m, bool head, ax_http_str path,
@@ -197,17 +211,19 @@ int ax__http_router_find(const ax_http_router *r, ax_http_str m, bool head, ax_h
     for (size_t i = 0; i < r->n; i++) {
         const ax__route *rt = &r->routes[i];
         uint64_t rank;
-        if (!ax__match(rt, p, plen, &rank, NULL)) continue;
         if (!ax__method_ok(rt, m, head)) {
-            other_method = true;
+            /* Only for 405: does the path match under another method? */
+            if (!other_method && !best && ax__match(rt, p, plen, &rank, NULL)) other_method = true;
             continue;
         }
+        if (!ax__match(rt, p, plen, &rank, NULL)) continue;
         /* An explicit HEAD route beats GET serving HEAD. */
-        bool exact = !(head && strcmp(rt->method, "GET") == 0);
+        bool exact = !(head && rt->is_get);
         if (rank < best_rank || (rank == best_rank && exact && !best_exact)) {
             best = rt;
             best_rank = rank;
             best_exact = exact;
+            if (rank == 0 && exact) break; /* an exact static match: nothing beats it */
         }
     }
     if (best) {

@@ -112,11 +112,11 @@ static void ax__io_release(ax__http_io *io) {
 /* Arms the idle wakers. Returns 1 when the connection is now idle (the
  * caller must not touch it again), 0 when bytes are already readable and
  * the caller keeps it. */
-static int ax__conn_go_idle(ax__http_conn *c) {
+static int ax__conn_go_idle(ax__http_conn *c, unsigned timeout_ms) {
     ax_http_server *srv = c->srv;
     ax_runtime *rt = srv->rt;
     atomic_store_explicit(&c->armed, 1, memory_order_relaxed);
-    ax_sleep_future_init(&c->idle, ax_deadline_in_ms(srv->opts.idle_timeout_ms));
+    ax_sleep_future_init(&c->idle, ax_deadline_in_ms(timeout_ms));
     ax_waker tw = {&ax__timer_waker, c};
     ax_context tcx = {&tw, rt};
     /* The timer first: once read readiness is armed a wake may start the
@@ -201,7 +201,7 @@ static int ax__conn_serve(ax__http_io *io) {
             if (ax__http_out_flush(io) != 0) return 0;
             ax__io_release(io);
             if (atomic_load_explicit(&srv->draining, memory_order_relaxed)) return 0;
-            int r = ax__conn_go_idle(c);
+            int r = ax__conn_go_idle(c, srv->opts.idle_timeout_ms);
             if (r != 0) return r > 0 ? 1 : 0;
             want_read = true;
             continue;
@@ -299,7 +299,14 @@ int ax__http_conn_start(ax_http_server *srv, ax_stream *s) {
     if (c->next) c->next->prev = c;
     srv->conns = c;
     pthread_mutex_unlock(&srv->lock);
-    int err = ax_spawn_on(srv->rt, NULL, ax__conn_task, c);
+    /* A new connection waits for its first request like an idle one (no
+     * task, no buffer), but only for the header timeout. */
+    int r = ax__conn_go_idle(c, srv->opts.header_timeout_ms);
+    if (r > 0) {
+        ax__conn_unref(c); /* the wakers hold it now */
+        return 0;
+    }
+    int err = r < 0 ? AX_ETIMEDOUT : ax_spawn_on(srv->rt, NULL, ax__conn_task, c);
     if (err) {
         ax__conn_end(c);
         ax__conn_unref(c);

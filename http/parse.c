@@ -19,17 +19,17 @@ void ax_http_limits_init(ax_http_limits *l) {
     l->max_body = 8u << 20;
 }
 
-static void ax__limits_fill(ax_http_limits *l, const ax_http_limits *in) {
-    if (in && in->max_request_line && in->max_head && in->max_headers && in->max_body) {
-        *l = *in; /* the server passes complete limits: no defaults to fill */
-        return;
-    }
+/* The limits to use: in itself when complete (the server's are), else l
+ * filled with in's fields over the defaults. */
+static const ax_http_limits *ax__limits_fill(ax_http_limits *l, const ax_http_limits *in) {
+    if (in && in->max_request_line && in->max_head && in->max_headers && in->max_body) return in;
     ax_http_limits_init(l);
-    if (!in) return;
+    if (!in) return l;
     if (in->max_request_line) l->max_request_line = in->max_request_line;
     if (in->max_head) l->max_head = in->max_head;
     if (in->max_headers) l->max_headers = in->max_headers;
     if (in->max_body) l->max_body = in->max_body;
+    return l;
 }
 
 bool ax_http_str_eq(ax_http_str s, const char *lit) {
@@ -89,6 +89,17 @@ static int ax__parse_headers(const char *buf, size_t len, size_t *pos, ax_http_h
         size_t ne = p++;
         while (p < len && (buf[p] == ' ' || buf[p] == '\t')) p++;
         size_t vs = p;
+        /* Eight bytes at a time while none is a control byte or DEL
+         * (a false alarm only sends the rest to the byte loop). */
+        while (len - p >= 8) {
+            uint64_t x;
+            memcpy(&x, buf + p, 8);
+            uint64_t ctl = (x - 0x2020202020202020ull) & ~x & 0x8080808080808080ull;
+            uint64_t y = x ^ 0x7f7f7f7f7f7f7f7full;
+            uint64_t del = (y - 0x0101010101010101ull) & ~y & 0x8080808080808080ull;
+            if (ctl | del) break;
+            p += 8;
+        }
         while (p < len && ax__http_is_value((unsigned char)buf[p])) p++;
         if (p >= len) goto incomplete;
         if (buf[p] != '\r') return -400; /* a bare LF, a control byte */
@@ -230,6 +241,12 @@ static ax_http_method ax__method_id(const char *p, size_t n) {
 /* "HTTP/1.x" at p (8 bytes available). Returns the minor version, -400 for
  * garbage, -505 for a well-formed other version. */
 static int ax__parse_version(const char *p) {
+    uint64_t v, v11, v10;
+    memcpy(&v, p, 8);
+    memcpy(&v11, "HTTP/1.1", 8);
+    memcpy(&v10, "HTTP/1.0", 8);
+    if (v == v11) return 1;
+    if (v == v10) return 0;
     if (memcmp(p, "HTTP/", 5) != 0 || p[6] != '.') return -400;
     if (p[5] < '0' || p[5] > '9' || p[7] < '0' || p[7] > '9') return -400;
     if (p[5] != '1' || (p[7] != '0' && p[7] != '1')) return -505;
@@ -244,9 +261,9 @@ static ssize_t ax__req_fail(ax_http_request_head *out, int status) {
 ssize_t ax_http_parse_request(const char *buf, size_t len, ax_http_request_head *out,
                               ax_http_header *headers, size_t max_headers,
                               const ax_http_limits *lim) {
-    ax_http_limits l;
-    ax__limits_fill(&l, lim);
-    if (max_headers > l.max_headers) max_headers = l.max_headers;
+    ax_http_limits lbuf;
+    const ax_http_limits *lm = ax__limits_fill(&lbuf, lim);
+    if (max_headers > lm->max_headers) max_headers = lm->max_headers;
     out->status = 0;
     out->nheaders = 0;
     out->headers = headers;
@@ -285,7 +302,7 @@ ssize_t ax_http_parse_request(const char *buf, size_t len, ax_http_request_head 
     if (minor < 0) return ax__req_fail(out, -minor);
     if (buf[p + 8] != '\r' || buf[p + 9] != '\n') return ax__req_fail(out, 400);
     size_t e = p + 8;
-    if (e - ls > l.max_request_line) return ax__req_fail(out, 414);
+    if (e - ls > lm->max_request_line) return ax__req_fail(out, 414);
     out->method_id = ax__method_id(out->method.ptr, out->method.len);
     out->minor_version = minor;
     out->path.ptr = out->target.ptr;
@@ -294,7 +311,7 @@ ssize_t ax_http_parse_request(const char *buf, size_t len, ax_http_request_head 
     out->query.len = q ? out->target.len - out->path.len - 1 : 0;
 
     size_t pos = e + 2;
-    int r = ax__parse_headers(buf, len, &pos, headers, max_headers, &out->nheaders, l.max_head);
+    int r = ax__parse_headers(buf, len, &pos, headers, max_headers, &out->nheaders, lm->max_head);
     if (r < 0) return ax__req_fail(out, -r);
     if (r == 0) return 0;
 
@@ -305,7 +322,7 @@ ssize_t ax_http_parse_request(const char *buf, size_t len, ax_http_request_head 
     if (minor == 1 && f.host_count != 1) return ax__req_fail(out, 400);
     if (f.host_count > 1) return ax__req_fail(out, 400);
     if (f.expect < 0) return ax__req_fail(out, 417);
-    if (f.content_length > 0 && (uint64_t)f.content_length > l.max_body)
+    if (f.content_length > 0 && (uint64_t)f.content_length > lm->max_body)
         return ax__req_fail(out, 413);
     out->content_length = f.content_length;
     out->chunked = f.chunked;
@@ -318,7 +335,7 @@ ssize_t ax_http_parse_request(const char *buf, size_t len, ax_http_request_head 
         out->keep_alive = minor == 1 || (f.conn & AX__CONN_KEEP);
     return (ssize_t)pos;
 line_incomplete:
-    if (len - ls > l.max_request_line) return ax__req_fail(out, 414);
+    if (len - ls > lm->max_request_line) return ax__req_fail(out, 414);
     return 0;
 }
 
@@ -326,7 +343,7 @@ ssize_t ax_http_parse_response(const char *buf, size_t len, ax_http_response_hea
                                ax_http_header *headers, size_t max_headers,
                                const ax_http_limits *lim) {
     ax_http_limits l;
-    ax__limits_fill(&l, lim);
+    l = *ax__limits_fill(&l, lim);
     if (max_headers > l.max_headers) max_headers = l.max_headers;
     out->headers = headers;
     out->nheaders = 0;

@@ -151,7 +151,8 @@ int ax_http_group_add(ax_http_group *g, const char *method, const char *pattern,
 static bool ax__match(const ax__route *rt, const char *path, size_t plen, uint64_t *rank,
                       ax_http_req *req) {
     if (rt->all_static) { /* one comparison; rank 0: static beats everything */
-        if (plen + 1 != rt->pattern_len || memcmp(path, rt->pattern + 1, plen) != 0) return false;
+        if (plen + 1 != rt->pattern_len || (plen && memcmp(path, rt->pattern + 1, plen) != 0))
+            return false;
         if (req) req->nparams = 0;
         *rank = 0;
         return true;
@@ -196,7 +197,11 @@ static bool ax__match(const ax__route *rt, const char *path, size_t plen, uint64
 
 static bool ax__method_ok(const ax__route *rt, ax_http_str m, bool head) {
     if (rt->any_method) return true;
-    if (m.len == rt->method_len && memcmp(m.ptr, rt->method, m.len) == 0) return true;
+    if (m.len == rt->method_len) {
+        size_t i = 0;
+        while (i < m.len && m.ptr[i] == rt->method[i]) i++;
+        if (i == m.len) return true;
+    }
     return head && rt->is_get;
 }
 
@@ -228,7 +233,11 @@ int ax__http_router_find(const ax_http_router *r, ax_http_str m, bool head, ax_h
     }
     if (best) {
         uint64_t rank;
-        ax__match(best, p, plen, &rank, req);
+        if (best->all_static) {
+            if (req) req->nparams = 0;
+        } else {
+            ax__match(best, p, plen, &rank, req); /* again, binding the parameters */
+        }
         *h = best->handler;
         *user = best->user;
         return 200;

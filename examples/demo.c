@@ -143,6 +143,7 @@ static void *main_task(void *arg) {
         printf("got signal %d (%s), stopping\n", sig, sig == SIGINT ? "SIGINT" : "SIGTERM");
     else
         printf("%ld s passed, stopping\n", o->seconds);
+    fflush(stdout);
     err = ax_http_server_shutdown(srv, 2000);
     printf("shut down%s\n", err ? " (some connections were still busy)" : "");
     ax_http_server_free(srv);

@@ -87,9 +87,15 @@ Test(http_curl, chunked_upload_and_echo) {
     const char *path = make_file(n, &bytes);
     char data[300];
     snprintf(data, sizeof data, "@%s", path);
-    const char *args[] = {"-s",   "-H", "Transfer-Encoding: chunked", "--data-binary", data,
-                          "-H",   "Content-Type: application/octet-stream",
-                          url(0, "/echo"), NULL};
+    const char *args[] = {"-s",
+                          "-H",
+                          "Transfer-Encoding: chunked",
+                          "--data-binary",
+                          data,
+                          "-H",
+                          "Content-Type: application/octet-stream",
+                          url(0, "/echo"),
+                          NULL};
     char *out, *err;
     size_t olen;
     cr_assert_eq(curl(args, &out, &olen, &err), 0, "stderr: %s", err);
@@ -119,7 +125,7 @@ Test(http_curl, expect_100_continue) {
     const char *path = make_file(n, &bytes);
     char data[300];
     snprintf(data, sizeof data, "@%s", path);
-    const char *args[] = {"-sv", "-H", "Expect: 100-continue", "--data-binary", data,
+    const char *args[] = {"-sv",           "-H", "Expect: 100-continue", "--data-binary", data,
                           url(0, "/echo"), NULL};
     char *out, *err;
     size_t olen;

@@ -495,3 +495,34 @@ Test(http_server, body_limit, .init = srv_tight) {
     cr_assert_eq(one_request(req, &r), 413);
     cli_res_free(&r);
 }
+
+/* Any stream: a Unix socket pair handed to the server, two requests on it
+ * with an idle period (no task) between them. */
+static void *unix_stream_task(void *arg) {
+    ax_unix *a, *b;
+    cr_assert_eq(ax_unix_pair(&a, &b), 0);
+    cr_assert_eq(ax_http_server_serve_stream(srv, ax_unix_stream(b)), 0);
+    static char buf[4096];
+    for (int round = 0; round < 2; round++) {
+        const char *req = "GET /users/u1 HTTP/1.1\r\nHost: a\r\n\r\n";
+        cr_assert_eq(ax_unix_write_all(a, req, strlen(req), ax_deadline_in_ms(5000)), 0);
+        size_t len = 0;
+        while (!strstr(buf, "{\"id\":\"u1\"}")) {
+            ssize_t n = ax_unix_read(a, buf + len, sizeof buf - 1 - len, ax_deadline_in_ms(5000));
+            cr_assert_gt(n, 0);
+            len += (size_t)n;
+            buf[len] = 0;
+        }
+        cr_assert_not_null(strstr(buf, "HTTP/1.1 200 OK\r\n"), "%s", buf);
+        buf[0] = 0;
+        ax_sleep(20); /* the server side goes idle */
+    }
+    ax_unix_close(a); /* the server sees the end and closes its side */
+    for (int i = 0; i < 500 && ax_http_server_connections(srv) > 0; i++) ax_sleep(10);
+    cr_assert_eq(ax_http_server_connections(srv), 0);
+    return NULL;
+}
+
+Test(http_server, serves_any_stream) {
+    cr_assert_eq(ax_run(rt, unix_stream_task, NULL, NULL), 0);
+}

@@ -116,7 +116,8 @@ static int ax__conn_go_idle(ax__http_conn *c, unsigned timeout_ms) {
     ax_http_server *srv = c->srv;
     ax_runtime *rt = srv->rt;
     atomic_store_explicit(&c->armed, 1, memory_order_relaxed);
-    ax_sleep_future_init(&c->idle, ax_deadline_in_ms(timeout_ms));
+    c->idle_deadline = ax_deadline_in_ms(timeout_ms);
+    ax_sleep_future_init(&c->idle, c->idle_deadline);
     ax_waker tw = {&ax__timer_waker, c};
     ax_context tcx = {&tw, rt};
     /* The timer first: once read readiness is armed a wake may start the
@@ -251,9 +252,21 @@ static void *ax__conn_task(void *arg) {
         ax_future_drop(&c->idle.base);
         if (c->stream->vtable->forget) c->stream->vtable->forget(c->stream, AX_STREAM_READ);
         if (c->wake_reason == AX__WAKE_TIMER) {
-            ax__conn_end(c);
-            ax__conn_unref(c);
-            return NULL;
+            /* A timer wake that was on its way while the connection went
+             * busy and idle again is stale: wait out the rest. */
+            ax_instant now = ax_now();
+            int r = -1;
+            if (now < c->idle_deadline && !atomic_load(&c->srv->draining))
+                r = ax__conn_go_idle(c, (unsigned)((c->idle_deadline - now + 999999) / 1000000));
+            if (r > 0) {
+                ax__conn_unref(c);
+                return NULL;
+            }
+            if (r < 0) {
+                ax__conn_end(c);
+                ax__conn_unref(c);
+                return NULL;
+            }
         }
         c->wake_reason = 0;
     }

@@ -62,6 +62,7 @@ struct ax__http_conn {
     _Atomic uint32_t armed;
     uint8_t wake_reason; /* AX__WAKE_*: written by the claimer before the spawn */
     ax_sleep_future idle;
+    ax_instant idle_deadline;   /* when the armed idle timer is due */
     ax__http_conn *prev, *next; /* srv->conns, under srv->lock */
     ax__http_conn *reap_next;   /* shutdown's list of claimed idle connections */
 };

@@ -271,7 +271,14 @@ int ax__http_res_finish(ax_http_res *res, int err) {
         }
         return ax_http_res_send(res, 200, NULL, "", 0);
     }
-    if (res->streaming && !res->ended) return ax_http_res_stream_end(res);
+    if (res->streaming && !res->ended) {
+        if (err < 0) {
+            /* No last chunk: the client must see the body as cut short. */
+            res->io->closing = true;
+            return 0;
+        }
+        return ax_http_res_stream_end(res);
+    }
     return 0;
 }
 

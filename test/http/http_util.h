@@ -98,6 +98,13 @@ static int h_header_echo(ax_http_req *req, ax_http_res *res, void *u) {
     return ax_http_res_text(res, 200, "ok\n");
 }
 
+/* Fails after the first chunk of a stream. */
+static int h_stream_fail(ax_http_req *req, ax_http_res *res, void *u) {
+    int err = ax_http_res_stream_begin(res, 200, "text/plain");
+    if (!err) err = ax_http_res_stream_write(res, "first\n", 6);
+    return err ? err : AX_EIO;
+}
+
 static int h_big(ax_http_req *req, ax_http_res *res, void *u) {
     static char body[1 << 20];
     for (size_t i = 0; i < sizeof body; i++) body[i] = (char)('a' + i % 23);
@@ -124,6 +131,7 @@ static void *srv_start_task(void *arg) {
     ax_http_router_add(router, "GET", "/files/*path", h_rest, NULL);
     ax_http_router_add(router, "GET", "/headers", h_header_echo, NULL);
     ax_http_router_add(router, "GET", "/big", h_big, NULL);
+    ax_http_router_add(router, "GET", "/stream-fail", h_stream_fail, NULL);
     ax_http_group g;
     cr_assert_eq(ax_http_group_init(&g, router, "/api/v1"), 0);
     ax_http_group_add(&g, "GET", "/items/:id", h_user, NULL);

@@ -204,6 +204,22 @@ Test(http_server, chunked_streaming_response) {
     cli_res_free(&r);
 }
 
+/* A handler failing in the middle of a stream: no last chunk, and the
+ * connection ends, so the client knows the body is cut short. */
+Test(http_server, stream_failing_midway_is_cut_short) {
+    cli_conn *c = malloc(sizeof *c);
+    cli_open(c);
+    cli_sends(c->fd, "GET /stream-fail HTTP/1.1\r\nHost: a\r\n\r\n");
+    while (cli_fill(c) > 0) {
+    }
+    c->buf[c->len < sizeof c->buf ? c->len : sizeof c->buf - 1] = 0;
+    cr_assert_not_null(strstr(c->buf, "Transfer-Encoding: chunked\r\n"), "%s", c->buf);
+    cr_assert_not_null(strstr(c->buf, "6\r\nfirst\n\r\n"), "%s", c->buf);
+    cr_assert_null(strstr(c->buf, "\r\n0\r\n\r\n"), "a last chunk was sent: %s", c->buf);
+    cli_close(c);
+    free(c);
+}
+
 Test(http_server, large_response_to_a_slow_reader) {
     cli_conn *c = malloc(sizeof *c);
     cli_open(c);

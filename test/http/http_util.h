@@ -275,13 +275,17 @@ static inline int cli_read_res(cli_conn *c, cli_res *r, bool is_head) {
     if (rh.chunked) {
         ax_http_chunked d;
         ax_http_chunked_init(&d, 0);
+        size_t cap = 1;
         while (!ax_http_chunked_done(&d)) {
             if (c->len == 0 && cli_fill(c) == 0) cr_assert_fail("chunked body cut short");
             const char *data;
             size_t dl;
             ssize_t used = ax_http_chunked_decode(&d, c->buf, c->len, 0, &data, &dl, NULL);
             cr_assert_geq(used, 0, "bad chunked body");
-            r->body = realloc(r->body, r->body_len + dl + 1);
+            if (r->body_len + dl + 1 > cap) { /* grow by doubling: a long stream stays linear */
+                while (r->body_len + dl + 1 > cap) cap *= 2;
+                r->body = realloc(r->body, cap);
+            }
             memcpy(r->body + r->body_len, data, dl);
             r->body_len += dl;
             cli_consume(c, (size_t)used);

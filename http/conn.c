@@ -8,8 +8,10 @@
  * writev). When nothing is left to read it gives both buffers back, arms
  * the idle timer and the stream's read readiness with wakers that point at
  * the connection record (not at the task), and returns: the task and its
- * stack end. The first waker to fire claims the connection (`armed` 1 -> 0)
- * and spawns a fresh task for it; the other waker is then disarmed.
+ * stack end. The first waker to fire claims the connection (`armed`
+ * ARMED -> BUSY) and spawns a fresh task for it; the other waker is then
+ * disarmed. A timer wake is checked against the deadline it was armed
+ * for, so a late wake from an earlier idle period closes nothing.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -44,18 +46,27 @@ static void ax__conn_end(ax__http_conn *c) {
     ax__http_server_unref(srv);
 }
 
-/* A waker fired, or shutdown wants the connection: claim it if it is
- * still idle, and give it a task. */
+/* A waker fired: claim the connection if it is idle and give it a task;
+ * while it is being armed, only note the wake for the arming thread; when
+ * it is busy the wake is stale and ignored. */
 static void ax__conn_claim(ax__http_conn *c, int reason) {
-    uint32_t one = 1;
-    if (!atomic_compare_exchange_strong(&c->armed, &one, 0)) return;
-    c->wake_reason = (uint8_t)reason;
-    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed); /* the task's */
-    if (ax_spawn_on(c->srv->rt, NULL, ax__conn_task, c) != 0) {
-        /* The runtime is stopping: end the connection here. */
-        ax_future_drop(&c->idle.base);
-        ax__conn_end(c);
-        ax__conn_unref(c);
+    uint32_t s = atomic_load(&c->armed);
+    for (;;) {
+        if (s == AX__IDLE_ARMED) {
+            if (!atomic_compare_exchange_weak(&c->armed, &s, AX__IDLE_BUSY)) continue;
+            c->wake_reason = (uint8_t)reason;
+            atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed); /* the task's */
+            if (ax_spawn_on(c->srv->rt, NULL, ax__conn_task, c) != 0) {
+                /* The runtime is stopping: end the connection here. */
+                ax_future_drop(&c->idle.base);
+                ax__conn_end(c);
+                ax__conn_unref(c);
+            }
+            return;
+        }
+        if (!(s & AX__IDLE_ARMING)) return;
+        uint32_t bit = reason == AX__WAKE_READ ? AX__IDLE_WOKE_READ : AX__IDLE_WOKE_TIMER;
+        if (atomic_compare_exchange_weak(&c->armed, &s, s | bit)) return;
     }
 }
 
@@ -86,8 +97,8 @@ static const ax_waker_vtable ax__timer_waker = {ax__w_clone, ax__w_timer, ax__w_
                                                 ax__w_drop};
 
 bool ax__http_conn_claim_idle(ax__http_conn *c) {
-    uint32_t one = 1;
-    if (!atomic_compare_exchange_strong(&c->armed, &one, 0)) return false;
+    uint32_t armed = AX__IDLE_ARMED;
+    if (!atomic_compare_exchange_strong(&c->armed, &armed, AX__IDLE_BUSY)) return false;
     atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
     return true;
 }
@@ -110,32 +121,41 @@ static void ax__io_release(ax__http_io *io) {
 }
 
 /* Arms the idle wakers. Returns 1 when the connection is now idle (the
- * caller must not touch it again), 0 when bytes are already readable and
- * the caller keeps it. */
+ * caller must not touch it again), 0 when bytes are readable and the
+ * caller keeps it, -1 when the timeout passed (the caller keeps it, to
+ * end it). While arming, `armed` is ARMING: a waker that fires then only
+ * sets its bit, so no task can start on the connection (and close its
+ * stream) under the arming thread. */
 static int ax__conn_go_idle(ax__http_conn *c, unsigned timeout_ms) {
     ax_http_server *srv = c->srv;
     ax_runtime *rt = srv->rt;
-    atomic_store_explicit(&c->armed, 1, memory_order_relaxed);
     c->idle_deadline = ax_deadline_in_ms(timeout_ms);
+again:
+    atomic_store(&c->armed, AX__IDLE_ARMING);
     ax_sleep_future_init(&c->idle, c->idle_deadline);
     ax_waker tw = {&ax__timer_waker, c};
     ax_context tcx = {&tw, rt};
-    /* The timer first: once read readiness is armed a wake may start the
-     * next task, which disarms the timer, so the timer must be set by then. */
     if (ax_future_poll(&c->idle.base, &tcx) == AX_READY) {
-        /* Already expired (a zero idle timeout): nothing armed. */
-        atomic_store(&c->armed, 0);
+        atomic_store(&c->armed, AX__IDLE_BUSY); /* already expired: nothing armed */
         return -1;
     }
     ax_waker rw = {&ax__read_waker, c};
     ax_context rcx = {&rw, rt};
     int res = 0;
-    if (ax_stream_poll_read_ready(c->stream, &rcx, &res) == AX_PENDING) return 1;
-    /* Readable now: take the connection back unless the timer got it. */
-    uint32_t one = 1;
-    if (!atomic_compare_exchange_strong(&c->armed, &one, 0)) return 1;
+    if (ax_stream_poll_read_ready(c->stream, &rcx, &res) == AX_READY) {
+        atomic_store(&c->armed, AX__IDLE_BUSY);
+        ax_future_drop(&c->idle.base);
+        return 0;
+    }
+    uint32_t s = AX__IDLE_ARMING;
+    if (atomic_compare_exchange_strong(&c->armed, &s, AX__IDLE_ARMED)) return 1;
+    /* A waker fired while arming: the connection is still ours. */
+    atomic_store(&c->armed, AX__IDLE_BUSY);
     ax_future_drop(&c->idle.base);
-    return 0;
+    if (c->stream->vtable->forget) c->stream->vtable->forget(c->stream, AX_STREAM_READ);
+    if (s & AX__IDLE_WOKE_READ) return 0;
+    if (ax_now() < c->idle_deadline) goto again; /* a stale timer wake of an earlier wait */
+    return -1;
 }
 
 /* Ends after an error response: flush, send FIN, and read (discarding)

@@ -3,10 +3,10 @@
  *
  * Ownership of a connection (ax__http_conn): a reference count. The task
  * serving it holds one; while the connection is idle, each armed waker
- * (read readiness, idle timer) holds one. `armed` is 1 while the
- * connection waits idle; whoever moves it from 1 to 0 (a waker, or
- * shutdown) owns the connection's next step, so exactly one task serves a
- * connection at any time.
+ * (read readiness, idle timer) holds one. `armed` is AX__IDLE_ARMED while
+ * the connection waits idle; whoever moves it to AX__IDLE_BUSY (a waker,
+ * or shutdown) owns the connection's next step, so exactly one task serves
+ * a connection at any time.
  */
 #ifndef AX_HTTP_INTERNAL_H
 #define AX_HTTP_INTERNAL_H
@@ -68,6 +68,15 @@ struct ax__http_conn {
 };
 
 enum { AX__WAKE_READ = 1, AX__WAKE_TIMER = 2 };
+
+/* ax__http_conn.armed: who owns the connection's next step. */
+enum {
+    AX__IDLE_BUSY = 0,       /* a task (or the arming code) owns it */
+    AX__IDLE_ARMED = 1,      /* idle: the first claimer owns it */
+    AX__IDLE_ARMING = 2,     /* wakers being armed; wakes only set the bits below */
+    AX__IDLE_WOKE_READ = 4,  /* ... the read waker fired meanwhile */
+    AX__IDLE_WOKE_TIMER = 8, /* ... the timer fired meanwhile */
+};
 
 enum { AX__BODY_NONE, AX__BODY_LENGTH, AX__BODY_CHUNKED };
 

@@ -14,7 +14,7 @@
 
 void ax_http_limits_init(ax_http_limits *l) {
     l->max_request_line = 8192;
-    l->max_head = 16384;
+    l->max_head = 12288;
     l->max_headers = 64;
     l->max_body = 8u << 20;
 }

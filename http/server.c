@@ -46,8 +46,8 @@ int ax_http_server_new(ax_http_server **out, const ax_http_server_opts *opts,
     } else {
         srv->opts = d;
     }
-    /* A head must fit the read buffer with room to spare. */
-    if (srv->opts.read_buffer_size <= srv->opts.limits.max_head)
+    /* A head must fit the read buffer with room to spare for body bytes. */
+    if (srv->opts.read_buffer_size < srv->opts.limits.max_head + 1024)
         srv->opts.read_buffer_size = srv->opts.limits.max_head + 1024;
     if (srv->opts.limits.max_request_line > srv->opts.limits.max_head)
         srv->opts.limits.max_request_line = srv->opts.limits.max_head;

@@ -55,7 +55,7 @@ typedef struct ax_http_server_opts {
     unsigned write_timeout_ms;   /* a write must progress within (30,000) */
     size_t max_connections;      /* further connections are closed at once (10,000) */
     size_t write_buffer_limit;   /* bytes queued before a write must finish (64 KiB) */
-    size_t read_buffer_size;     /* per busy connection (16 KiB; at least max_head + 1) */
+    size_t read_buffer_size;     /* per busy connection (16 KiB; at least max_head + 1 KiB) */
 } ax_http_server_opts;
 
 void ax_http_server_opts_init(ax_http_server_opts *o);

@@ -66,7 +66,7 @@ typedef enum ax_http_method {
 /* Limits; zero fields take the defaults shown. */
 typedef struct ax_http_limits {
     size_t max_request_line; /* 8 KiB: longer is 414 */
-    size_t max_head;         /* 16 KiB for the whole head: longer is 431 */
+    size_t max_head;         /* 12 KiB for the whole head: longer is 431 */
     size_t max_headers;      /* 64 header lines: more is 431 (also capped by the array) */
     uint64_t max_body;       /* 8 MiB: a longer Content-Length is 413 */
 } ax_http_limits;

@@ -158,6 +158,19 @@ again:
     return -1;
 }
 
+/* After the handler: clears the watchdog's mark and says whether the
+ * watchdog aborted the handler. */
+static bool ax__handler_done(ax__http_conn *c) {
+    uint32_t v = atomic_load_explicit(&c->handler_since, memory_order_acquire);
+    for (;;) {
+        if (v == AX__HANDLER_ABORTING) { /* the watchdog is inside ax_abort: a moment */
+            v = atomic_load_explicit(&c->handler_since, memory_order_acquire);
+            continue;
+        }
+        if (atomic_compare_exchange_weak(&c->handler_since, &v, 0)) return v == AX__HANDLER_ABORTED;
+    }
+}
+
 /* Ends after an error response: flush, send FIN, and read (discarding)
  * for a moment so the peer sees the response rather than a reset. */
 static void ax__conn_linger(ax__http_io *io) {
@@ -204,7 +217,30 @@ static int ax__conn_serve(ax__http_io *io) {
                 if (!req.head.keep_alive ||
                     atomic_load_explicit(&srv->draining, memory_order_relaxed))
                     io->closing = true;
+                bool watch = srv->opts.handler_timeout_ms != 0;
+                if (watch) {
+                    c->task = ax_task_self();
+                    atomic_store_explicit(&c->handler_since,
+                                          atomic_load_explicit(&srv->now_sec, memory_order_relaxed),
+                                          memory_order_release);
+                }
                 int err = srv->handler(&req, &res, srv->user);
+                if (watch && ax__handler_done(c)) {
+                    /* Past the handler deadline: the task was aborted.
+                     * Answer 503 if nothing went out yet, then close. */
+                    io->closing = true;
+                    ax_shield_begin();
+                    if (!res.head_sent) {
+                        res.hlen = 0;
+                        ax_http_res_send(&res, 503, "text/plain", "handler timed out\n", 18);
+                    } else {
+                        ax__http_res_finish(&res, AX_ETIMEDOUT);
+                    }
+                    ax__http_out_flush(io);
+                    ax_shield_end();
+                    ax__http_req_release(&req);
+                    return 0;
+                }
                 ax__http_res_finish(&res, err);
                 if (!io->broken && ax__http_body_drain(&req) != 0) io->closing = true;
                 ax__http_req_release(&req);

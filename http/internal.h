@@ -45,6 +45,7 @@ struct ax_http_server {
     ax_tcp_listener *listener;
     ax_task *acceptor, *clock;
     ax__http_date date;
+    _Atomic uint32_t now_sec; /* seconds since start (from 1), ticked by the clock task */
     _Atomic size_t nconns;
     _Atomic size_t refs; /* the owner's, plus one per open connection */
     atomic_bool draining;
@@ -62,12 +63,21 @@ struct ax__http_conn {
     _Atomic uint32_t armed;
     uint8_t wake_reason; /* AX__WAKE_*: written by the claimer before the spawn */
     ax_sleep_future idle;
-    ax_instant idle_deadline;   /* when the armed idle timer is due */
+    ax_instant idle_deadline; /* when the armed idle timer is due */
+    /* The handler watchdog: the server second its handler started (0: no
+     * handler running), and the task running it. The clock task moves an
+     * overdue value to AX__HANDLER_ABORTING, aborts the task, then stores
+     * AX__HANDLER_ABORTED; the task clears it after the handler returns. */
+    _Atomic uint32_t handler_since;
+    ax_task *task;
     ax__http_conn *prev, *next; /* srv->conns, under srv->lock */
     ax__http_conn *reap_next;   /* shutdown's list of claimed idle connections */
 };
 
 enum { AX__WAKE_READ = 1, AX__WAKE_TIMER = 2 };
+
+#define AX__HANDLER_ABORTING UINT32_MAX
+#define AX__HANDLER_ABORTED  (UINT32_MAX - 1)
 
 /* ax__http_conn.armed: who owns the connection's next step. */
 enum {
@@ -135,6 +145,9 @@ int ax__http_res_finish(ax_http_res *res, int err);
 void ax__http_body_init(ax_http_req *req);
 int ax__http_body_drain(ax_http_req *req);
 void ax__http_req_release(ax_http_req *req);
+
+/* The clock task's sweep: aborts handlers running past the deadline. */
+void ax__http_watchdog(ax_http_server *srv);
 
 /* Drops a reference to the server; the last one frees it. */
 void ax__http_server_unref(ax_http_server *srv);

@@ -55,6 +55,7 @@ int ax_http_server_new(ax_http_server **out, const ax_http_server_opts *opts,
     srv->handler = handler;
     srv->user = user;
     atomic_init(&srv->refs, 1);
+    atomic_init(&srv->now_sec, 1);
     pthread_mutex_init(&srv->lock, NULL);
     ax_notify_init(&srv->all_closed);
     ax__http_date_refresh(&srv->date);
@@ -81,8 +82,29 @@ static void *ax__accept_loop(void *arg) {
 
 static void *ax__clock_loop(void *arg) {
     ax_http_server *srv = arg;
-    while (ax_sleep(1000) == 0) ax__http_date_refresh(&srv->date);
+    while (ax_sleep(1000) == 0) {
+        ax__http_date_refresh(&srv->date);
+        atomic_fetch_add_explicit(&srv->now_sec, 1, memory_order_relaxed);
+        if (srv->opts.handler_timeout_ms) ax__http_watchdog(srv);
+    }
     return NULL;
+}
+
+void ax__http_watchdog(ax_http_server *srv) {
+    uint32_t limit = (srv->opts.handler_timeout_ms + 999) / 1000;
+    uint32_t now = atomic_load_explicit(&srv->now_sec, memory_order_relaxed);
+    pthread_mutex_lock(&srv->lock);
+    for (ax__http_conn *c = srv->conns; c; c = c->next) {
+        uint32_t since = atomic_load_explicit(&c->handler_since, memory_order_acquire);
+        if (since == 0 || since >= AX__HANDLER_ABORTED || now - since <= limit) continue;
+        /* The task cannot end while the value is ABORTING: it waits for
+         * the value to change before it clears it. */
+        if (!atomic_compare_exchange_strong(&c->handler_since, &since, AX__HANDLER_ABORTING))
+            continue;
+        ax_abort(c->task);
+        atomic_store_explicit(&c->handler_since, AX__HANDLER_ABORTED, memory_order_release);
+    }
+    pthread_mutex_unlock(&srv->lock);
 }
 
 int ax_http_server_listen(ax_http_server *srv, const ax_addr *addr) {

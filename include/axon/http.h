@@ -47,15 +47,19 @@ typedef struct ax_http_res ax_http_res;
 typedef int (*ax_http_handler)(ax_http_req *req, ax_http_res *res, void *user);
 
 typedef struct ax_http_server_opts {
-    ax_http_limits limits;       /* zero fields: defaults of ax_http_limits_init */
-    unsigned header_timeout_ms;  /* whole head must arrive within (10,000) -> 408, close */
-    unsigned body_timeout_ms;    /* each body read must progress within (30,000) */
-    unsigned idle_timeout_ms;    /* keep-alive connection with no request (60,000) */
-    unsigned handler_timeout_ms; /* deadline of the handler's body and stream I/O (30,000) */
-    unsigned write_timeout_ms;   /* a write must progress within (30,000) */
-    size_t max_connections;      /* further connections are closed at once (10,000) */
-    size_t write_buffer_limit;   /* bytes queued before a write must finish (64 KiB) */
-    size_t read_buffer_size;     /* per busy connection (16 KiB; at least max_head + 1 KiB) */
+    ax_http_limits limits;      /* zero fields: defaults of ax_http_limits_init */
+    unsigned header_timeout_ms; /* whole head must arrive within (10,000) -> 408, close */
+    unsigned body_timeout_ms;   /* each body read must progress within (30,000) */
+    unsigned idle_timeout_ms;   /* keep-alive connection with no request (60,000) */
+    /* A handler running longer is cancelled (ax_abort: its suspending
+     * calls return AX_ECANCELED), answered 503 if it had not answered, and
+     * the connection closed; checked once a second, so it acts up to 1 s
+     * late. Also the deadline of its body reads and stream writes (30,000). */
+    unsigned handler_timeout_ms;
+    unsigned write_timeout_ms; /* a write must progress within (30,000) */
+    size_t max_connections;    /* further connections are closed at once (10,000) */
+    size_t write_buffer_limit; /* bytes queued before a write must finish (64 KiB) */
+    size_t read_buffer_size;   /* per busy connection (16 KiB; at least max_head + 1 KiB) */
 } ax_http_server_opts;
 
 void ax_http_server_opts_init(ax_http_server_opts *o);

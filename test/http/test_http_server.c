@@ -420,7 +420,30 @@ static void srv_tight(void) {
     srv_opts.idle_timeout_ms = 400;
     srv_opts.max_connections = 3;
     srv_opts.limits.max_body = 1000;
+    srv_opts.handler_timeout_ms = 1000;
     srv_up();
+}
+
+/* A handler past its deadline is cancelled: 503, and the connection ends. */
+Test(http_server, handler_deadline_cancels_the_handler, .init = srv_tight) {
+    cli_conn *c = malloc(sizeof *c);
+    cli_open(c);
+    double t0 = now_s();
+    cli_sends(c->fd, "GET /sleep/20000 HTTP/1.1\r\nHost: a\r\n\r\n");
+    cli_res r;
+    cr_assert_eq(cli_read_res(c, &r, false), 0);
+    double took = now_s() - t0;
+    cr_assert_eq(r.status, 503, "status %d", r.status);
+    cr_assert_not_null(strstr(r.head, "Connection: close\r\n"));
+    cr_assert_geq(took, 0.9, "aborted before the deadline: %.2f s", took);
+    cr_assert_lt(took, 10.0, "the handler ran %.2f s", took);
+    cli_res_free(&r);
+    cr_assert(cli_closed(c));
+    cli_close(c);
+    /* the server goes on */
+    cr_assert_eq(one_request("GET /sleep/10 HTTP/1.1\r\nHost: a\r\n\r\n", &r), 200);
+    cli_res_free(&r);
+    free(c);
 }
 
 Test(http_server, slowloris_closed_after_header_timeout, .init = srv_tight) {

@@ -257,11 +257,11 @@ lint:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --suppress=missingIncludeSystem --inline-suppr -Iinclude -I. -D__x86_64__ \
-	  -DOPENSSL_IS_BORINGSSL reactor executor net fs tls
+	  -DOPENSSL_IS_BORINGSSL reactor executor net fs tls http
 	@# The macOS configuration too (kqueue.c, the os_unix.h branches).
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --suppress=missingIncludeSystem --inline-suppr -Iinclude -I. -D__APPLE__ -D__aarch64__ \
-	  reactor executor net fs
+	  reactor executor net fs http
 
 clean:
 	rm -rf build

@@ -527,6 +527,10 @@ ax_task *ax__task_current(void) {
     return w ? w->current : NULL;
 }
 
+ax_task *ax_task_self(void) {
+    return ax__task_current();
+}
+
 /* Cooperative budget: a task whose awaits keep completing at once (a socket
  * that always has data) would never let its worker run anything else, so
  * after AX__BUDGET ready polls in a row it yields (if anything else is

@@ -26,5 +26,7 @@
 #include "axon/pool.h"
 #include "axon/fs.h"
 #include "axon/tls.h"
+#include "axon/http_parse.h"
+#include "axon/http.h"
 
 #endif

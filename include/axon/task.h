@@ -86,6 +86,13 @@ uint64_t ax_task_id(const ax_task *t);
 /* The running task's id, or 0 outside a task. */
 uint64_t ax_current_task_id(void);
 
+/* The running task itself, or NULL outside a task. The pointer is
+ * borrowed (no join handle is created, nothing to release): it is valid
+ * for ax_abort, ax_task_status and ax_task_id only while the task has not
+ * ended, which the caller must know by other means (a watchdog that aborts
+ * a task stuck in one step, say). */
+ax_task *ax_task_self(void);
+
 /* Lets other ready tasks run, then resumes. Returns 0, or AX_ECANCELED if
  * the task is cancelled. Task only (AX_ENOTASK elsewhere). */
 int ax_yield(void);

@@ -2,6 +2,11 @@
  * folder in AXON_EXAMPLES. */
 #include <criterion/criterion.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,17 +64,96 @@ Test(examples, hello, .timeout = 30) {
 
 Test(examples, demo_runs_for_a_second, .timeout = 60) {
     char out[8192];
-    char *args[] = {"--seconds", "1", NULL};
+    char *args[] = {"--port", "0", "--seconds", "1", NULL};
     int st = run_example("demo", args, out, sizeof(out), 0, 0);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d, output: %s", st, out);
-    cr_assert_not_null(strstr(out, "spawned and joined 100000 tasks"), "output: %s", out);
-    cr_assert_not_null(strstr(out, "10000 tasks slept"), "output: %s", out);
-    cr_assert_not_null(strstr(out, "tick 1"), "output: %s", out);
+    cr_assert_not_null(strstr(out, "listening on http://127.0.0.1:"), "output: %s", out);
+    cr_assert_not_null(strstr(out, "/users/42"), "output: %s", out);
+    cr_assert_not_null(strstr(out, "1 s passed, stopping"), "output: %s", out);
+    cr_assert_not_null(strstr(out, "shut down"), "output: %s", out);
 }
 
-Test(examples, demo_stops_on_sigint, .timeout = 60) {
-    char out[8192];
-    int st = run_example("demo", NULL, out, sizeof(out), SIGINT, 1500);
+/* Sends one request to 127.0.0.1:port and returns the whole answer (the
+ * request says Connection: close). */
+static void http_get(int port, const char *req, char *out, size_t cap) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    cr_assert_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    size_t len = 0;
+    ssize_t n;
+    while (len + 1 < cap && (n = read(fd, out + len, cap - 1 - len)) > 0) len += (size_t)n;
+    out[len] = 0;
+    close(fd);
+}
+
+/* The demo as `make run` starts it: its routes answer over real sockets,
+ * and SIGINT shuts it down gracefully. */
+Test(examples, demo_serves_http_and_stops_on_sigint, .timeout = 60) {
+    const char *dir = getenv("AXON_EXAMPLES");
+    cr_assert_not_null(dir);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/demo", dir);
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        dup2(p[1], 1);
+        close(p[0]);
+        const char *wrap = getenv("AXON_EXAMPLES_WRAPPER");
+        if (wrap && *wrap)
+            execlp(wrap, wrap, path, "--port", "0", "--workers", "2", (char *)NULL);
+        else
+            execl(path, path, "--port", "0", "--workers", "2", (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    FILE *f = fdopen(p[0], "r");
+    char line[512];
+    int port = 0;
+    while (!port && fgets(line, sizeof line, f)) {
+        char *at = strstr(line, "listening on http://127.0.0.1:");
+        if (at) port = atoi(at + strlen("listening on http://127.0.0.1:"));
+    }
+    cr_assert_gt(port, 0, "demo did not print its address");
+    static char out[65536];
+    http_get(port, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", out, sizeof out);
+    cr_assert_not_null(strstr(out, "HTTP/1.1 200 OK\r\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "Content-Type: text/plain\r\nContent-Length: 13\r\n"), "%s",
+                       out);
+    cr_assert_not_null(strstr(out, "\r\n\r\nHello, World!"), "%s", out);
+    http_get(port, "GET /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", out, sizeof out);
+    cr_assert_not_null(strstr(out, "\r\n\r\n{\"message\":\"Hello, World!\"}"), "%s", out);
+    http_get(port, "GET /users/77 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", out,
+             sizeof out);
+    cr_assert_not_null(strstr(out, "{\"id\":\"77\"}"), "%s", out);
+    http_get(port,
+             "POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 5\r\n\r\n"
+             "abcde",
+             out, sizeof out);
+    cr_assert_not_null(strstr(out, "\r\n\r\nabcde"), "%s", out);
+    http_get(port, "GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", out, sizeof out);
+    cr_assert_not_null(strstr(out, "Transfer-Encoding: chunked\r\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "7\r\nline 1\n\r\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "8\r\nline 10\n\r\n0\r\n\r\n"), "%s", out);
+    http_get(port, "GET /delay/20 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", out,
+             sizeof out);
+    cr_assert_not_null(strstr(out, "waited 20 ms"), "%s", out);
+    http_get(port, "GET /delay/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", out,
+             sizeof out);
+    cr_assert_not_null(strstr(out, "HTTP/1.1 400 "), "%s", out);
+    kill(pid, SIGINT);
+    size_t len = 0;
+    while (len + 1 < sizeof out && fgets(out + len, (int)(sizeof out - len), f))
+        len += strlen(out + len);
+    fclose(f);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d, output: %s", st, out);
     cr_assert_not_null(strstr(out, "got signal 2 (SIGINT), stopping"), "output: %s", out);
 }

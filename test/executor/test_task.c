@@ -344,6 +344,35 @@ Test(task, budget_makes_a_busy_task_yield, .init = rt_one, .fini = rt_done) {
     cr_assert_lt(at, 1000, "the other task waited %d ready polls", at);
 }
 
+/* ax_task_self: the running task, usable by a watchdog to abort it. */
+static ax_task *_Atomic self_seen;
+
+static void *self_then_sleep(void *arg) {
+    atomic_store(&self_seen, ax_task_self());
+    int r = ax_sleep(10000); /* the main task aborts us through the pointer */
+    return (void *)(intptr_t)r;
+}
+
+static void *self_main(void *arg) {
+    cr_assert_not_null(ax_task_self());
+    cr_assert_eq(ax_task_id(ax_task_self()), ax_current_task_id());
+    ax_task *t;
+    cr_assert_eq(ax_spawn(&t, self_then_sleep, NULL), 0);
+    while (!atomic_load(&self_seen)) ax_yield();
+    cr_assert_eq(atomic_load(&self_seen), t, "ax_task_self is not the spawned task");
+    ax_sleep(20);
+    ax_abort(atomic_load(&self_seen));
+    void *res;
+    cr_assert_eq(ax_join(t, &res), AX_ECANCELED);
+    cr_assert_eq((intptr_t)res, AX_ECANCELED, "the sleep did not see the abort");
+    return NULL;
+}
+
+Test(task, task_self_aborts_from_outside, .init = rt_two, .fini = rt_done) {
+    cr_assert_null(ax_task_self(), "not a task here");
+    cr_assert_eq(ax_run(rt, self_main, NULL, NULL), 0);
+}
+
 /* Regression: a task woken while it suspends (here it wakes itself) was
  * requeued into its worker's LIFO slot from the next task's context; when
  * that next task ran without suspending, the woken task sat in a slot no

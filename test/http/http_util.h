@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test/os_compat.h"
+
 #include "test/net/net_util.h"
 
 /* --- handlers ------------------------------------------------------------ */
@@ -183,7 +185,7 @@ static inline double now_s(void) {
 /* --- the client ------------------------------------------------------------ */
 
 static inline int cli_connect(void) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = ax__socket(AF_INET, SOCK_STREAM, 0, 0);
     cr_assert_geq(fd, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(srv_port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

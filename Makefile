@@ -4,42 +4,112 @@
 #   build/asan/   ASan + UBSan (gcc), Criterion
 #   build/tsan/   clang TSan, the project's own test runner (Criterion aborts under TSan)
 #   build/aarch64 AArch64 cross build, static, run under qemu-user with the runner
+#   build/windows Windows x86-64 (CROSS=x86_64-w64-mingw32, mingw-w64), static
+#                 .exe files, tests run under wine with the runner
 # See README.md for the targets.
 
 SHELL     := /bin/bash
 PREFIX    ?= /usr/local
 VARIANT   ?= release
-BUILD     ?= build
 CC        ?= gcc
 ARCH      ?= $(shell uname -m)
 # Criterion, or the project's runner (test/runner) for TSan / cross builds.
 RUNNER    ?= criterion
 EXEC      ?=
+# CROSS=x86_64-w64-mingw32: the Windows build (mingw-w64, posix threads).
+CROSS     ?=
 
 ifeq ($(origin CC),default)
 CC := gcc
 endif
 
+ifneq ($(findstring mingw32,$(CROSS)),)
+TARGET_OS := windows
+BUILD     ?= build/windows
+CC        := $(CROSS)-gcc-posix
+AR        := $(CROSS)-ar
+RUNNER    := own
+EXE       := .exe
+OS_CFLAGS := -D_WIN32_WINNT=0x0A00 -DWIN32_LEAN_AND_MEAN
+OS_LIBS   := -static -lmswsock -lws2_32 -lsynchronization
+PIC       :=
+else
+TARGET_OS := $(shell uname -s | tr A-Z a-z)
+BUILD     ?= build
+EXE       :=
+OS_CFLAGS :=
+OS_LIBS   :=
+PIC       := -fPIC
+endif
+
 WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
-BASEFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -fno-strict-aliasing -g -pthread $(WARN) -Iinclude -I.
+BASEFLAGS := -std=c11 -D_GNU_SOURCE $(PIC) -fno-strict-aliasing -g -pthread $(WARN) $(OS_CFLAGS) \
+             -Iinclude -I.
 OPT       ?= -O2
 CFLAGS_V  ?=
 LDFLAGS_V ?=
 CFLAGS    := $(BASEFLAGS) $(OPT) $(CFLAGS_V) $(EXTRA_CFLAGS)
-LDLIBS    := -pthread $(LDFLAGS_V)
+LDLIBS    := -pthread $(LDFLAGS_V) $(OS_LIBS)
 
-ifeq ($(ARCH),aarch64)
+ifeq ($(TARGET_OS),windows)
+FIBER_ASM := executor/fiber_win64.S
+else ifeq ($(ARCH),aarch64)
 FIBER_ASM := executor/fiber_aarch64.S
 else
 FIBER_ASM := executor/fiber_x86_64.S
 endif
 
-LIB_SRC   := $(sort $(wildcard reactor/*.c executor/*.c net/*.c tls/*.c http/*.c fs/*.c))
+# Files named *_win.c and reactor/iocp.c are the Windows platform layer; the
+# Unix-only files they replace are listed in UNIX_ONLY. The Windows build
+# leaves out TLS (no BoringSSL for Windows in Debian) and the layers not yet
+# ported (WIN_SKIP; README.md says which).
+ALL_SRC   := $(sort $(wildcard reactor/*.c executor/*.c net/*.c tls/*.c http/*.c fs/*.c))
+WIN_ONLY  := $(filter %_win.c,$(ALL_SRC)) reactor/iocp.c
+UNIX_ONLY := reactor/epoll.c executor/stack.c executor/overflow.c executor/signal.c \
+             executor/io_wait.c executor/buf_map.c
+WIN_SKIP  := $(wildcard net/*.c tls/*.c http/*.c fs/*.c)
+ifeq ($(TARGET_OS),windows)
+LIB_SRC   := $(filter-out $(UNIX_ONLY) $(WIN_SKIP),$(ALL_SRC))
+else
+LIB_SRC   := $(filter-out $(WIN_ONLY),$(ALL_SRC))
+endif
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(FIBER_ASM:%.S=$(BUILD)/obj/%.o)
 TEST_SRC  := $(sort $(wildcard test/*/test_*.c))
+ifeq ($(TARGET_OS),windows)
+# Test files left out of the Windows build, each with its reason. This is
+# the one list (README.md "Windows" repeats it):
+#   test/reactor/test_epoll.c    epoll only (test_iocp.c covers the backend)
+#   test/net/*, test/examples/*  net/ is not part of the Windows build yet
+#   test/fs/*                    fs/ is not part of the Windows build
+#   test/executor/test_blocking.c   gettid via sys/syscall.h, fork
+#   test/executor/test_buf.c     socketpair, writev on descriptors, mmap'd files
+#   test/executor/test_cancel.c  POSIX signals (sigset_t, kill)
+#   test/executor/test_embed.c   poll(2) on the reactor descriptor
+#   test/executor/test_fiber.c   fork-based overflow children, mmap
+#                                (test_fiber_win.c: the Windows overflow test)
+#   test/executor/test_migration.c  gettid via sys/syscall.h
+#   test/executor/test_policy.c  file roots (O_PATH descriptors, openat2)
+#   test/executor/test_runtime.c fork + waitpid, POSIX signals
+#   test/executor/test_task.c    pipe(2) descriptors with ax_wait_readable
+WIN_TEST_SKIP := test/reactor/test_epoll.c test/net/% test/fs/% test/examples/% \
+                 test/executor/test_blocking.c test/executor/test_buf.c \
+                 test/executor/test_cancel.c test/executor/test_embed.c \
+                 test/executor/test_fiber.c test/executor/test_migration.c \
+                 test/executor/test_policy.c test/executor/test_runtime.c \
+                 test/executor/test_task.c
+TEST_SRC  := $(filter-out $(WIN_TEST_SKIP),$(TEST_SRC))
+else
+TEST_SRC  := $(filter-out %_win.c test/reactor/test_iocp.c,$(TEST_SRC))
+endif
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 EX_SRC    := $(sort $(wildcard examples/*.c))
-EX_BIN    := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
+ifeq ($(TARGET_OS),windows)
+# Examples that need net/ or fs/, which the Windows build leaves out for now.
+# demo.c waits for SIGINT; embed_poll.c polls the reactor descriptor.
+EX_SRC    := $(filter-out examples/echo.c examples/grep.c examples/udp_echo.c \
+               examples/unix_pass_fd.c examples/demo.c examples/embed_poll.c,$(EX_SRC))
+endif
+EX_BIN    := $(EX_SRC:examples/%.c=$(BUILD)/examples/%$(EXE))
 BENCH_SRC := $(sort $(wildcard bench/axon_*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
@@ -53,11 +123,15 @@ TEST_LINK   :=
 RUNNER_OBJ  := $(BUILD)/obj/test/runner/runner.o
 endif
 
-.PHONY: all lib test check check-asan check-tsan check-aarch64 bench run fuzz deps \
+.PHONY: all lib test check check-asan check-tsan check-aarch64 check-windows deps-windows bench run fuzz deps \
         install clean examples format lint tests-build
 all: lib
 
+ifeq ($(TARGET_OS),windows)
+lib: $(BUILD)/libaxon.a
+else
 lib: $(BUILD)/libaxon.a $(BUILD)/libaxon.so
+endif
 
 $(BUILD)/libaxon.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
@@ -79,11 +153,11 @@ $(BUILD)/obj/test/%.o: test/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/test/axon_tests: $(TEST_OBJ) $(RUNNER_OBJ) $(BUILD)/libaxon.a
+$(BUILD)/test/axon_tests$(EXE): $(TEST_OBJ) $(RUNNER_OBJ) $(BUILD)/libaxon.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(RUNNER_OBJ) $(BUILD)/libaxon.a $(TEST_LINK) $(LDLIBS)
 
-$(BUILD)/examples/%: examples/%.c $(BUILD)/libaxon.a
+$(BUILD)/examples/%$(EXE): examples/%.c $(BUILD)/libaxon.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libaxon.a $(LDLIBS)
 
@@ -92,13 +166,13 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libaxon.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libaxon.a $(LDLIBS)
 
 examples: $(EX_BIN)
-tests-build: $(BUILD)/test/axon_tests $(EX_BIN)
+tests-build: $(BUILD)/test/axon_tests$(EXE) $(EX_BIN)
 
 # The test binary finds the examples through AXON_EXAMPLES (they run in the suite).
 test: deps
 	$(MAKE) --no-print-directory tests-build
 	AXON_EXAMPLES=$(abspath $(BUILD)/examples) AXON_EXAMPLES_WRAPPER="$(EXAMPLES_WRAPPER)" \
-	  $(EXEC) $(BUILD)/test/axon_tests $(TEST_ARGS)
+	  $(EXEC) $(BUILD)/test/axon_tests$(EXE) $(TEST_ARGS)
 
 check: test
 
@@ -126,6 +200,21 @@ check-tsan: deps
 check-aarch64: deps
 	$(MAKE) --no-print-directory BUILD=build/aarch64 CC=aarch64-linux-gnu-gcc ARCH=aarch64 \
 	  RUNNER=own LDFLAGS_V=-static EXEC="qemu-aarch64-static" EXAMPLES_WRAPPER=qemu-aarch64-static test
+
+# The suite as Windows executables (mingw-w64), run under wine with the
+# project's runner. The wine prefix lives in the build folder; WINEDEBUG=-all
+# keeps wine's own diagnostics out of the test output. Tests that cannot run
+# on Windows skip themselves with the reason (test/win_skip.h lists them).
+WINE       ?= wine
+WINEPREFIX_DIR := $(abspath build/windows/wineprefix)
+check-windows: deps-windows
+	@mkdir -p $(WINEPREFIX_DIR)
+	$(MAKE) --no-print-directory CROSS=x86_64-w64-mingw32 BUILD=build/windows tests-build
+	WINEPREFIX=$(WINEPREFIX_DIR) WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" \
+	  $(WINE) build/windows/test/axon_tests.exe $(TEST_ARGS)
+
+deps-windows:
+	@bash .ci/deps.sh mingw-w64 wine wine64
 
 bench: deps lib
 	$(MAKE) --no-print-directory $(BENCH_BIN) examples

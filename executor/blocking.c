@@ -283,16 +283,20 @@ static int ax__start_thread(struct ax__blocking *b) {
     pthread_attr_t attr;
     if (pthread_attr_init(&attr)) return AX_ENOMEM;
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+#ifndef _WIN32
     sigset_t all, old;
     sigfillset(&all);
     static const int sync_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT};
     for (size_t i = 0; i < sizeof sync_signals / sizeof sync_signals[0]; i++)
         sigdelset(&all, sync_signals[i]);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+#endif
     ax__pool_ref(b);
     pthread_t th;
     int e = pthread_create(&th, &attr, ax__blocking_thread, b);
+#ifndef _WIN32
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+#endif
     pthread_attr_destroy(&attr);
     if (e) {
         ax__pool_unref(b); /* never the last: the caller's job holds one */

@@ -16,6 +16,19 @@
  */
 #include "executor/internal.h"
 
+#ifdef _WIN32
+#include <windows.h>
+
+/* Windows: WaitOnAddress / WakeByAddressSingle, the same word protocol. */
+static void ax__futex_wait(_Atomic uint32_t *word, uint32_t expected, int timeout_ms) {
+    WaitOnAddress((volatile VOID *)word, &expected, sizeof expected,
+                  timeout_ms < 0 ? INFINITE : (DWORD)timeout_ms);
+}
+
+static void ax__futex_wake(_Atomic uint32_t *word) {
+    WakeByAddressSingle((PVOID)word);
+}
+#else
 #include <errno.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -35,6 +48,7 @@ static void ax__futex_wait(_Atomic uint32_t *word, uint32_t expected, int timeou
 static void ax__futex_wake(_Atomic uint32_t *word) {
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
+#endif
 
 /* Takes one worker off the idle list (under park_lock), or NULL. */
 static ax__worker *ax__idle_pop(ax_runtime *rt, bool searcher) {

@@ -55,7 +55,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
+#include "sys.h"
 
 #include "blocking.h"
 #include "buf.h"

@@ -3,7 +3,7 @@
 #ifndef AXON_IO_H
 #define AXON_IO_H
 
-#include <signal.h>
+#include "sys.h"
 #include "future.h"
 
 #ifdef __cplusplus

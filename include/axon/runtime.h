@@ -11,7 +11,7 @@
 #ifndef AXON_RUNTIME_H
 #define AXON_RUNTIME_H
 
-#include <signal.h>
+#include "sys.h"
 #include <stddef.h>
 #include "future.h"
 #include "task.h"

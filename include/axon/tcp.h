@@ -27,7 +27,7 @@
 #define AXON_TCP_H
 
 #include <stdbool.h>
-#include <sys/types.h>
+#include "sys.h"
 #include "addr.h"
 #include "future.h"
 #include "stream.h"

@@ -29,7 +29,7 @@
 #define AXON_UDP_H
 
 #include <stdbool.h>
-#include <sys/types.h>
+#include "sys.h"
 #include "addr.h"
 #include "future.h"
 

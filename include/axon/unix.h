@@ -51,7 +51,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <sys/types.h>
+#include "sys.h"
 #include "future.h"
 #include "stream.h"
 #include "tcp.h" /* AX_SHUT_RD, AX_SHUT_WR, AX_SHUT_RDWR */

@@ -1,0 +1,608 @@
+/* reactor/iocp.c - the Windows backend of reactor.h (I/O completion ports).
+ *
+ * One completion port per reactor. A socket is associated with the port at
+ * ax__io_register, with the slot index as completion key, and stays so until
+ * it is closed (Windows cannot undo the association). Each handle owns one
+ * overlapped operation slot per direction, embedded in the handle's slot, so
+ * issuing an operation allocates nothing.
+ *
+ * Readiness (ax__io_poll_ready): reading is a zero-byte overlapped WSARecv
+ * (MSG_PEEK on datagram sockets, so nothing is consumed); it completes when
+ * data, end of stream or an error is there, and pins no buffer while the
+ * connection is idle. Writing is ready unless a write operation is in
+ * flight: overlapped sends queue rather than fail, so there is nothing else
+ * to wait for.
+ *
+ * Completion (ax__io_poll_read / write / readv / writev): native. The first
+ * poll issues an overlapped WSARecv / WSASend on the caller's buffers; the
+ * buffers belong to the operation until its completion is dequeued, and the
+ * caller polls again with the same buffers to collect the result. Sockets
+ * that support it get FILE_SKIP_COMPLETION_PORT_ON_SUCCESS, so an operation
+ * that completes at once returns its result from the first poll and queues
+ * no packet. Abandoning a pending transfer (ax__io_drop_waker) cancels it
+ * with CancelIoEx and waits until the kernel is done with the buffers
+ * before returning, so the caller may free them; the aborted completion's
+ * packet, still queued, is then swallowed by the poller, and the slot takes
+ * no new operation until it has been (a poll meanwhile parks the waker).
+ *
+ * Deregistration cancels whatever is in flight and waits for it the same
+ * way; the slot goes back to the free list only once the poller has
+ * dequeued the last of its packets, so a recycled slot never sees a stale
+ * completion. The generation counter guards wakers as on epoll.
+ *
+ * Cross-thread wake-ups are PostQueuedCompletionStatus with a reserved key;
+ * GetQueuedCompletionStatusEx takes packets in batches.
+ */
+#include "reactor/reactor.h"
+#include "reactor/spin.h"
+#include "axon/error.h"
+
+#include <winsock2.h>
+#include <mswsock.h>
+#include <windows.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define AX__IO_CHUNK      256
+#define AX__IO_MAX_CHUNKS 4096
+#define AX__EVENTS_BATCH  256
+#define AX__NOTIFY_KEY    ((ULONG_PTR)~(ULONG_PTR)0)
+#define AX__MAX_WSABUF    64
+
+enum { AX__READY_READ = 1u, AX__READY_WRITE = 2u };
+
+/* State of one direction's overlapped slot. */
+enum {
+    AX__OP_IDLE = 0, /* free for a new operation */
+    AX__OP_POLL,     /* zero-byte readiness receive in flight */
+    AX__OP_XFER,     /* a transfer in flight on the caller's buffers */
+    AX__OP_DONE,     /* a transfer finished; result waits for its poll */
+    AX__OP_ORPHAN    /* cancelled and finished; its packet is still queued */
+};
+
+struct ax__op {
+    OVERLAPPED ov; /* first: the packet's OVERLAPPED* is the op */
+    ax__io *io;
+    uint8_t dir;
+    uint8_t state;
+    ssize_t result; /* AX__OP_DONE: bytes or AX_E* */
+};
+
+struct ax__io {
+    ax__spin lock;
+    SOCKET s;
+    uint32_t gen;
+    uint32_t index;
+    _Atomic uint32_t ready; /* as on epoll: bits low, event counter above */
+    uint8_t skip_on_success;
+    uint8_t is_dgram;
+    uint8_t zombie;   /* deregistered; released when `inflight` drops to 0 */
+    unsigned inflight; /* packets the port still owes this slot */
+    ax_waker waker[2];
+    struct ax__op op[2];
+    ax__io *next_free;
+};
+
+struct ax__reactor {
+    HANDLE port;
+    atomic_int notified;
+    ax__spin slots_lock;
+    ax__io *free_list;
+    _Atomic uint32_t nchunks;
+    ax__io *_Atomic chunks[AX__IO_MAX_CHUNKS];
+};
+
+/* ---- errors ---------------------------------------------------------------- */
+
+/* Windows socket and system errors onto the AX_E* codes Linux gives. */
+static int ax__win_error(DWORD e) {
+    switch (e) {
+    case 0: return 0;
+    case WSAEWOULDBLOCK: return AX_EAGAIN;
+    case WSAEINTR: return AX_EINTR;
+    case WSAEBADF:
+    case WSAENOTSOCK:
+    case ERROR_INVALID_HANDLE: return AX_EBADF;
+    case WSAEACCES:
+    case ERROR_ACCESS_DENIED: return AX_EACCES;
+    case WSAEFAULT: return AX_EFAULT;
+    case WSAEINVAL:
+    case ERROR_INVALID_PARAMETER: return AX_EINVAL;
+    case WSAEMFILE: return AX_EMFILE;
+    case WSAEINPROGRESS:
+    case WSA_IO_PENDING: return AX_EINPROGRESS;
+    case WSAEALREADY: return AX_EALREADY;
+    case WSAEDESTADDRREQ:
+    case WSAENOTCONN:
+    case ERROR_CONNECTION_INVALID: return AX_ENOTCONN;
+    case WSAEMSGSIZE:
+    case ERROR_MORE_DATA: return AX_EMSGSIZE;
+    case WSAEAFNOSUPPORT:
+    case WSAEPFNOSUPPORT: return AX_EAFNOSUPPORT;
+    case WSAEOPNOTSUPP:
+    case WSAEPROTONOSUPPORT:
+    case WSAESOCKTNOSUPPORT:
+    case ERROR_NOT_SUPPORTED: return AX_ENOTSUP;
+    case WSAEADDRINUSE: return AX_EADDRINUSE;
+    case WSAEADDRNOTAVAIL: return AX_EADDRNOTAVAIL;
+    case WSAENETDOWN:
+    case WSAENETUNREACH:
+    case ERROR_NETWORK_UNREACHABLE: return AX_ENETUNREACH;
+    case WSAENETRESET:
+    case WSAECONNRESET:
+    case ERROR_NETNAME_DELETED:
+    case ERROR_CONNECTION_ABORTED: return AX_ECONNRESET;
+    case WSAECONNABORTED: return AX_ECONNABORTED;
+    case WSAENOBUFS:
+    case ERROR_NOT_ENOUGH_MEMORY:
+    case ERROR_OUTOFMEMORY: return AX_ENOBUFS;
+    case WSAEISCONN: return AX_EISCONN;
+    case WSAESHUTDOWN:
+    case ERROR_BROKEN_PIPE: return AX_EPIPE;
+    case WSAETIMEDOUT:
+    case ERROR_SEM_TIMEOUT: return AX_ETIMEDOUT;
+    case WSAECONNREFUSED:
+    case ERROR_CONNECTION_REFUSED: return AX_ECONNREFUSED;
+    case WSAEHOSTDOWN:
+    case WSAEHOSTUNREACH:
+    case ERROR_HOST_UNREACHABLE: return AX_EHOSTUNREACH;
+    case WSAENAMETOOLONG: return AX_ENAMETOOLONG;
+    case ERROR_OPERATION_ABORTED: /* = WSA_OPERATION_ABORTED */
+        return AX_ECANCELED;
+    default: return AX_EIO;
+    }
+}
+
+/* ---- the port ---------------------------------------------------------------- */
+
+int ax__reactor_new(ax__reactor **out) {
+    WSADATA wsa;
+    int rc = WSAStartup(MAKEWORD(2, 2), &wsa);
+    if (rc != 0) return ax__win_error((DWORD)rc);
+    ax__reactor *r = calloc(1, sizeof(*r));
+    if (!r) {
+        WSACleanup();
+        return AX_ENOMEM;
+    }
+    r->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1);
+    if (!r->port) {
+        int err = ax__win_error(GetLastError());
+        free(r);
+        WSACleanup();
+        return err;
+    }
+    *out = r;
+    return 0;
+}
+
+void ax__reactor_free(ax__reactor *r) {
+    if (!r) return;
+    CloseHandle(r->port);
+    uint32_t n = atomic_load(&r->nchunks);
+    for (uint32_t i = 0; i < n; i++) free(atomic_load(&r->chunks[i]));
+    free(r);
+    WSACleanup();
+}
+
+int ax__reactor_fd(const ax__reactor *r) {
+    (void)r;
+    return -1;
+}
+
+void ax__reactor_notify(ax__reactor *r) {
+    if (atomic_exchange_explicit(&r->notified, 1, memory_order_acq_rel)) return;
+    PostQueuedCompletionStatus(r->port, 0, AX__NOTIFY_KEY, NULL);
+}
+
+/* ---- slots ------------------------------------------------------------------- */
+
+static ax__io *ax__io_alloc(ax__reactor *r) {
+    ax__spin_lock(&r->slots_lock);
+    if (!r->free_list) {
+        uint32_t c = atomic_load_explicit(&r->nchunks, memory_order_relaxed);
+        ax__io *chunk = c < AX__IO_MAX_CHUNKS ? calloc(AX__IO_CHUNK, sizeof(ax__io)) : NULL;
+        if (!chunk) {
+            ax__spin_unlock(&r->slots_lock);
+            return NULL;
+        }
+        for (uint32_t i = AX__IO_CHUNK; i-- > 0;) {
+            ax__io *io = &chunk[i];
+            io->index = c * AX__IO_CHUNK + i;
+            io->s = INVALID_SOCKET;
+            for (int d = 0; d < 2; d++) {
+                io->op[d].io = io;
+                io->op[d].dir = (uint8_t)d;
+            }
+            io->next_free = r->free_list;
+            r->free_list = io;
+        }
+        atomic_store_explicit(&r->chunks[c], chunk, memory_order_release);
+        atomic_store_explicit(&r->nchunks, c + 1, memory_order_release);
+    }
+    ax__io *io = r->free_list;
+    r->free_list = io->next_free;
+    ax__spin_unlock(&r->slots_lock);
+    return io;
+}
+
+static void ax__io_release(ax__reactor *r, ax__io *io) {
+    ax__spin_lock(&r->slots_lock);
+    io->next_free = r->free_list;
+    r->free_list = io;
+    ax__spin_unlock(&r->slots_lock);
+}
+
+/* Skipping the completion packet for operations that succeed at once is
+ * safe only when no layered service provider sits on the socket (the
+ * provider's handles must be the kernel's: XP1_IFS_HANDLES). */
+static int ax__can_skip_port(SOCKET s) {
+    WSAPROTOCOL_INFOW info;
+    int len = sizeof info;
+    if (getsockopt(s, SOL_SOCKET, SO_PROTOCOL_INFOW, (char *)&info, &len) != 0) return 0;
+    return (info.dwServiceFlags1 & XP1_IFS_HANDLES) != 0;
+}
+
+int ax__io_register(ax__reactor *r, ax__fd fd, ax__io **out) {
+    SOCKET s = (SOCKET)fd;
+    int type = 0, tlen = sizeof type;
+    if (getsockopt(s, SOL_SOCKET, SO_TYPE, (char *)&type, &tlen) != 0)
+        return ax__win_error((DWORD)WSAGetLastError());
+    ax__io *io = ax__io_alloc(r);
+    if (!io) return AX_ENOMEM;
+    if (!CreateIoCompletionPort((HANDLE)s, r->port, (ULONG_PTR)io->index, 0)) {
+        DWORD e = GetLastError();
+        ax__io_release(r, io);
+        /* Already associated (with this or another port). */
+        return e == ERROR_INVALID_PARAMETER ? AX_EEXIST : ax__win_error(e);
+    }
+    int skip = ax__can_skip_port(s);
+    if (skip && !SetFileCompletionNotificationModes((HANDLE)s, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS |
+                                                                   FILE_SKIP_SET_EVENT_ON_HANDLE))
+        skip = 0;
+    ax__spin_lock(&io->lock);
+    io->s = s;
+    io->skip_on_success = (uint8_t)skip;
+    io->is_dgram = type == SOCK_DGRAM;
+    io->zombie = 0;
+    io->inflight = 0;
+    io->op[0].state = io->op[1].state = AX__OP_IDLE;
+    /* A new socket may be written at once; reading waits for the first
+     * zero-byte receive or a transfer. */
+    atomic_store_explicit(&io->ready, AX__READY_WRITE, memory_order_relaxed);
+    ax__spin_unlock(&io->lock);
+    *out = io;
+    return 0;
+}
+
+/* Cancels the operation of op (if one is in flight) and waits until the
+ * kernel has finished it, so its buffers are free. The caller holds no
+ * lock. Returns whether a packet will still be queued for it. */
+static int ax__op_cancel_wait(ax__io *io, struct ax__op *op) {
+    DWORD n;
+    if (!CancelIoEx((HANDLE)io->s, &op->ov) && GetLastError() == ERROR_NOT_FOUND) {
+        /* Already finished: its packet is queued or was dequeued. */
+    }
+    GetOverlappedResult((HANDLE)io->s, &op->ov, &n, TRUE);
+    return 1;
+}
+
+void ax__io_deregister(ax__reactor *r, ax__io *io, int fd_closed) {
+    ax__spin_lock(&io->lock);
+    io->gen++;
+    ax_waker w0 = io->waker[0], w1 = io->waker[1];
+    io->waker[0].vtable = io->waker[1].vtable = NULL;
+    int busy[2];
+    for (int d = 0; d < 2; d++)
+        busy[d] = io->op[d].state == AX__OP_POLL || io->op[d].state == AX__OP_XFER;
+    ax__spin_unlock(&io->lock);
+    ax_waker_drop(&w0);
+    ax_waker_drop(&w1);
+    /* A closed socket's operations were aborted by the close; waiting on
+     * its handle is not possible any more, and not needed. */
+    for (int d = 0; d < 2; d++)
+        if (busy[d] && !fd_closed) ax__op_cancel_wait(io, &io->op[d]);
+    ax__spin_lock(&io->lock);
+    io->s = INVALID_SOCKET;
+    int release = io->inflight == 0;
+    io->zombie = !release;
+    ax__spin_unlock(&io->lock);
+    if (release) ax__io_release(r, io);
+}
+
+ax__fd ax__io_fd(const ax__io *io) {
+    return (ax__fd)io->s;
+}
+
+/* ---- readiness --------------------------------------------------------------- */
+
+static uint32_t ax__dir_bit(int dir) {
+    return dir == AX__DIR_READ ? AX__READY_READ : AX__READY_WRITE;
+}
+
+/* Stores a clone of cx's waker for dir (io->lock held); returns the one it
+ * replaced, for the caller to drop after unlocking. */
+static ax_waker ax__store_waker(ax__io *io, int dir, ax_context *cx) {
+    ax_waker old = {0};
+    if (!io->waker[dir].vtable || !ax_waker_will_wake(&io->waker[dir], cx->waker)) {
+        old = io->waker[dir];
+        io->waker[dir] = ax_waker_clone(cx->waker);
+    }
+    return old;
+}
+
+/* Issues the zero-byte receive that reports read readiness. io->lock is
+ * not held; the op was moved to AX__OP_POLL and counted in `inflight`. */
+static void ax__issue_poll(ax__io *io) {
+    struct ax__op *op = &io->op[AX__DIR_READ];
+    memset(&op->ov, 0, sizeof op->ov);
+    WSABUF b = {0, NULL};
+    DWORD got = 0, flags = io->is_dgram ? MSG_PEEK : 0;
+    int rc = WSARecv(io->s, &b, 1, &got, &flags, &op->ov, NULL);
+    DWORD e = rc == 0 ? 0 : (DWORD)WSAGetLastError();
+    if (rc != 0 && e == WSA_IO_PENDING) return;
+    if (rc == 0 && !io->skip_on_success) return; /* the packet reports it */
+    /* Finished at once without a packet: ready now (an error counts as
+     * ready; the next call reports it). */
+    ax_waker w = {0};
+    ax__spin_lock(&io->lock);
+    op->state = AX__OP_IDLE;
+    io->inflight--;
+    uint32_t cur = atomic_load_explicit(&io->ready, memory_order_relaxed);
+    atomic_store_explicit(&io->ready, ((((cur >> 8) + 1) & 0xffffff) << 8) | (cur & 0xff) | 1u,
+                          memory_order_release);
+    w = io->waker[AX__DIR_READ];
+    io->waker[AX__DIR_READ].vtable = NULL;
+    ax__spin_unlock(&io->lock);
+    ax_waker_wake(&w);
+}
+
+ax_poll ax__io_poll_ready(ax__io *io, int dir, ax_context *cx, uint32_t *tick) {
+    uint32_t bit = ax__dir_bit(dir);
+    uint32_t r = atomic_load_explicit(&io->ready, memory_order_acquire);
+    if (tick) *tick = r >> 8;
+    if ((r & bit) && io->op[dir].state != AX__OP_XFER) return AX_READY;
+    ax__spin_lock(&io->lock);
+    r = atomic_load_explicit(&io->ready, memory_order_acquire);
+    if (tick) *tick = r >> 8;
+    struct ax__op *op = &io->op[dir];
+    if ((r & bit) && op->state != AX__OP_XFER) {
+        ax__spin_unlock(&io->lock);
+        return AX_READY;
+    }
+    if (dir == AX__DIR_WRITE && op->state == AX__OP_IDLE) {
+        /* Nothing in flight: an overlapped send would be accepted. */
+        atomic_fetch_or_explicit(&io->ready, AX__READY_WRITE, memory_order_release);
+        ax__spin_unlock(&io->lock);
+        return AX_READY;
+    }
+    ax_waker old = ax__store_waker(io, dir, cx);
+    int issue = dir == AX__DIR_READ && op->state == AX__OP_IDLE;
+    if (issue) {
+        op->state = AX__OP_POLL;
+        io->inflight++;
+    }
+    ax__spin_unlock(&io->lock);
+    ax_waker_drop(&old);
+    if (issue) ax__issue_poll(io);
+    return AX_PENDING;
+}
+
+void ax__io_clear_ready(ax__io *io, int dir, uint32_t tick) {
+    uint32_t bit = ax__dir_bit(dir);
+    uint32_t r = atomic_load_explicit(&io->ready, memory_order_relaxed);
+    while ((r >> 8) == (tick & 0xffffff) && (r & bit)) {
+        if (atomic_compare_exchange_weak_explicit(&io->ready, &r, r & ~bit, memory_order_acq_rel,
+                                                  memory_order_relaxed))
+            return;
+    }
+}
+
+void ax__io_drop_waker(ax__io *io, int dir) {
+    ax__spin_lock(&io->lock);
+    ax_waker w = io->waker[dir];
+    io->waker[dir].vtable = NULL;
+    struct ax__op *op = &io->op[dir];
+    int cancel = op->state == AX__OP_XFER;
+    if (op->state == AX__OP_DONE) op->state = AX__OP_IDLE; /* result nobody collects */
+    ax__spin_unlock(&io->lock);
+    ax_waker_drop(&w);
+    if (!cancel) return;
+    /* The transfer's buffers belong to the caller again only once the
+     * kernel is done with them. */
+    ax__op_cancel_wait(io, op);
+    ax__spin_lock(&io->lock);
+    if (op->state == AX__OP_XFER)
+        op->state = AX__OP_ORPHAN; /* packet still queued */
+    else if (op->state == AX__OP_DONE)
+        op->state = AX__OP_IDLE; /* the poller already took it */
+    ax__spin_unlock(&io->lock);
+}
+
+/* ---- the poller -------------------------------------------------------------- */
+
+static void ax__io_complete(ax__reactor *r, OVERLAPPED_ENTRY *e) {
+    struct ax__op *op = (struct ax__op *)e->lpOverlapped;
+    ax__io *io = op->io;
+    int dir = op->dir;
+    ax__spin_lock(&io->lock);
+    io->inflight--;
+    if (io->zombie) {
+        op->state = AX__OP_IDLE;
+        int release = io->inflight == 0;
+        if (release) io->zombie = 0;
+        ax__spin_unlock(&io->lock);
+        if (release) ax__io_release(r, io);
+        return;
+    }
+    ssize_t res = (ssize_t)e->dwNumberOfBytesTransferred;
+    if (op->state == AX__OP_XFER || op->state == AX__OP_POLL) {
+        DWORD n = 0, flags = 0;
+        if (!WSAGetOverlappedResult(io->s, &op->ov, &n, FALSE, &flags)) {
+            int err = ax__win_error((DWORD)WSAGetLastError());
+            /* A datagram larger than a zero-byte peek is no error. */
+            res = op->state == AX__OP_POLL && err == AX_EMSGSIZE ? 0 : err;
+        }
+    }
+    switch (op->state) {
+    case AX__OP_POLL: {
+        op->state = AX__OP_IDLE;
+        uint32_t cur = atomic_load_explicit(&io->ready, memory_order_relaxed);
+        uint32_t next = ((((cur >> 8) + 1) & 0xffffff) << 8) | (cur & 0xff) | ax__dir_bit(dir);
+        atomic_store_explicit(&io->ready, next, memory_order_release);
+        break;
+    }
+    case AX__OP_XFER:
+        op->state = AX__OP_DONE;
+        op->result = res;
+        break;
+    default: /* AX__OP_ORPHAN: the aborted transfer's packet */
+        op->state = AX__OP_IDLE;
+        break;
+    }
+    ax_waker w = io->waker[dir];
+    io->waker[dir].vtable = NULL;
+    ax__spin_unlock(&io->lock);
+    ax_waker_wake(&w);
+}
+
+int ax__reactor_poll(ax__reactor *r, int timeout_ms) {
+    return ax__reactor_poll_max(r, timeout_ms, AX__EVENTS_BATCH);
+}
+
+int ax__reactor_poll_max(ax__reactor *r, int timeout_ms, int max_events) {
+    OVERLAPPED_ENTRY evs[AX__EVENTS_BATCH];
+    if (max_events < 1) max_events = 1;
+    if (max_events > AX__EVENTS_BATCH) max_events = AX__EVENTS_BATCH;
+    ULONG n = 0;
+    DWORD t = timeout_ms < 0 ? INFINITE : (DWORD)timeout_ms;
+    if (!GetQueuedCompletionStatusEx(r->port, evs, (ULONG)max_events, &n, t, FALSE)) {
+        DWORD e = GetLastError();
+        return e == WAIT_TIMEOUT ? 0 : ax__win_error(e);
+    }
+    int handled = 0;
+    for (ULONG i = 0; i < n; i++) {
+        if (evs[i].lpCompletionKey == AX__NOTIFY_KEY && !evs[i].lpOverlapped) {
+            atomic_store_explicit(&r->notified, 0, memory_order_release);
+            continue;
+        }
+        if (!evs[i].lpOverlapped) continue;
+        ax__io_complete(r, &evs[i]);
+        handled++;
+    }
+    return handled;
+}
+
+/* ---- completion-shaped transfers ---------------------------------------------- */
+
+static int ax__to_wsabuf(WSABUF *out, const struct iovec *iov, int n) {
+    if (n < 1 || n > AX__MAX_WSABUF) return AX_EINVAL;
+    for (int i = 0; i < n; i++) {
+        if (iov[i].iov_len > 0x7fffffffu) return AX_EINVAL;
+        out[i].buf = iov[i].iov_base;
+        out[i].len = (ULONG)iov[i].iov_len;
+    }
+    return 0;
+}
+
+/* One transfer in direction dir over bufs: collects a finished one, or
+ * issues a new one when the slot is free, or waits. */
+static ax_poll ax__xfer(ax__io *io, int dir, WSABUF *bufs, int n, ax_context *cx, ssize_t *res) {
+    struct ax__op *op = &io->op[dir];
+    ax__spin_lock(&io->lock);
+    if (op->state == AX__OP_DONE) {
+        op->state = AX__OP_IDLE;
+        *res = op->result;
+        ax__spin_unlock(&io->lock);
+        return AX_READY;
+    }
+    /* In flight (ours or a readiness receive), or an aborted one whose
+     * packet has not come back yet: wait for the slot. */
+    if (op->state != AX__OP_IDLE) {
+        ax_waker old = ax__store_waker(io, dir, cx);
+        ax__spin_unlock(&io->lock);
+        ax_waker_drop(&old);
+        return AX_PENDING;
+    }
+    ax_waker old = ax__store_waker(io, dir, cx);
+    op->state = AX__OP_XFER;
+    io->inflight++;
+    ax__spin_unlock(&io->lock);
+    ax_waker_drop(&old);
+
+    memset(&op->ov, 0, sizeof op->ov);
+    DWORD done = 0, flags = 0;
+    int rc = dir == AX__DIR_READ ? WSARecv(io->s, bufs, (DWORD)n, &done, &flags, &op->ov, NULL)
+                                 : WSASend(io->s, bufs, (DWORD)n, &done, 0, &op->ov, NULL);
+    DWORD e = rc == 0 ? 0 : (DWORD)WSAGetLastError();
+    if (rc != 0 && e == WSA_IO_PENDING) return AX_PENDING;
+    if (rc == 0 && !io->skip_on_success) return AX_PENDING; /* the packet brings it */
+    /* Finished at once, no packet. */
+    ax__spin_lock(&io->lock);
+    op->state = AX__OP_IDLE;
+    io->inflight--;
+    ax__spin_unlock(&io->lock);
+    *res = rc == 0 ? (ssize_t)done : ax__win_error(e);
+    return AX_READY;
+}
+
+ax_poll ax__io_poll_read(ax__io *io, void *buf, size_t len, ax_context *cx, ssize_t *res) {
+    if (len > 0x7fffffffu) len = 0x7fffffffu;
+    WSABUF b = {(ULONG)len, buf};
+    return ax__xfer(io, AX__DIR_READ, &b, 1, cx, res);
+}
+
+ax_poll ax__io_poll_write(ax__io *io, const void *buf, size_t len, ax_context *cx, ssize_t *res) {
+    if (len > 0x7fffffffu) len = 0x7fffffffu;
+    WSABUF b = {(ULONG)len, (char *)buf};
+    return ax__xfer(io, AX__DIR_WRITE, &b, 1, cx, res);
+}
+
+ax_poll ax__io_poll_readv(ax__io *io, const struct iovec *iov, int n, ax_context *cx,
+                          ssize_t *res) {
+    WSABUF b[AX__MAX_WSABUF];
+    int err = ax__to_wsabuf(b, iov, n);
+    if (err) {
+        *res = err;
+        return AX_READY;
+    }
+    return ax__xfer(io, AX__DIR_READ, b, n, cx, res);
+}
+
+ax_poll ax__io_poll_writev(ax__io *io, const struct iovec *iov, int n, ax_context *cx,
+                           ssize_t *res) {
+    WSABUF b[AX__MAX_WSABUF];
+    int err = ax__to_wsabuf(b, iov, n);
+    if (err) {
+        *res = err;
+        return AX_READY;
+    }
+    return ax__xfer(io, AX__DIR_WRITE, b, n, cx, res);
+}
+
+/* Readiness-driven retry of a nonblocking call. Reading waits on the
+ * zero-byte receive. Writing has no readiness event on a completion port:
+ * a send that would block is retried after the writes in flight finish, or
+ * at the next poll. */
+ax_poll ax__io_poll_op(ax__io *io, int dir, ax_context *cx, ax__io_op_fn op, void *arg,
+                       ssize_t *res) {
+    for (;;) {
+        uint32_t tick = atomic_load_explicit(&io->ready, memory_order_acquire) >> 8;
+        ssize_t n = op((ax__fd)io->s, arg);
+        if (n >= 0) {
+            *res = n;
+            return AX_READY;
+        }
+        int e = WSAGetLastError();
+        if (e != WSAEWOULDBLOCK) {
+            *res = ax__win_error((DWORD)e);
+            return AX_READY;
+        }
+        if (dir == AX__DIR_WRITE) {
+            ax_waker_wake_by_ref(cx->waker);
+            return AX_PENDING;
+        }
+        ax__io_clear_ready(io, dir, tick);
+        if (ax__io_poll_ready(io, dir, cx, NULL) == AX_PENDING) return AX_PENDING;
+    }
+}

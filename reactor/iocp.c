@@ -47,7 +47,7 @@
 #define AX__IO_CHUNK      256
 #define AX__IO_MAX_CHUNKS 4096
 #define AX__EVENTS_BATCH  256
-#define AX__NOTIFY_KEY    ((ULONG_PTR)~(ULONG_PTR)0)
+#define AX__NOTIFY_KEY    ((ULONG_PTR) ~(ULONG_PTR)0)
 #define AX__MAX_WSABUF    64
 
 enum { AX__READY_READ = 1u, AX__READY_WRITE = 2u };
@@ -77,7 +77,7 @@ struct ax__io {
     _Atomic uint32_t ready; /* as on epoll: bits low, event counter above */
     uint8_t skip_on_success;
     uint8_t is_dgram;
-    uint8_t zombie;   /* deregistered; released when `inflight` drops to 0 */
+    uint8_t zombie;    /* deregistered; released when `inflight` drops to 0 */
     unsigned inflight; /* packets the port still owes this slot */
     ax_waker waker[2];
     struct ax__op op[2];
@@ -98,59 +98,86 @@ struct ax__reactor {
 /* Windows socket and system errors onto the AX_E* codes Linux gives. */
 static int ax__win_error(DWORD e) {
     switch (e) {
-    case 0: return 0;
-    case WSAEWOULDBLOCK: return AX_EAGAIN;
-    case WSAEINTR: return AX_EINTR;
+    case 0:
+        return 0;
+    case WSAEWOULDBLOCK:
+        return AX_EAGAIN;
+    case WSAEINTR:
+        return AX_EINTR;
     case WSAEBADF:
     case WSAENOTSOCK:
-    case ERROR_INVALID_HANDLE: return AX_EBADF;
+    case ERROR_INVALID_HANDLE:
+        return AX_EBADF;
     case WSAEACCES:
-    case ERROR_ACCESS_DENIED: return AX_EACCES;
-    case WSAEFAULT: return AX_EFAULT;
+    case ERROR_ACCESS_DENIED:
+        return AX_EACCES;
+    case WSAEFAULT:
+        return AX_EFAULT;
     case WSAEINVAL:
-    case ERROR_INVALID_PARAMETER: return AX_EINVAL;
-    case WSAEMFILE: return AX_EMFILE;
+    case ERROR_INVALID_PARAMETER:
+        return AX_EINVAL;
+    case WSAEMFILE:
+        return AX_EMFILE;
     case WSAEINPROGRESS:
-    case WSA_IO_PENDING: return AX_EINPROGRESS;
-    case WSAEALREADY: return AX_EALREADY;
+    case WSA_IO_PENDING:
+        return AX_EINPROGRESS;
+    case WSAEALREADY:
+        return AX_EALREADY;
     case WSAEDESTADDRREQ:
     case WSAENOTCONN:
-    case ERROR_CONNECTION_INVALID: return AX_ENOTCONN;
+    case ERROR_CONNECTION_INVALID:
+        return AX_ENOTCONN;
     case WSAEMSGSIZE:
-    case ERROR_MORE_DATA: return AX_EMSGSIZE;
+    case ERROR_MORE_DATA:
+        return AX_EMSGSIZE;
     case WSAEAFNOSUPPORT:
-    case WSAEPFNOSUPPORT: return AX_EAFNOSUPPORT;
+    case WSAEPFNOSUPPORT:
+        return AX_EAFNOSUPPORT;
     case WSAEOPNOTSUPP:
     case WSAEPROTONOSUPPORT:
     case WSAESOCKTNOSUPPORT:
-    case ERROR_NOT_SUPPORTED: return AX_ENOTSUP;
-    case WSAEADDRINUSE: return AX_EADDRINUSE;
-    case WSAEADDRNOTAVAIL: return AX_EADDRNOTAVAIL;
+    case ERROR_NOT_SUPPORTED:
+        return AX_ENOTSUP;
+    case WSAEADDRINUSE:
+        return AX_EADDRINUSE;
+    case WSAEADDRNOTAVAIL:
+        return AX_EADDRNOTAVAIL;
     case WSAENETDOWN:
     case WSAENETUNREACH:
-    case ERROR_NETWORK_UNREACHABLE: return AX_ENETUNREACH;
+    case ERROR_NETWORK_UNREACHABLE:
+        return AX_ENETUNREACH;
     case WSAENETRESET:
     case WSAECONNRESET:
     case ERROR_NETNAME_DELETED:
-    case ERROR_CONNECTION_ABORTED: return AX_ECONNRESET;
-    case WSAECONNABORTED: return AX_ECONNABORTED;
+    case ERROR_CONNECTION_ABORTED:
+        return AX_ECONNRESET;
+    case WSAECONNABORTED:
+        return AX_ECONNABORTED;
     case WSAENOBUFS:
     case ERROR_NOT_ENOUGH_MEMORY:
-    case ERROR_OUTOFMEMORY: return AX_ENOBUFS;
-    case WSAEISCONN: return AX_EISCONN;
+    case ERROR_OUTOFMEMORY:
+        return AX_ENOBUFS;
+    case WSAEISCONN:
+        return AX_EISCONN;
     case WSAESHUTDOWN:
-    case ERROR_BROKEN_PIPE: return AX_EPIPE;
+    case ERROR_BROKEN_PIPE:
+        return AX_EPIPE;
     case WSAETIMEDOUT:
-    case ERROR_SEM_TIMEOUT: return AX_ETIMEDOUT;
+    case ERROR_SEM_TIMEOUT:
+        return AX_ETIMEDOUT;
     case WSAECONNREFUSED:
-    case ERROR_CONNECTION_REFUSED: return AX_ECONNREFUSED;
+    case ERROR_CONNECTION_REFUSED:
+        return AX_ECONNREFUSED;
     case WSAEHOSTDOWN:
     case WSAEHOSTUNREACH:
-    case ERROR_HOST_UNREACHABLE: return AX_EHOSTUNREACH;
-    case WSAENAMETOOLONG: return AX_ENAMETOOLONG;
+    case ERROR_HOST_UNREACHABLE:
+        return AX_EHOSTUNREACH;
+    case WSAENAMETOOLONG:
+        return AX_ENAMETOOLONG;
     case ERROR_OPERATION_ABORTED: /* = WSA_OPERATION_ABORTED */
         return AX_ECANCELED;
-    default: return AX_EIO;
+    default:
+        return AX_EIO;
     }
 }
 
@@ -257,8 +284,9 @@ int ax__io_register(ax__reactor *r, ax__fd fd, ax__io **out) {
         return e == ERROR_INVALID_PARAMETER ? AX_EEXIST : ax__win_error(e);
     }
     int skip = ax__can_skip_port(s);
-    if (skip && !SetFileCompletionNotificationModes((HANDLE)s, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS |
-                                                                   FILE_SKIP_SET_EVENT_ON_HANDLE))
+    if (skip &&
+        !SetFileCompletionNotificationModes((HANDLE)s, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS |
+                                                           FILE_SKIP_SET_EVENT_ON_HANDLE))
         skip = 0;
     ax__spin_lock(&io->lock);
     io->s = s;

@@ -123,7 +123,7 @@ TEST_LINK   :=
 RUNNER_OBJ  := $(BUILD)/obj/test/runner/runner.o
 endif
 
-.PHONY: all lib test check check-asan check-tsan check-aarch64 check-windows deps-windows bench run fuzz deps \
+.PHONY: all lib test check check-asan check-tsan check-aarch64 check-windows bench run fuzz deps \
         install clean examples format lint tests-build
 all: lib
 
@@ -207,14 +207,11 @@ check-aarch64: deps
 # on Windows skip themselves with the reason (test/win_skip.h lists them).
 WINE       ?= wine
 WINEPREFIX_DIR := $(abspath build/windows/wineprefix)
-check-windows: deps-windows
+check-windows: deps
 	@mkdir -p $(WINEPREFIX_DIR)
 	$(MAKE) --no-print-directory CROSS=x86_64-w64-mingw32 BUILD=build/windows tests-build
 	WINEPREFIX=$(WINEPREFIX_DIR) WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" \
 	  $(WINE) build/windows/test/axon_tests.exe $(TEST_ARGS)
-
-deps-windows:
-	@bash .ci/deps.sh mingw-w64 wine wine64
 
 bench: deps lib
 	$(MAKE) --no-print-directory $(BENCH_BIN) examples

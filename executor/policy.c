@@ -225,7 +225,8 @@ static const ax__root *ax__deepest(const ax_policy *p, unsigned bit, const char 
     return best;
 }
 
-__attribute__((unused)) static int ax__add_spelling(ax_policy *p, const char *spelling, unsigned access, size_t dir) {
+__attribute__((unused)) static int ax__add_spelling(ax_policy *p, const char *spelling,
+                                                    unsigned access, size_t dir) {
     for (size_t i = 0; i < p->nroots; i++) {
         if (p->roots[i].dir == dir && strcmp(p->roots[i].path, spelling) == 0) {
             p->roots[i].access |= access;

@@ -61,12 +61,21 @@ enum {
     AX__OP_ORPHAN    /* cancelled and finished; its packet is still queued */
 };
 
+/* What an AX__OP_XFER / AX__OP_DONE operation is. */
+enum { AX__KIND_RW = 0, AX__KIND_ACCEPT, AX__KIND_CONNECT };
+
+/* AcceptEx writes both addresses, each with 16 bytes of its own. */
+#define AX__ACCEPT_ADDR (sizeof(SOCKADDR_STORAGE) + 16)
+
 struct ax__op {
     OVERLAPPED ov; /* first: the packet's OVERLAPPED* is the op */
     ax__io *io;
     uint8_t dir;
     uint8_t state;
+    uint8_t kind;
     ssize_t result; /* AX__OP_DONE: bytes or AX_E* */
+    size_t want;    /* AX__KIND_RW: bytes asked for */
+    uint32_t tick;  /* readiness counter when the transfer was issued */
 };
 
 struct ax__io {
@@ -82,6 +91,10 @@ struct ax__io {
     ax_waker waker[2];
     struct ax__op op[2];
     ax__io *next_free;
+    /* A pending AcceptEx (op[AX__DIR_READ], AX__KIND_ACCEPT): the socket it
+     * accepts into and the buffer it writes the two addresses to. */
+    SOCKET acc;
+    char acc_addrs[2 * AX__ACCEPT_ADDR];
 };
 
 struct ax__reactor {
@@ -96,7 +109,7 @@ struct ax__reactor {
 /* ---- errors ---------------------------------------------------------------- */
 
 /* Windows socket and system errors onto the AX_E* codes Linux gives. */
-static int ax__win_error(DWORD e) {
+int ax__win_error(unsigned long e) {
     switch (e) {
     case 0:
         return 0;
@@ -237,6 +250,7 @@ static ax__io *ax__io_alloc(ax__reactor *r) {
             ax__io *io = &chunk[i];
             io->index = c * AX__IO_CHUNK + i;
             io->s = INVALID_SOCKET;
+            io->acc = INVALID_SOCKET;
             for (int d = 0; d < 2; d++) {
                 io->op[d].io = io;
                 io->op[d].dir = (uint8_t)d;
@@ -305,14 +319,12 @@ int ax__io_register(ax__reactor *r, ax__fd fd, ax__io **out) {
 
 /* Cancels the operation of op (if one is in flight) and waits until the
  * kernel has finished it, so its buffers are free. The caller holds no
- * lock. Returns whether a packet will still be queued for it. */
-static int ax__op_cancel_wait(ax__io *io, struct ax__op *op) {
-    DWORD n;
-    if (!CancelIoEx((HANDLE)io->s, &op->ov) && GetLastError() == ERROR_NOT_FOUND) {
-        /* Already finished: its packet is queued or was dequeued. */
-    }
-    GetOverlappedResult((HANDLE)io->s, &op->ov, &n, TRUE);
-    return 1;
+ * lock. Waiting is a look at the OVERLAPPED's status, not
+ * GetOverlappedResult: with FILE_SKIP_SET_EVENT_ON_HANDLE the socket handle
+ * is never signalled, and a cancelled operation finishes promptly. */
+static void ax__op_cancel_wait(ax__io *io, struct ax__op *op) {
+    CancelIoEx((HANDLE)io->s, &op->ov); /* ERROR_NOT_FOUND: finished already */
+    while (!HasOverlappedIoCompleted(&op->ov)) SwitchToThread();
 }
 
 void ax__io_deregister(ax__reactor *r, ax__io *io, int fd_closed) {
@@ -330,6 +342,12 @@ void ax__io_deregister(ax__reactor *r, ax__io *io, int fd_closed) {
      * its handle is not possible any more, and not needed. */
     for (int d = 0; d < 2; d++)
         if (busy[d] && !fd_closed) ax__op_cancel_wait(io, &io->op[d]);
+    ax__spin_lock(&io->lock);
+    SOCKET acc = io->acc;
+    io->acc = INVALID_SOCKET;
+    io->op[0].kind = io->op[1].kind = AX__KIND_RW;
+    ax__spin_unlock(&io->lock);
+    if (acc != INVALID_SOCKET) closesocket(acc); /* an accept nobody took */
     ax__spin_lock(&io->lock);
     io->s = INVALID_SOCKET;
     int release = io->inflight == 0;
@@ -432,9 +450,14 @@ void ax__io_drop_waker(ax__io *io, int dir) {
     io->waker[dir].vtable = NULL;
     struct ax__op *op = &io->op[dir];
     int cancel = op->state == AX__OP_XFER;
-    if (op->state == AX__OP_DONE) op->state = AX__OP_IDLE; /* result nobody collects */
+    SOCKET acc = INVALID_SOCKET;
+    if (op->state == AX__OP_DONE) { /* a result nobody collects */
+        op->state = AX__OP_IDLE;
+        if (op->kind == AX__KIND_ACCEPT) acc = io->acc, io->acc = INVALID_SOCKET;
+    }
     ax__spin_unlock(&io->lock);
     ax_waker_drop(&w);
+    if (acc != INVALID_SOCKET) closesocket(acc);
     if (!cancel) return;
     /* The transfer's buffers belong to the caller again only once the
      * kernel is done with them. */
@@ -444,7 +467,9 @@ void ax__io_drop_waker(ax__io *io, int dir) {
         op->state = AX__OP_ORPHAN; /* packet still queued */
     else if (op->state == AX__OP_DONE)
         op->state = AX__OP_IDLE; /* the poller already took it */
+    if (op->kind == AX__KIND_ACCEPT) acc = io->acc, io->acc = INVALID_SOCKET;
     ax__spin_unlock(&io->lock);
+    if (acc != INVALID_SOCKET) closesocket(acc);
 }
 
 /* ---- the poller -------------------------------------------------------------- */
@@ -535,6 +560,14 @@ static int ax__to_wsabuf(WSABUF *out, const struct iovec *iov, int n) {
 
 /* One transfer in direction dir over bufs: collects a finished one, or
  * issues a new one when the slot is free, or waits. */
+/* As on epoll: a read that returned fewer bytes than asked for (but some)
+ * drained the socket, so read readiness is forgotten, unless a readiness
+ * completion came after the transfer was issued. */
+static void ax__after_read(ax__io *io, const struct ax__op *op, ssize_t got) {
+    if (op->dir == AX__DIR_READ && got > 0 && (size_t)got < op->want)
+        ax__io_clear_ready(io, AX__DIR_READ, op->tick);
+}
+
 static ax_poll ax__xfer(ax__io *io, int dir, WSABUF *bufs, int n, ax_context *cx, ssize_t *res) {
     struct ax__op *op = &io->op[dir];
     ax__spin_lock(&io->lock);
@@ -542,6 +575,7 @@ static ax_poll ax__xfer(ax__io *io, int dir, WSABUF *bufs, int n, ax_context *cx
         op->state = AX__OP_IDLE;
         *res = op->result;
         ax__spin_unlock(&io->lock);
+        ax__after_read(io, op, *res);
         return AX_READY;
     }
     /* In flight (ours or a readiness receive), or an aborted one whose
@@ -554,6 +588,10 @@ static ax_poll ax__xfer(ax__io *io, int dir, WSABUF *bufs, int n, ax_context *cx
     }
     ax_waker old = ax__store_waker(io, dir, cx);
     op->state = AX__OP_XFER;
+    op->kind = AX__KIND_RW;
+    op->want = 0;
+    for (int i = 0; i < n; i++) op->want += bufs[i].len;
+    op->tick = atomic_load_explicit(&io->ready, memory_order_acquire) >> 8;
     io->inflight++;
     ax__spin_unlock(&io->lock);
     ax_waker_drop(&old);
@@ -571,6 +609,7 @@ static ax_poll ax__xfer(ax__io *io, int dir, WSABUF *bufs, int n, ax_context *cx
     io->inflight--;
     ax__spin_unlock(&io->lock);
     *res = rc == 0 ? (ssize_t)done : ax__win_error(e);
+    ax__after_read(io, op, *res);
     return AX_READY;
 }
 
@@ -633,4 +672,157 @@ ax_poll ax__io_poll_op(ax__io *io, int dir, ax_context *cx, ax__io_op_fn op, voi
         ax__io_clear_ready(io, dir, tick);
         if (ax__io_poll_ready(io, dir, cx, NULL) == AX_PENDING) return AX_PENDING;
     }
+}
+
+/* ---- accept and connect (net/ on Windows) --------------------------------------- */
+
+/* ConnectEx has no import library entry: it is asked of the provider. The
+ * pointer is the same for every socket of the Microsoft providers; it is
+ * cached once found (a racing first lookup stores the same value). */
+static LPFN_CONNECTEX ax__connectex(SOCKET s) {
+    static _Atomic(LPFN_CONNECTEX) cached;
+    LPFN_CONNECTEX fn = atomic_load_explicit(&cached, memory_order_acquire);
+    if (fn) return fn;
+    GUID guid = WSAID_CONNECTEX;
+    DWORD got = 0;
+    if (WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof guid, &fn, sizeof fn, &got,
+                 NULL, NULL) != 0)
+        return NULL;
+    atomic_store_explicit(&cached, fn, memory_order_release);
+    return fn;
+}
+
+/* Moves a transfer slot to XFER of the given kind, or reports it busy. */
+static int ax__op_claim(ax__io *io, int dir, int kind, ax_context *cx) {
+    struct ax__op *op = &io->op[dir];
+    ax__spin_lock(&io->lock);
+    if (op->state != AX__OP_IDLE) {
+        ax_waker old = cx ? ax__store_waker(io, dir, cx) : (ax_waker){0};
+        ax__spin_unlock(&io->lock);
+        ax_waker_drop(&old);
+        return 0;
+    }
+    ax_waker old = cx ? ax__store_waker(io, dir, cx) : (ax_waker){0};
+    op->state = AX__OP_XFER;
+    op->kind = (uint8_t)kind;
+    io->inflight++;
+    ax__spin_unlock(&io->lock);
+    ax_waker_drop(&old);
+    memset(&op->ov, 0, sizeof op->ov);
+    return 1;
+}
+
+/* An operation that finished when issued: without a packet (skip mode, or
+ * an error) the result is stored here; with one, the poller stores it. */
+static void ax__op_finished_now(ax__io *io, int dir, int ok, DWORD e) {
+    struct ax__op *op = &io->op[dir];
+    if (ok && !io->skip_on_success) return;
+    if (!ok && e == WSA_IO_PENDING) return;
+    ax__spin_lock(&io->lock);
+    op->state = AX__OP_DONE;
+    op->result = ok ? 0 : ax__win_error(e);
+    io->inflight--;
+    ax__spin_unlock(&io->lock);
+}
+
+ax_poll ax__io_poll_accept(ax__io *io, int family, ax_context *cx, ax__fd *out,
+                           struct sockaddr_storage *peer, int *peer_len, int *res) {
+    struct ax__op *op = &io->op[AX__DIR_READ];
+    for (;;) {
+        ax__spin_lock(&io->lock);
+        if (op->state == AX__OP_DONE && op->kind == AX__KIND_ACCEPT) {
+            op->state = AX__OP_IDLE;
+            SOCKET acc = io->acc;
+            io->acc = INVALID_SOCKET;
+            ssize_t r = op->result;
+            ax__spin_unlock(&io->lock);
+            if (r < 0) {
+                closesocket(acc);
+                /* A connection reset before it was taken is the peer's
+                 * business: accept the next one. */
+                if (r == AX_ECONNRESET || r == AX_ECONNABORTED) continue;
+                *res = (int)r;
+                return AX_READY;
+            }
+            SOCKET ls = io->s;
+            if (setsockopt(acc, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (const char *)&ls,
+                           sizeof ls) != 0) {
+                *res = ax__win_error((DWORD)WSAGetLastError());
+                closesocket(acc);
+                return AX_READY;
+            }
+            struct sockaddr *local = NULL, *remote = NULL;
+            int llen = 0, rlen = 0;
+            GetAcceptExSockaddrs(io->acc_addrs, 0, AX__ACCEPT_ADDR, AX__ACCEPT_ADDR, &local, &llen,
+                                 &remote, &rlen);
+            if (peer && peer_len) {
+                if (remote && rlen > 0 && (size_t)rlen <= sizeof(SOCKADDR_STORAGE)) {
+                    memcpy(peer, remote, (size_t)rlen);
+                    *peer_len = rlen;
+                } else {
+                    *peer_len = 0;
+                }
+            }
+            *out = (ax__fd)acc;
+            *res = 0;
+            return AX_READY;
+        }
+        ax__spin_unlock(&io->lock);
+        if (!ax__op_claim(io, AX__DIR_READ, AX__KIND_ACCEPT, cx)) return AX_PENDING;
+        SOCKET acc = WSASocketW(family, SOCK_STREAM, IPPROTO_TCP, NULL, 0,
+                                WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+        if (acc == INVALID_SOCKET) {
+            DWORD e = (DWORD)WSAGetLastError();
+            ax__spin_lock(&io->lock);
+            op->state = AX__OP_IDLE;
+            io->inflight--;
+            ax__spin_unlock(&io->lock);
+            *res = ax__win_error(e);
+            return AX_READY;
+        }
+        io->acc = acc;
+        DWORD got = 0;
+        BOOL ok =
+            AcceptEx(io->s, acc, io->acc_addrs, 0, AX__ACCEPT_ADDR, AX__ACCEPT_ADDR, &got, &op->ov);
+        ax__op_finished_now(io, AX__DIR_READ, ok, ok ? 0 : (DWORD)WSAGetLastError());
+        /* Finished at once: collect it on the next turn of the loop. */
+        ax__spin_lock(&io->lock);
+        int done = op->state == AX__OP_DONE;
+        ax__spin_unlock(&io->lock);
+        if (!done) return AX_PENDING;
+    }
+}
+
+int ax__io_connect_start(ax__io *io, const struct sockaddr *sa, int len) {
+    LPFN_CONNECTEX connectex = ax__connectex(io->s);
+    if (!connectex) return ax__win_error((DWORD)WSAGetLastError());
+    if (!ax__op_claim(io, AX__DIR_WRITE, AX__KIND_CONNECT, NULL)) return AX_EALREADY;
+    struct ax__op *op = &io->op[AX__DIR_WRITE];
+    BOOL ok = connectex(io->s, sa, len, NULL, 0, NULL, &op->ov);
+    ax__op_finished_now(io, AX__DIR_WRITE, ok, ok ? 0 : (DWORD)WSAGetLastError());
+    return 0;
+}
+
+ax_poll ax__io_poll_connect(ax__io *io, ax_context *cx, int *res) {
+    struct ax__op *op = &io->op[AX__DIR_WRITE];
+    ax__spin_lock(&io->lock);
+    if (op->state == AX__OP_DONE && op->kind == AX__KIND_CONNECT) {
+        op->state = AX__OP_IDLE;
+        op->kind = AX__KIND_RW;
+        int r = (int)op->result;
+        ax__spin_unlock(&io->lock);
+        if (r == 0 && setsockopt(io->s, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, NULL, 0) != 0)
+            r = ax__win_error((DWORD)WSAGetLastError());
+        *res = r;
+        return AX_READY;
+    }
+    if (op->state == AX__OP_IDLE) { /* nothing started */
+        ax__spin_unlock(&io->lock);
+        *res = AX_EINVAL;
+        return AX_READY;
+    }
+    ax_waker old = ax__store_waker(io, AX__DIR_WRITE, cx);
+    ax__spin_unlock(&io->lock);
+    ax_waker_drop(&old);
+    return AX_PENDING;
 }

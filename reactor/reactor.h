@@ -33,7 +33,7 @@
  * pass int descriptors on Unix keep doing so: the type is int there. */
 #ifdef _WIN32
 typedef uintptr_t ax__fd;
-#define AX__FD_NONE ((ax__fd)~(uintptr_t)0)
+#define AX__FD_NONE ((ax__fd) ~(uintptr_t)0)
 #else
 typedef int ax__fd;
 #define AX__FD_NONE (-1)
@@ -122,6 +122,35 @@ ax_poll ax__io_poll_writev(ax__io *io, const struct iovec *iov, int n, ax_contex
 typedef ssize_t (*ax__io_op_fn)(ax__fd fd, void *arg);
 ax_poll ax__io_poll_op(ax__io *io, int dir, ax_context *cx, ax__io_op_fn op, void *arg,
                        ssize_t *res);
+
+#ifdef _WIN32
+/* Windows only: what net/ needs beyond the calls above, since a completion
+ * port has no readiness for accept and connect.
+ *
+ * ax__win_error maps a Windows or Winsock error number (GetLastError,
+ * WSAGetLastError) onto the AX_E* code Linux would give. */
+int ax__win_error(unsigned long err);
+struct sockaddr;
+struct sockaddr_storage;
+/* Accepts on the listening socket of io with an overlapped AcceptEx (one at
+ * a time per listener). AX_READY with *res = 0, *out the new socket
+ * (overlapped, not inheritable, SO_UPDATE_ACCEPT_CONTEXT set, not yet
+ * registered; the caller owns it) and the peer's address in *peer /
+ * *peer_len; or *res = AX_E*. AX_PENDING with cx's waker stored. family
+ * is the listener's (AF_INET / AF_INET6). Dropping the waiter
+ * (ax__io_drop_waker, AX__DIR_READ) cancels the accept and closes the
+ * socket it had prepared. */
+ax_poll ax__io_poll_accept(ax__io *io, int family, ax_context *cx, ax__fd *out,
+                           struct sockaddr_storage *peer, int *peer_len, int *res);
+/* Starts an overlapped ConnectEx of io's socket (registered, and bound to
+ * a wildcard address of its family) to sa. Returns 0 (ax__io_poll_connect
+ * gives the outcome) or AX_E*. */
+int ax__io_connect_start(ax__io *io, const struct sockaddr *sa, int len);
+/* AX_READY with *res = 0 (connected; SO_UPDATE_CONNECT_CONTEXT set) or an
+ * AX_E* (AX_ECONNREFUSED, AX_ETIMEDOUT, ...); AX_PENDING meanwhile.
+ * Dropping the waiter (ax__io_drop_waker, AX__DIR_WRITE) cancels it. */
+ax_poll ax__io_poll_connect(ax__io *io, ax_context *cx, int *res);
+#endif
 
 #pragma GCC visibility pop
 

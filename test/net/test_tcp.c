@@ -1,9 +1,7 @@
 /* TCP over real loopback sockets, IPv4 and IPv6: transfers, errors,
  * deadlines, cancellation, backpressure, Happy Eyeballs and the policy. */
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
-#include <unistd.h>
 
 #include "test/net/net_util.h"
 
@@ -152,6 +150,7 @@ static void *reset(void *arg) {
 }
 
 Test(tcp, reset_by_peer) {
+    AX_WINE_SKIP(AX_WINE_NO_LINGER_RST);
     run_task(reset, NULL);
 }
 
@@ -194,7 +193,7 @@ Test(tcp, half_close) {
 
 /* A listener whose accept queue is full drops further SYNs, so a connect
  * to it hangs: the way to get a connect that never answers on loopback. */
-static ax_tcp_listener *blackhole(ax_family f, ax_addr *addr, int *fds, int nfds) {
+static ax_tcp_listener *blackhole(ax_family f, ax_addr *addr, raw_sock *fds, int nfds) {
     ax_tcp_listen_opts o;
     ax_tcp_listen_opts_init(&o);
     o.backlog = 1;
@@ -207,14 +206,14 @@ static ax_tcp_listener *blackhole(ax_family f, ax_addr *addr, int *fds, int nfds
     ax_addr_to_sockaddr(addr, &ss, &len);
     for (int i = 0; i < nfds; i++) {
         fds[i] = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        connect(fds[i], (struct sockaddr *)&ss, len);
+        connect(fds[i], (struct sockaddr *)&ss, (int)len);
     }
     ax_sleep(50); /* let the handshakes settle into the full queue */
     return l;
 }
 
 static void *connect_timeout(void *arg) {
-    int fds[4];
+    raw_sock fds[4];
     ax_addr a;
     ax_tcp_listener *l = blackhole(AX_INET, &a, fds, 4);
     ax_tcp *c;
@@ -223,12 +222,13 @@ static void *connect_timeout(void *arg) {
     uint64_t ms = (ax_now() - t0) / 1000000;
     cr_assert_eq(err, AX_ETIMEDOUT, "got %s", ax_err_name(err));
     cr_assert(ms >= 190 && ms < 2000, "took %llu ms", (unsigned long long)ms);
-    for (int i = 0; i < 4; i++) close(fds[i]);
+    for (int i = 0; i < 4; i++) raw_close(fds[i]);
     ax_tcp_listener_close(l);
     return NULL;
 }
 
 Test(tcp, connect_timeout) {
+    AX_WIN_SKIP(AX_WIN_NO_BACKLOG);
     run_task(connect_timeout, NULL);
 }
 
@@ -365,7 +365,9 @@ static void *peer_vanishes(void *arg) {
 }
 
 Test(tcp, peer_vanishing_mid_write_gives_epipe_not_sigpipe) {
+#ifdef SIGPIPE                /* Windows has none: nothing to make fatal */
     signal(SIGPIPE, SIG_DFL); /* make sure a SIGPIPE would be fatal */
+#endif
     run_task(peer_vanishes, NULL);
 }
 
@@ -408,7 +410,7 @@ Test(tcp, never_reading_client_keeps_sender_memory_bounded) {
 /* --- Happy Eyeballs ----------------------------------------------------------------- */
 
 static void *happy_eyeballs(void *arg) {
-    int fds[4];
+    raw_sock fds[4];
     ax_addr dead;
     ax_tcp_listener *hole = blackhole(AX_INET6, &dead, fds, 4);
     ax_addr live;
@@ -431,12 +433,13 @@ static void *happy_eyeballs(void *arg) {
     ax_addr refusing[2] = {live, loopback(AX_INET6, live.port)};
     err = ax_tcp_connect_addrs(refusing, 2, 0, ax_deadline_in_ms(2000), &c);
     cr_assert_eq(err, AX_ECONNREFUSED, "got %s", ax_err_name(err));
-    for (int i = 0; i < 4; i++) close(fds[i]);
+    for (int i = 0; i < 4; i++) raw_close(fds[i]);
     ax_tcp_listener_close(hole);
     return NULL;
 }
 
 Test(tcp, happy_eyeballs_skips_a_dead_ipv6_address) {
+    AX_WIN_SKIP(AX_WIN_NO_BACKLOG);
     run_task(happy_eyeballs, NULL);
 }
 
@@ -461,6 +464,15 @@ static void *options(void *arg) {
     o.reuse_port = true;
     ax_addr a = loopback(AX_INET, 0), b;
     ax_tcp_listener *l1, *l2;
+#ifdef _WIN32
+    cr_assert_eq(ax_tcp_listen(&a, &o, &l1), AX_ENOTSUP, "Windows has no SO_REUSEPORT");
+    o.reuse_port = false;
+    cr_assert_eq(ax_tcp_listen(&a, &o, &l1), 0);
+    ax_tcp_listener_addr(l1, &b);
+    cr_assert_eq(ax_tcp_listen(&b, &o, &l2), AX_EADDRINUSE);
+    ax_tcp_listener_close(l1);
+    return NULL;
+#endif
     cr_assert_eq(ax_tcp_listen(&a, &o, &l1), 0);
     ax_tcp_listener_addr(l1, &b);
     cr_assert_eq(ax_tcp_listen(&b, &o, &l2), 0);
@@ -615,6 +627,7 @@ static void *read_exact_task(void *arg) {
     return NULL;
 }
 
+#ifndef _WIN32
 static void *sendfile_task(void *arg) {
     ax_tcp *server;
     ax_tcp *c = connect_pair(AX_INET, &server);
@@ -647,14 +660,19 @@ static void *sendfile_task(void *arg) {
     ax_tcp_close(c);
     return NULL;
 }
+#endif
 
 Test(tcp, sendfile_from_a_file) {
+    AX_WIN_SKIP(AX_WIN_NO_SENDFILE);
+#ifndef _WIN32
     run_task(sendfile_task, NULL);
+#endif
 }
 
 /* A name whose hosts entry lists a blackholed ::1 first and a live
  * 127.0.0.1 second, on the same port: the IPv4 attempt starts 250 ms in
  * and wins. */
+#ifndef _WIN32
 static void *happy_eyeballs_by_name(void *arg) {
     ax_addr live;
     ax_tcp_listener *l = listen_loopback(AX_INET, &live);
@@ -671,7 +689,7 @@ static void *happy_eyeballs_by_name(void *arg) {
     int fds[4];
     for (int i = 0; i < 4; i++) {
         fds[i] = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        connect(fds[i], (struct sockaddr *)&ss, len);
+        connect(fds[i], (struct sockaddr *)&ss, (int)len);
     }
     ax_sleep(50);
 
@@ -716,14 +734,18 @@ static void *happy_eyeballs_by_name(void *arg) {
     ax_tcp_close(c);
     ax_runtime_set_policy(rt, NULL);
     ax_runtime_set_resolver(rt, NULL);
-    for (int i = 0; i < 4; i++) close(fds[i]);
+    for (int i = 0; i < 4; i++) raw_close(fds[i]);
     ax_tcp_listener_close(hole);
     ax_tcp_listener_close(l);
     return NULL;
 }
+#endif
 
 Test(tcp, happy_eyeballs_by_host_name_under_350ms) {
+    AX_WIN_SKIP(AX_WIN_NO_BACKLOG);
+#ifndef _WIN32
     run_task(happy_eyeballs_by_name, NULL);
+#endif
 }
 
 /* An iovec chain of 300 slices of one buffer (more than one writev takes)

@@ -85,23 +85,16 @@ ifeq ($(TARGET_OS),windows)
 #                                (Windows resolves through getaddrinfo)
 #   test/examples/*              runs the examples as child processes with fork
 #   test/fs/*                    fs/ is not part of the Windows build
-#   test/executor/test_blocking.c   gettid via sys/syscall.h, fork
 #   test/executor/test_buf.c     socketpair, writev on descriptors, mmap'd files
-#   test/executor/test_cancel.c  POSIX signals (sigset_t, kill)
-#   test/executor/test_embed.c   poll(2) on the reactor descriptor
 #   test/executor/test_fiber.c   fork-based overflow children, mmap
 #                                (test_fiber_win.c: the Windows overflow test)
-#   test/executor/test_migration.c  gettid via sys/syscall.h
 #   test/executor/test_policy.c  file roots (O_PATH descriptors, openat2)
-#   test/executor/test_runtime.c fork + waitpid, POSIX signals
-#   test/executor/test_task.c    pipe(2) descriptors with ax_wait_readable
+# Single tests that cannot run there skip themselves with a reason from
+# test/win_skip.h, which the runner prints.
 WIN_TEST_SKIP := test/reactor/test_epoll.c test/net/test_unix.c test/net/test_dns.c \
                  test/fs/% test/examples/% \
-                 test/executor/test_blocking.c test/executor/test_buf.c \
-                 test/executor/test_cancel.c test/executor/test_embed.c \
-                 test/executor/test_fiber.c test/executor/test_migration.c \
-                 test/executor/test_policy.c test/executor/test_runtime.c \
-                 test/executor/test_task.c
+                 test/executor/test_buf.c test/executor/test_fiber.c \
+                 test/executor/test_policy.c
 TEST_SRC  := $(filter-out $(WIN_TEST_SKIP),$(TEST_SRC))
 else
 TEST_SRC  := $(filter-out %_win.c test/reactor/test_iocp.c,$(TEST_SRC))

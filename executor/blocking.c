@@ -29,6 +29,11 @@
 #include "executor/internal.h"
 
 #include <errno.h>
+#ifdef _WIN32
+#include <windows.h>
+/* Windows 10 1607+; older mingw-w64 headers do not declare it. */
+HRESULT WINAPI SetThreadDescription(HANDLE thread, PCWSTR description);
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,10 +89,25 @@ static int ax__cond_init_mono(pthread_cond_t *c) {
     return e;
 }
 
+#ifdef _WIN32
+/* winpthreads' timed waits read the deadline on the realtime clock,
+ * whatever the condattr says: the monotonic deadline is moved there. */
+static struct timespec ax__timespec(ax_instant t) {
+    ax_instant now = ax_now();
+    uint64_t left = t > now ? t - now : 0;
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    uint64_t ns = (uint64_t)rt.tv_nsec + left % 1000000000u;
+    struct timespec ts = {rt.tv_sec + (time_t)(left / 1000000000u + ns / 1000000000u),
+                          (long)(ns % 1000000000u)};
+    return ts;
+}
+#else
 static struct timespec ax__timespec(ax_instant t) {
     struct timespec ts = {(time_t)(t / 1000000000u), (long)(t % 1000000000u)};
     return ts;
 }
+#endif
 
 int ax__blocking_new(struct ax__blocking **out, unsigned max_threads, unsigned idle_ms) {
     struct ax__blocking *b = calloc(1, sizeof(*b));
@@ -240,7 +260,11 @@ static bool ax__wait_for_work(struct ax__blocking *b) {
 
 static void *ax__blocking_thread(void *arg) {
     struct ax__blocking *b = arg;
-#ifdef __GLIBC__
+#ifdef _WIN32
+    /* What debuggers and tools show (winpthreads keeps no name for a
+     * detached thread). */
+    SetThreadDescription(GetCurrentThread(), L"axon-blocking");
+#elif defined(__GLIBC__)
     pthread_setname_np(pthread_self(), "axon-blocking");
 #endif
     pthread_mutex_lock(&b->lock);

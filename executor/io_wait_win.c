@@ -4,17 +4,23 @@
  * association of a socket with a port lasts until the socket is closed, and
  * an embedder's descriptor may belong to another port already. So waiting
  * for readiness of a descriptor the caller owns is not offered there; both
- * calls return AX_ENOTSUP (sockets opened through net/ wait internally). */
+ * calls return AX_ENOTSUP (sockets opened through net/ wait internally),
+ * after the AX_ENOTASK and AX_EBADF checks every OS makes. */
 #include "executor/internal.h"
 
-int ax_wait_readable(int fd, ax_instant deadline) {
-    (void)fd;
-    (void)deadline;
+/* The argument checks Linux makes come first, so the errors agree. */
+static int ax__wait_fd(int fd) {
+    if (!ax__task_current()) return AX_ENOTASK;
+    if (fd < 0) return AX_EBADF;
     return AX_ENOTSUP;
 }
 
-int ax_wait_writable(int fd, ax_instant deadline) {
-    (void)fd;
+int ax_wait_readable(int fd, ax_instant deadline) {
     (void)deadline;
-    return AX_ENOTSUP;
+    return ax__wait_fd(fd);
+}
+
+int ax_wait_writable(int fd, ax_instant deadline) {
+    (void)deadline;
+    return ax__wait_fd(fd);
 }

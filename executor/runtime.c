@@ -72,9 +72,11 @@ static int ax__workers_from_env(unsigned *out) {
  * vm.max_map_count caps them per process. */
 static size_t ax__max_live_stacks(void) {
 #ifdef _WIN32
-    /* No mapping count limit on Windows; the address space and the commit
-     * limit bound stacks instead. Same cap as a default Linux. */
-    return (65530 - AX__MAP_RESERVE) / 2;
+    /* Windows itself has no mapping count, but each stack is three regions
+     * (reserved page, guard pages, usable part, see stack_win.c), and wine
+     * backs each with a host mapping that vm.max_map_count (65,530 by
+     * default) bounds; a fourth is left for the process's own use. */
+    return (65530 - AX__MAP_RESERVE) / 4;
 #else
     size_t max_maps = 65530;
     FILE *f = fopen("/proc/sys/vm/max_map_count", "re");

@@ -16,7 +16,10 @@
     "Windows answers a SYN to a full accept queue with a reset, so no loopback connect hangs"
 #define AX_WIN_NO_REUSEPORT "SO_REUSEPORT does not exist on Windows (AX_ENOTSUP is tested instead)"
 #define AX_WIN_NO_IFNAME    "interface names (if_nametoindex on lo) and Linux multicast defaults"
-#define AX_WIN_NO_SENDFILE  "sendfile is not offered on Windows yet (AX_ENOTSUP)"
+#define AX_WIN_NO_FDWAIT                                                                           \
+    "ax_wait_readable/ax_wait_writable and ax_runtime_fd are AX_ENOTSUP on Windows (a "            \
+    "completion port cannot take a caller's descriptor for one wait, nor be polled)"
+#define AX_WIN_NO_SENDFILE "sendfile is not offered on Windows yet (AX_ENOTSUP)"
 
 /* Wine (where make check-windows runs) differs from Windows here; these
  * skip only when ntdll is wine's (it exports wine_get_version). */

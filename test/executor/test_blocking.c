@@ -5,6 +5,8 @@
  * memory), and shutdown with jobs running and queued. */
 #include <criterion/criterion.h>
 
+#include "test/os_compat.h"
+
 #include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
@@ -12,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,6 +68,22 @@ static ax__blocking_stats stats(ax_runtime *rt) {
     return s;
 }
 
+#ifdef _WIN32
+#include <tlhelp32.h>
+/* Windows: the threads of this process in a Toolhelp snapshot. */
+static int os_threads(void) {
+    HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
+    if (snap == INVALID_HANDLE_VALUE) return -1;
+    THREADENTRY32 te;
+    te.dwSize = sizeof te;
+    int n = 0;
+    DWORD me = GetCurrentProcessId();
+    for (BOOL ok = Thread32First(snap, &te); ok; ok = Thread32Next(snap, &te))
+        if (te.th32OwnerProcessID == me) n++;
+    CloseHandle(snap);
+    return n;
+}
+#else
 static int os_threads(void) {
     DIR *d = opendir("/proc/self/task");
     if (!d) return -1;
@@ -77,6 +94,7 @@ static int os_threads(void) {
     closedir(d);
     return n;
 }
+#endif
 
 /* ---- where jobs run ---------------------------------------------------------------------------
  */
@@ -89,18 +107,30 @@ typedef struct where {
 
 static void *record_thread(void *arg) {
     where *w = arg;
-    w->job_tid = (pid_t)syscall(SYS_gettid);
+    w->job_tid = (pid_t)ax_test_tid();
+#ifdef _WIN32
+    PWSTR desc = NULL;
+    if (SUCCEEDED(GetThreadDescription(GetCurrentThread(), &desc)) && desc) {
+        wcstombs(w->name, desc, sizeof w->name - 1);
+        LocalFree(desc);
+    }
+#else
     pthread_getname_np(pthread_self(), w->name, sizeof w->name);
+#endif
+#ifdef _WIN32
+    w->sigint_blocked = true; /* no signal masks on Windows: nothing to check */
+#else
     sigset_t cur;
     pthread_sigmask(SIG_SETMASK, NULL, &cur);
     w->sigint_blocked = sigismember(&cur, SIGINT) == 1;
+#endif
     return (char *)arg + 1;
 }
 
 static void *task_runs_job(void *arg) {
     where *w = arg; /* on the test thread's stack; our own copy is on ours */
     where mine = {0};
-    mine.task_tid = (pid_t)syscall(SYS_gettid);
+    mine.task_tid = (pid_t)ax_test_tid();
     void *res = NULL;
     cr_assert_eq(ax_spawn_blocking(record_thread, &mine, &res), 0);
     cr_assert_eq(res, (char *)&mine + 1);
@@ -114,7 +144,7 @@ Test(blocking, runs_on_a_pool_thread_and_returns_the_result) {
     cr_assert_eq(ax_run(rt, task_runs_job, &w, NULL), 0);
     cr_assert_neq(w.job_tid, 0);
     cr_assert_neq(w.job_tid, w.task_tid);
-    cr_assert_neq(w.job_tid, (pid_t)syscall(SYS_gettid));
+    cr_assert_neq(w.job_tid, (pid_t)ax_test_tid());
     cr_assert_str_eq(w.name, "axon-blocking");
     cr_assert(w.sigint_blocked, "pool threads block asynchronous signals");
     ax__blocking_stats s = stats(rt);
@@ -574,10 +604,9 @@ Test(blocking, shutdown_leaves_a_stuck_job_behind_after_the_deadline) {
 
     /* capture the report on stderr */
     fflush(stderr);
-    char path[] = "/tmp/axon-blocking-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    unlink(path);
+    FILE *tf = tmpfile(); /* deleted when closed, on every OS */
+    cr_assert_not_null(tf);
+    int fd = fileno(tf);
     int saved = dup(2);
     dup2(fd, 2);
     ax_instant t0 = ax_now();
@@ -587,8 +616,9 @@ Test(blocking, shutdown_leaves_a_stuck_job_behind_after_the_deadline) {
     dup2(saved, 2);
     close(saved);
     char text[256] = {0};
-    cr_assert_geq(pread(fd, text, sizeof text - 1, 0), 0);
-    close(fd);
+    cr_assert_eq(lseek(fd, 0, SEEK_SET), 0);
+    cr_assert_geq(read(fd, text, sizeof text - 1), 0);
+    fclose(tf);
     cr_assert(strstr(text, "axon: 1 blocking job still running at shutdown"), "%s", text);
     cr_assert_lt(took, 250000000ull, "shutdown returned at its deadline");
     cr_assert_eq(atomic_load(&g_runs), 0, "the job is still running");

@@ -5,10 +5,11 @@
  * never through errno, which belongs to the thread. */
 #include <criterion/criterion.h>
 
+#include "test/os_compat.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <stdatomic.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "axon.h"
@@ -17,7 +18,7 @@
 static atomic_int migrations;
 
 static long tid(void) {
-    return syscall(SYS_gettid);
+    return ax_test_tid();
 }
 
 /* Holds its worker thread for 5 ms without suspending. */

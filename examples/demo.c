@@ -49,9 +49,13 @@ static void *main_task(void *arg) {
     spawn_join_round();
     sleepers_round();
     sigset_t stop;
+#ifdef _WIN32
+    memset(&stop, 0, sizeof stop); /* no signals there: Ctrl-C ends the process */
+#else
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
+#endif
     if (seconds)
         printf("ticking for %ld s (Ctrl-C stops it sooner)\n", seconds);
     else
@@ -59,7 +63,7 @@ static void *main_task(void *arg) {
     ax_interval iv;
     ax_interval_init(&iv, 1000);
     for (long tick = 1; !seconds || tick <= seconds; tick++) {
-        int sig = ax_signal_wait(&stop, iv.next);
+        int sig = ax_signal_wait(&stop, iv.next); /* Windows: AX_ENOTSUP, at once */
         if (sig > 0) {
             printf("\ngot signal %d (%s), stopping\n", sig, sig == SIGINT ? "SIGINT" : "SIGTERM");
             return NULL;
@@ -79,12 +83,16 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s [--seconds N]\n", argv[0]);
         return 2;
     }
+    ax_runtime *rt;
+#ifdef _WIN32
+    int err = ax_runtime_new(&rt, NULL); /* no signal set on Windows */
+#else
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
-    ax_runtime *rt;
     int err = ax_runtime_new(&rt, &(ax_runtime_opts){.signals = &sigs});
+#endif
     if (err) {
         fprintf(stderr, "ax_runtime_new: %s\n", ax_strerror(err));
         return 1;

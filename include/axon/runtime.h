@@ -39,7 +39,7 @@ typedef struct ax_runtime_opts {
      * the mask) and read through a signalfd. Create the runtime before any
      * other thread, or block the same signals in every thread, or the kernel
      * may deliver them elsewhere. */
-    const sigset_t *signals;
+    const sigset_t *signals; /* Windows: must be NULL (else AX_ENOTSUP) */
     /* AX_RUNTIME_MULTI_THREAD (default): `workers` threads of its own.
      * AX_RUNTIME_CURRENT_THREAD: no threads; tasks run on the thread that
      * calls ax_run, ax_block_on or ax_run_once (see axon/embed.h). */

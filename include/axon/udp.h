@@ -41,7 +41,7 @@ typedef struct ax_udp ax_udp;
 
 typedef struct ax_udp_opts {
     bool reuse_addr; /* SO_REUSEADDR (off by default) */
-    bool reuse_port; /* SO_REUSEPORT */
+    bool reuse_port; /* SO_REUSEPORT (Windows: none, AX_ENOTSUP) */
     bool broadcast;  /* SO_BROADCAST */
     bool v6_only;    /* IPV6_V6ONLY for an IPv6 address */
 } ax_udp_opts;

@@ -1,5 +1,6 @@
 /* axon/unix.h - Unix domain sockets: stream listeners and connections,
  * socket pairs, datagram sockets, descriptor passing and peer credentials.
+ * On Windows every call returns AX_ENOTSUP (net/unix_win.c says why).
  *
  * A stream connection is a stream (axon/stream.h): ax_unix_stream() gives
  * the interface buffered readers, TLS and HTTP take, and the ax_unix_*

@@ -19,6 +19,12 @@
 #define AX_WIN_NO_FDWAIT                                                                           \
     "ax_wait_readable/ax_wait_writable and ax_runtime_fd are AX_ENOTSUP on Windows (a "            \
     "completion port cannot take a caller's descriptor for one wait, nor be polled)"
+#define AX_WIN_NO_PIPES                                                                            \
+    "Unix socketpairs and pipes: on Windows ax_iochain_write and the reactor take sockets only"
+#define AX_WIN_NO_MMAP                                                                             \
+    "memory-mapped file buffers (ax_buf_map_file/path) are AX_ENOTSUP on Windows (no fs/ there)"
+#define AX_WIN_NO_FSROOTS                                                                          \
+    "policy file roots are AX_ENOTSUP on Windows (O_PATH descriptors, openat2; no fs/ there)"
 #define AX_WIN_NO_SENDFILE "sendfile is not offered on Windows yet (AX_ENOTSUP)"
 
 /* Wine (where make check-windows runs) differs from Windows here; these

@@ -85,12 +85,10 @@ ifeq ($(TARGET_OS),windows)
 #                                (Windows resolves through getaddrinfo)
 #   test/examples/*              runs the examples as child processes with fork
 #   test/fs/*                    fs/ is not part of the Windows build
-#   test/executor/test_policy.c  file roots (O_PATH descriptors, openat2)
 # Single tests that cannot run there skip themselves with a reason from
 # test/win_skip.h, which the runner prints.
 WIN_TEST_SKIP := test/reactor/test_epoll.c test/net/test_unix.c test/net/test_dns.c \
-                 test/fs/% test/examples/% \
-                 test/executor/test_policy.c
+                 test/fs/% test/examples/%
 TEST_SRC  := $(filter-out $(WIN_TEST_SKIP),$(TEST_SRC))
 else
 TEST_SRC  := $(filter-out %_win.c test/reactor/test_iocp.c,$(TEST_SRC))

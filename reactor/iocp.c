@@ -338,10 +338,13 @@ void ax__io_deregister(ax__reactor *r, ax__io *io, int fd_closed) {
     ax__spin_unlock(&io->lock);
     ax_waker_drop(&w0);
     ax_waker_drop(&w1);
-    /* A closed socket's operations were aborted by the close; waiting on
-     * its handle is not possible any more, and not needed. */
+    /* Cancelled and waited for even when the caller says the socket is
+     * closed (net/ deregisters just before closesocket): the buffers of a
+     * transfer must be free when this returns. On a closed handle
+     * CancelIoEx fails and the close has already aborted the operation. */
+    (void)fd_closed;
     for (int d = 0; d < 2; d++)
-        if (busy[d] && !fd_closed) ax__op_cancel_wait(io, &io->op[d]);
+        if (busy[d]) ax__op_cancel_wait(io, &io->op[d]);
     ax__spin_lock(&io->lock);
     SOCKET acc = io->acc;
     io->acc = INVALID_SOCKET;
@@ -407,7 +410,7 @@ ax_poll ax__io_poll_ready(ax__io *io, int dir, ax_context *cx, uint32_t *tick) {
     uint32_t bit = ax__dir_bit(dir);
     uint32_t r = atomic_load_explicit(&io->ready, memory_order_acquire);
     if (tick) *tick = r >> 8;
-    if ((r & bit) && io->op[dir].state != AX__OP_XFER) return AX_READY;
+    if ((r & bit) && dir == AX__DIR_READ) return AX_READY; /* write: the slot, locked */
     ax__spin_lock(&io->lock);
     r = atomic_load_explicit(&io->ready, memory_order_acquire);
     if (tick) *tick = r >> 8;

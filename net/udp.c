@@ -148,18 +148,73 @@ static int ax__udp_send_prep(ax_udp *u, const ax_addr *to, struct sockaddr_stora
     return 0;
 }
 
+#ifdef _WIN32
+/* Windows: the task calls move the datagram with an overlapped WSASendTo /
+ * WSARecvFrom (the buffer is lent to the kernel; dropping the future, on a
+ * deadline or a cancel, cancels the operation and waits for it). The poll
+ * forms keep the readiness path, since their caller may walk away from a
+ * pending poll without telling anyone. */
+typedef struct ax__dgram_future {
+    ax_future base;
+    ax_udp *u;
+    int dir;
+    void *buf;
+    size_t len;
+    const struct sockaddr *to;
+    int tolen;
+    struct sockaddr_storage from;
+    int fromlen, truncated, done;
+} ax__dgram_future;
+
+static ax_poll ax__dgram_poll(ax_future *f, ax_context *cx) {
+    ax__dgram_future *d = (ax__dgram_future *)f;
+    if (d->done) return AX_READY;
+    ssize_t n;
+    ax_poll p = d->dir == AX__DIR_READ
+                    ? ax__io_poll_recvfrom(d->u->s.io, d->buf, d->len, &d->from, &d->fromlen,
+                                           &d->truncated, cx, &n)
+                    : ax__io_poll_sendto(d->u->s.io, d->buf, d->len, d->to, d->tolen, cx, &n);
+    if (p == AX_PENDING) return AX_PENDING;
+    d->done = 1;
+    d->base.result = n;
+    return AX_READY;
+}
+
+static void ax__dgram_drop(ax_future *f) {
+    ax__dgram_future *d = (ax__dgram_future *)f;
+    if (!d->done) ax__io_drop_waker(d->u->s.io, d->dir);
+}
+
+static const ax_future_vtable ax__dgram_vtable = {ax__dgram_poll, ax__dgram_drop};
+
+static ssize_t ax__dgram_send(ax_udp *u, const void *buf, size_t len, const struct sockaddr *to,
+                              int tolen, ax_instant deadline) {
+    ax__dgram_future f = {
+        {&ax__dgram_vtable, 0}, u, AX__DIR_WRITE, (void *)buf, len, to, tolen, {0}, 0, 0, 0};
+    return ax_await_until(&f.base, deadline);
+}
+#endif
+
 ssize_t ax_udp_send_to(ax_udp *u, const void *buf, size_t len, const ax_addr *to,
                        ax_instant deadline) {
     struct sockaddr_storage ss;
     struct ax__udp_send_arg a = {buf, len, NULL, 0};
     int err = ax__udp_send_prep(u, to, &ss, &a);
     if (err) return err;
+#ifdef _WIN32
+    return ax__dgram_send(u, buf, len, a.sa, (int)a.salen, deadline);
+#else
     return ax__sock_await_op(&u->s, AX__DIR_WRITE, ax__udp_send_op, &a, deadline);
+#endif
 }
 
 ssize_t ax_udp_send(ax_udp *u, const void *buf, size_t len, ax_instant deadline) {
+#ifdef _WIN32
+    ssize_t n = ax__dgram_send(u, buf, len, NULL, 0, deadline);
+#else
     struct ax__udp_send_arg a = {buf, len, NULL, 0};
     ssize_t n = ax__sock_await_op(&u->s, AX__DIR_WRITE, ax__udp_send_op, &a, deadline);
+#endif
 #ifdef _WIN32
     /* No peer: Windows says WSAENOTCONN / WSAEDESTADDRREQ (both map to
      * AX_ENOTCONN); wine says WSAEINVAL, so ask whether there is a peer. */
@@ -249,7 +304,17 @@ static ssize_t ax__udp_recv_done(ssize_t n, const struct ax__udp_recv_arg *a, ax
 ssize_t ax_udp_recv_from(ax_udp *u, void *buf, size_t len, ax_addr *from, unsigned *flags,
                          ax_instant deadline) {
     struct ax__udp_recv_arg a = {.iov = {buf, len}, .want_from = from != NULL};
+#ifdef _WIN32
+    ax__dgram_future f = {{&ax__dgram_vtable, 0}, u, AX__DIR_READ, buf, len, NULL, 0, {0}, 0, 0, 0};
+    ssize_t n = ax_await_until(&f.base, deadline);
+    if (n >= 0) {
+        memcpy(&a.ss, &f.from, sizeof a.ss);
+        a.salen = (socklen_t)f.fromlen;
+        a.msg_flags = f.truncated ? MSG_TRUNC : 0;
+    }
+#else
     ssize_t n = ax__sock_await_op(&u->s, AX__DIR_READ, ax__udp_recv_op, &a, deadline);
+#endif
     return ax__udp_recv_done(n, &a, from, flags);
 }
 

@@ -38,6 +38,7 @@
 #include "axon/error.h"
 
 #include <winsock2.h>
+#include <ws2tcpip.h>
 #include <mswsock.h>
 #include <windows.h>
 #include <stdatomic.h>
@@ -62,7 +63,7 @@ enum {
 };
 
 /* What an AX__OP_XFER / AX__OP_DONE operation is. */
-enum { AX__KIND_RW = 0, AX__KIND_ACCEPT, AX__KIND_CONNECT };
+enum { AX__KIND_RW = 0, AX__KIND_ACCEPT, AX__KIND_CONNECT, AX__KIND_RECVFROM, AX__KIND_SENDTO };
 
 /* AcceptEx writes both addresses, each with 16 bytes of its own. */
 #define AX__ACCEPT_ADDR (sizeof(SOCKADDR_STORAGE) + 16)
@@ -74,8 +75,13 @@ struct ax__op {
     uint8_t state;
     uint8_t kind;
     ssize_t result; /* AX__OP_DONE: bytes or AX_E* */
-    size_t want;    /* AX__KIND_RW: bytes asked for */
+    size_t want;    /* AX__KIND_RW, RECVFROM: bytes asked for */
     uint32_t tick;  /* readiness counter when the transfer was issued */
+    /* AX__KIND_RECVFROM / SENDTO: the peer's address, which the kernel
+     * reads or writes until the completion (so it lives here, not in the
+     * caller's frame), and its length. */
+    SOCKADDR_STORAGE addr;
+    INT addrlen;
 };
 
 struct ax__io {
@@ -828,4 +834,81 @@ ax_poll ax__io_poll_connect(ax__io *io, ax_context *cx, int *res) {
     ax__spin_unlock(&io->lock);
     ax_waker_drop(&old);
     return AX_PENDING;
+}
+
+/* ---- datagrams: WSARecvFrom / WSASendTo ------------------------------------------ */
+
+ax_poll ax__io_poll_recvfrom(ax__io *io, void *buf, size_t len, struct sockaddr_storage *from,
+                             int *fromlen, int *truncated, ax_context *cx, ssize_t *res) {
+    struct ax__op *op = &io->op[AX__DIR_READ];
+    ax__spin_lock(&io->lock);
+    int done = op->state == AX__OP_DONE && op->kind == AX__KIND_RECVFROM;
+    ax__spin_unlock(&io->lock);
+    if (!done) {
+        if (!ax__op_claim(io, AX__DIR_READ, AX__KIND_RECVFROM, cx)) return AX_PENDING;
+        if (len > 0x7fffffffu) len = 0x7fffffffu;
+        WSABUF b = {(ULONG)len, buf};
+        DWORD got = 0, flags = 0;
+        op->want = len;
+        op->addrlen = (INT)sizeof op->addr;
+        int rc = WSARecvFrom(io->s, &b, 1, &got, &flags, (struct sockaddr *)&op->addr, &op->addrlen,
+                             &op->ov, NULL);
+        DWORD e = rc == 0 ? 0 : (DWORD)WSAGetLastError();
+        if (rc != 0 && e == WSA_IO_PENDING) return AX_PENDING;
+        if (rc == 0 && !io->skip_on_success) return AX_PENDING; /* the packet brings it */
+        ax__spin_lock(&io->lock);
+        op->state = AX__OP_DONE;
+        op->result = rc == 0 ? (ssize_t)got : ax__win_error(e);
+        io->inflight--;
+        ax__spin_unlock(&io->lock);
+    }
+    ax__spin_lock(&io->lock);
+    op->state = AX__OP_IDLE;
+    op->kind = AX__KIND_RW;
+    ssize_t r = op->result;
+    ax__spin_unlock(&io->lock);
+    /* A datagram longer than the buffer filled it and lost the rest. */
+    *truncated = r == AX_EMSGSIZE;
+    if (*truncated) r = (ssize_t)op->want;
+    if (r >= 0 && from && fromlen) {
+        int n = op->addrlen > 0 && (size_t)op->addrlen <= sizeof *from ? op->addrlen : 0;
+        memcpy(from, &op->addr, (size_t)n);
+        *fromlen = n;
+    }
+    *res = r;
+    return AX_READY;
+}
+
+ax_poll ax__io_poll_sendto(ax__io *io, const void *buf, size_t len, const struct sockaddr *to,
+                           int tolen, ax_context *cx, ssize_t *res) {
+    struct ax__op *op = &io->op[AX__DIR_WRITE];
+    ax__spin_lock(&io->lock);
+    int done = op->state == AX__OP_DONE && op->kind == AX__KIND_SENDTO;
+    ax__spin_unlock(&io->lock);
+    if (!done) {
+        if (len > 0x7fffffffu || (to && (tolen <= 0 || (size_t)tolen > sizeof op->addr))) {
+            *res = len > 0x7fffffffu ? AX_EMSGSIZE : AX_EINVAL;
+            return AX_READY;
+        }
+        if (!ax__op_claim(io, AX__DIR_WRITE, AX__KIND_SENDTO, cx)) return AX_PENDING;
+        if (to) memcpy(&op->addr, to, (size_t)tolen);
+        WSABUF b = {(ULONG)len, (char *)buf};
+        DWORD sent = 0;
+        int rc = WSASendTo(io->s, &b, 1, &sent, 0, to ? (struct sockaddr *)&op->addr : NULL,
+                           to ? tolen : 0, &op->ov, NULL);
+        DWORD e = rc == 0 ? 0 : (DWORD)WSAGetLastError();
+        if (rc != 0 && e == WSA_IO_PENDING) return AX_PENDING;
+        if (rc == 0 && !io->skip_on_success) return AX_PENDING;
+        ax__spin_lock(&io->lock);
+        op->state = AX__OP_DONE;
+        op->result = rc == 0 ? (ssize_t)sent : ax__win_error(e);
+        io->inflight--;
+        ax__spin_unlock(&io->lock);
+    }
+    ax__spin_lock(&io->lock);
+    op->state = AX__OP_IDLE;
+    op->kind = AX__KIND_RW;
+    *res = op->result;
+    ax__spin_unlock(&io->lock);
+    return AX_READY;
 }

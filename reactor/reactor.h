@@ -150,6 +150,19 @@ int ax__io_connect_start(ax__io *io, const struct sockaddr *sa, int len);
  * AX_E* (AX_ECONNREFUSED, AX_ETIMEDOUT, ...); AX_PENDING meanwhile.
  * Dropping the waiter (ax__io_drop_waker, AX__DIR_WRITE) cancels it. */
 ax_poll ax__io_poll_connect(ax__io *io, ax_context *cx, int *res);
+/* One datagram with an overlapped WSARecvFrom into buf: AX_READY with
+ * *res = the bytes stored (at most len; *truncated = 1 when the datagram
+ * was longer and the rest is lost) and, if from is not NULL, the sender's
+ * address in *from / *fromlen; or *res = AX_E*. AX_PENDING meanwhile; buf
+ * belongs to the operation until AX_READY (poll again with the same
+ * arguments) or until ax__io_drop_waker (AX__DIR_READ) cancels it. */
+ax_poll ax__io_poll_recvfrom(ax__io *io, void *buf, size_t len, struct sockaddr_storage *from,
+                             int *fromlen, int *truncated, ax_context *cx, ssize_t *res);
+/* One datagram with an overlapped WSASendTo to `to` (NULL: the connected
+ * peer); the address is copied, buf belongs to the operation until
+ * AX_READY or the cancel, as above. */
+ax_poll ax__io_poll_sendto(ax__io *io, const void *buf, size_t len, const struct sockaddr *to,
+                           int tolen, ax_context *cx, ssize_t *res);
 #endif
 
 #pragma GCC visibility pop

@@ -77,7 +77,9 @@ ssize_t ax_udp_recv_from(ax_udp *u, void *buf, size_t len, ax_addr *from, unsign
                          ax_instant deadline);
 ssize_t ax_udp_recv(ax_udp *u, void *buf, size_t len, unsigned *flags, ax_instant deadline);
 
-/* Poll forms, for engines and futures. *res as the calls above. */
+/* Poll forms, for engines and futures. *res as the calls above. (On
+ * Windows the calls above lend buf to an overlapped WSARecvFrom/WSASendTo
+ * until they return; the poll forms never do: they wait for readiness.) */
 ax_poll ax_udp_poll_recv_from(ax_udp *u, ax_context *cx, void *buf, size_t len, ax_addr *from,
                               unsigned *flags, ssize_t *res);
 ax_poll ax_udp_poll_send_to(ax_udp *u, ax_context *cx, const void *buf, size_t len,

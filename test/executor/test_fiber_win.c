@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "axon.h"
 #include "axon/error.h"
 #include "executor/fiber.h"
 
@@ -116,6 +117,30 @@ Test(overflow_win, reports_task_and_dies, .timeout = 90) {
     cr_assert_not_null(got, "no report line in the child's output:\n%s", out);
     cr_assert_null(strstr(got + 1, "axon: stack overflow"), "reported twice:\n%s", out);
     /* Died of it, through the host's handler: the overflow's own code. */
+    cr_assert_eq(code, EXCEPTION_STACK_OVERFLOW, "exit code 0x%lx\n%s", (unsigned long)code, out);
+    free(out);
+}
+
+/* The same through the public API: a task of a runtime overflows. */
+static void *overflow_task(void *arg) {
+    (void)arg;
+    return (void *)(intptr_t)recurse(NULL, 0);
+}
+
+Test(overflow_win, child_runtime_task_overflows, .disabled = true) {
+    SetUnhandledExceptionFilter(host_filter);
+    ax_runtime *rt;
+    cr_assert_eq(ax_runtime_new(&rt, &(ax_runtime_opts){.workers = 1, .stack_size = 65536}), 0);
+    ax_run(rt, overflow_task, NULL, NULL);
+    cr_assert_fail("the overflowing task came back");
+}
+
+Test(overflow_win, runtime_task_overflow_is_reported_with_its_id, .timeout = 90) {
+    DWORD code = 0;
+    char *out = run_child("overflow_win::child_runtime_task_overflows", &code);
+    const char *line = strstr(out, "axon: stack overflow in task 1 (stack 0x");
+    cr_assert_not_null(line, "no report in the child's output:\n%s", out);
+    cr_assert_null(strstr(line + 1, "axon: stack overflow"), "reported twice:\n%s", out);
     cr_assert_eq(code, EXCEPTION_STACK_OVERFLOW, "exit code 0x%lx\n%s", (unsigned long)code, out);
     free(out);
 }

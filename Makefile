@@ -78,11 +78,12 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(FIBER_ASM:%.S=$(BUILD)/obj/%.o)
 TEST_SRC  := $(sort $(wildcard test/*/test_*.c))
 ifeq ($(TARGET_OS),windows)
 # Test files left out of the Windows build, each with its reason. This is
-# the one list (README.md "Windows" repeats it):
+# the one list (README.md "Windows" points here):
 #   test/reactor/test_epoll.c    epoll only (test_iocp.c covers the backend)
 #   test/net/test_unix.c         Unix-domain sockets are AX_ENOTSUP on Windows
 #   test/net/test_dns.c          runs dnsmasq and writes resolv.conf / hosts files
-#                                (Windows resolves through getaddrinfo)
+#                                (Windows resolves through getaddrinfo:
+#                                test_dns_win.c)
 #   test/examples/*              runs the examples as child processes with fork
 #   test/fs/*                    fs/ is not part of the Windows build
 # Single tests that cannot run there skip themselves with a reason from

@@ -21,6 +21,7 @@ import sys
 import tempfile
 
 from echo_report import echo_section
+from http_report import HEADING as HTTP_HEADING, SOAK_HEADING, http_section, keep_section
 
 PEERS = [("tokio", "tokio current_thread"), ("tokio-mt", "tokio multi_thread, 1 worker"), ("go", "Go, GOMAXPROCS=1")]
 
@@ -706,7 +707,13 @@ was not built or does not have that operation.
 
 {NOTES}
 {"### Other figures" + chr(10) + chr(10) + other + chr(10) if other else ""}{sched_section(sched, docs)}{echo_section(os.environ.get("BUILD", "build"))}"""
-    with open(os.path.join(docs, "BENCHMARKS.md"), "w") as f:
+    # The HTTP section from this build's last HTTP run (bench/http/run.sh), or
+    # else the one already in the file; the soak section (make soak) is kept.
+    path = os.path.join(docs, "BENCHMARKS.md")
+    old = open(path).read() if os.path.exists(path) else ""
+    text += http_section(os.environ.get("BUILD", "build"), docs) or keep_section(old, HTTP_HEADING)
+    text += keep_section(old, SOAK_HEADING)
+    with open(path, "w") as f:
         f.write(text)
 
 

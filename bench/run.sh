@@ -7,7 +7,7 @@
 # tables, writes build/bench/core.tsv and sched.tsv and regenerates
 # docs/BENCHMARKS.md, docs/bench-core.png and docs/bench-sched.png.
 #
-# Three suites:
+# Four suites:
 #   core   one worker, each program pinned to CPU (taskset -c CPU);
 #   echo   the TCP echo benchmark of issue 4 (bench/echo/: Axon's echo
 #          example against a hand-written epoll echo, libuv, Go and tokio,
@@ -16,19 +16,25 @@
 #          worker (pinned to CPU) and with 2 workers (pinned to CPUS2, which
 #          must hold two CPUs: a 2-worker run squeezed onto one CPU would
 #          measure nothing).
+#   http   the HTTP benchmark of issue 8 (bench/http/run.sh: Axon's demo
+#          server against a hand-written epoll responder, nginx, h2o, Go and
+#          hyper; pipelined req/s, CPU per request, latency, memory per idle
+#          keep-alive connection, and the client benchmark), about 4 minutes.
 #
 # A missing toolchain or binary skips that program (the table shows "-");
 # only a harness error fails the run.
 # Env: ROUNDS (5), CPU to pin 1-worker runs to (0), CPUS2 for 2-worker runs
-# (0,1), BUILD (build), DOCS=0 leaves docs/ alone, SUITES ("core sched echo"; a
-# run of one suite only never writes docs/).
+# (0,1), BUILD (build), DOCS=0 leaves docs/ alone, SUITES ("core sched echo
+# http"). docs/BENCHMARKS.md is regenerated whole only by a run with both
+# core and sched; a run without them but with http replaces only the HTTP
+# section (`make bench SUITES=http`).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
 ROUNDS=${ROUNDS:-5}
 CPU=${CPU:-0}
 CPUS2=${CPUS2:-0,1}
-SUITES=${SUITES:-core sched echo}
+SUITES=${SUITES:-core sched echo http}
 BUILD=${BUILD:-build}
 DOCS=${DOCS:-1}
 RUN_TIMEOUT=180 # seconds; a hung runtime must not hang `make bench`
@@ -174,6 +180,17 @@ if [[ " $SUITES " == *" echo "* ]]; then
     BUILD=$BUILD bash bench/echo/run.sh || note "echo benchmark failed"
     BUILD=$BUILD bash bench/echo/idle_mem.sh || note "idle-memory benchmark failed"
 fi
-[[ " $SUITES " == *" core "* && " $SUITES " == *" sched "* ]] || DOCS=0
+# The HTTP suite (issue 8): bench/http/run.sh writes $BUILD/bench/http-*;
+# a full regeneration below folds them in (bench/http_report.py), otherwise
+# it replaces the HTTP section of docs/BENCHMARKS.md itself.
+FULL_DOCS=$DOCS
+[[ " $SUITES " == *" core "* && " $SUITES " == *" sched "* ]] || FULL_DOCS=0
+if [[ " $SUITES " == *" http "* ]]; then
+    http_docs=0
+    [ "$DOCS" = 1 ] && [ "$FULL_DOCS" = 0 ] && http_docs=1
+    BUILD=$BUILD DOCS=$http_docs HTTP_VIA="make bench SUITES=\"$SUITES\"" \
+        bash bench/http/run.sh || note "HTTP benchmark failed"
+fi
+DOCS=$FULL_DOCS
 export BUILD
 python3 bench/report.py "$RAW" "$OUT/core.tsv" "$([ "$DOCS" = 1 ] && echo docs)" "$SRAW" "$OUT/sched.tsv"

@@ -225,11 +225,12 @@ void ax__worker_set_current(ax__worker *w);
 ax_task *ax__task_current(void);
 
 /* Scheduling. */
-void ax__schedule(ax_task *t);                     /* t was just set SCHEDULED */
-void ax__schedule_back(ax__worker *w, ax_task *t); /* back of w's queue (yield) */
-void ax__task_wake(ax_task *t);                    /* waker entry point: make t runnable */
-void ax__task_suspend(ax_task *t);                 /* park the current task until woken */
-void ax__worker_main(ax__worker *w);               /* a worker thread's loop */
+void ax__schedule(ax_task *t);                        /* t was just set SCHEDULED */
+void ax__schedule_back(ax__worker *w, ax_task *t);    /* back of w's queue (yield) */
+void ax__schedule_requeue(ax__worker *w, ax_task *t); /* back of w's queue, woken mid-leave */
+void ax__task_wake(ax_task *t);                       /* waker entry point: make t runnable */
+void ax__task_suspend(ax_task *t);                    /* park the current task until woken */
+void ax__worker_main(ax__worker *w);                  /* a worker thread's loop */
 /* Wakes one parked worker (marked as searching when `searcher`), else
  * the one in the reactor; false when none was asleep. */
 bool ax__unpark_one(ax_runtime *rt, bool searcher);

@@ -118,6 +118,17 @@ static void ax__notify_idle(ax_runtime *rt) {
     }
 }
 
+/* A task woken while it left its worker, requeued from the context that
+ * runs next (see ax__finish_prev). When a task runs next, the owner is
+ * busy and the requeued task waits behind it however few tasks are queued:
+ * wake an idle worker to steal it. */
+void ax__schedule_requeue(ax__worker *w, ax_task *t) {
+    if (!ax__lq_push(&w->lq, t))
+        ax__lq_overflow(w, t);
+    else if (w->rt->nworkers > 1 && (w->current || ax__lq_len(&w->lq) + (w->lifo != NULL) > 1))
+        ax__notify_idle(w->rt);
+}
+
 /* Another worker is worth waking only when more than one task waits here:
  * the owner is about to run a lone task itself (a spawned child its parent
  * joins next, say), and moving it to another thread would only add a

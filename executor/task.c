@@ -441,8 +441,8 @@ void ax__finish_prev(ax__worker *w) {
     case AX__EXIT_DONE:
         ax__task_release(w, t);
         return;
-    case AX__EXIT_YIELD:
-        ax__schedule_back(w, t);
+    case AX__EXIT_YIELD: /* behind the others; see the requeue below */
+        ax__schedule_requeue(w, t);
         return;
     default: { /* AX__EXIT_SUSPEND: idle now, unless woken meanwhile */
         uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
@@ -453,7 +453,12 @@ void ax__finish_prev(ax__worker *w) {
                                                       memory_order_relaxed))
                 break;
         }
-        if (s & AX__T_NOTIFIED) ax__schedule(t);
+        /* Woken while it was leaving: requeue it behind the queue, never in
+         * the LIFO slot. This runs in the next task's context, and if that
+         * task keeps the worker (a loop that never suspends), a task in the
+         * slot could wait for it forever: no other worker sees or steals
+         * the slot. Tell an idle worker, since this one is busy. */
+        if (s & AX__T_NOTIFIED) ax__schedule_requeue(w, t);
         return;
     }
     }

@@ -9,6 +9,7 @@
 
 #include "axon.h"
 #include "test/executor/fixtures.h"
+#include "test/started.h"
 
 static atomic_int alive;
 
@@ -134,6 +135,7 @@ static void *hooked_spinner(void *arg) {
 static void *hooks_main(void *arg) {
     ax_task *t;
     cr_assert_eq(ax_spawn(&t, hooked_sleeper, NULL), 0);
+    wait_started(t);
     ax_sleep(2);
     cr_assert_eq(atomic_load(&hook_runs), 0, "not before the cancel");
     ax_abort(t);
@@ -141,6 +143,7 @@ static void *hooks_main(void *arg) {
 
     atomic_store(&hook_runs, 0);
     cr_assert_eq(ax_spawn(&t, hooked_spinner, NULL), 0);
+    wait_started(t);
     ax_sleep(2);
     ax_abort(t);
     atomic_store(&spin_stop, 1);
@@ -214,6 +217,7 @@ static void *bracket_cancelled(void *arg) {
 static void *shield_bracket_main(void *arg) {
     ax_task *t;
     cr_assert_eq(ax_spawn(&t, shielded, NULL), 0);
+    wait_started(t);
     ax_sleep(2);
     ax_abort(t);
     cr_assert_eq(ax_join(t, NULL), AX_ECANCELED);
@@ -230,6 +234,7 @@ static void *shield_bracket_main(void *arg) {
 
     bracket_ctx cc = {.use_sleeps = true};
     cr_assert_eq(ax_spawn(&t, bracket_cancelled, &cc), 0);
+    wait_started(t);
     ax_sleep(2);
     ax_abort(t);
     void *r;
@@ -326,6 +331,7 @@ static void *every_kind_main(void *arg) {
     for (uintptr_t k = 0; k < NKINDS; k++) {
         ax_task *t;
         cr_assert_eq(ax_spawn(&t, suspender, (void *)k), 0);
+        wait_started(t);
         ax_sleep(3);
         cr_assert_eq(ax_task_status(t), AX_TASK_RUNNING, "kind %zu did not suspend", (size_t)k);
         ax_instant t0 = ax_now();

@@ -101,6 +101,7 @@ static void *cancel_main(void *arg) {
     cr_assert_eq(ax_barrier_wait(&b, ax_deadline_in_ms(15)), AX_ETIMEDOUT);
     ax_task *t;
     cr_assert_eq(ax_spawn(&t, blocked_party, &b), 0);
+    wait_started(t);
     settle();
     ax_abort(t);
     cr_assert_eq(ax_join(t, NULL), AX_ECANCELED);

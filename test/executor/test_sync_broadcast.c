@@ -186,6 +186,7 @@ static void *bc_cancel_main(void *arg) {
     cr_assert_eq(ax_broadcast_recv(a, &v, NULL, ax_deadline_in_ms(15)), AX_ETIMEDOUT);
     ax_task *t;
     cr_assert_eq(ax_spawn(&t, bc_blocked, a), 0);
+    wait_started(t);
     settle();
     ax_abort(t);
     cr_assert_eq(ax_join(t, NULL), AX_ECANCELED);

@@ -269,6 +269,7 @@ static void *backpressure_main(void *arg) {
     ax_task *t;
     cr_assert_eq(ax_spawn(&t, produce_ten, &c), 0);
     for (int i = 0; i < 2000 && ax_mpsc_len(c.rx) < 2; i++) ax_sleep(1);
+    wait_started(t);
     settle();
     cr_assert_eq(ax_mpsc_len(c.rx), 2, "the producer is held at the capacity");
     cr_assert_eq(ax_task_status(t), AX_TASK_RUNNING, "and suspended, not finished");
@@ -333,6 +334,7 @@ static void *cancel_main(void *arg) {
     /* a receiver blocked on an empty channel */
     ax_task *t;
     cr_assert_eq(ax_spawn(&t, recv_one, &c), 0);
+    wait_started(t);
     settle();
     ax_abort(t);
     cr_assert_eq(ax_join(t, NULL), AX_ECANCELED);
@@ -344,6 +346,7 @@ static void *cancel_main(void *arg) {
     v = 1;
     cr_assert_eq(ax_mpsc_try_send(c.tx, &v), 0);
     cr_assert_eq(ax_spawn(&t, send_99, &c), 0);
+    wait_started(t);
     settle();
     ax_abort(t);
     cr_assert_eq(ax_join(t, NULL), AX_ECANCELED);
@@ -365,6 +368,7 @@ static void *close_wakes_main(void *arg) {
     cr_assert_eq(ax_mpsc_new(&c.tx, &c.rx, sizeof(int), 4), 0);
     ax_task *t;
     cr_assert_eq(ax_spawn(&t, recv_one, &c), 0);
+    wait_started(t);
     settle();
     ax_mpsc_tx_release(c.tx);
     void *r;

@@ -124,6 +124,7 @@ static void *fifo_main(void *arg) {
     ax_task *t[8];
     for (int i = 0; i < 8; i++) {
         cr_assert_eq(ax_spawn(&t[i], order_locker, (void *)(intptr_t)i), 0);
+        wait_started(t[i]);
         settle(); /* let it queue before the next one */
     }
     ax_mutex_unlock(&S.m);
@@ -153,6 +154,7 @@ static void *timeout_cancel_main(void *arg) {
     cr_assert_geq(ax_now() - t0, 20 * 1000000ull);
     ax_task *t;
     cr_assert_eq(ax_spawn(&t, blocked_locker, &m), 0);
+    wait_started(t);
     settle();
     ax_abort(t);
     cr_assert_eq(ax_join(t, NULL), AX_ECANCELED);
@@ -305,6 +307,7 @@ static void *rw_cancel_main(void *arg) {
     cr_assert_eq(ax_rwlock_write(&l, ax_deadline_in_ms(15)), AX_ETIMEDOUT);
     ax_task *t;
     cr_assert_eq(ax_spawn(&t, blocked_writer, &l), 0);
+    wait_started(t);
     settle();
     cr_assert_eq(ax_rwlock_try_read(&l), AX_EAGAIN, "the writer is queued");
     ax_abort(t);

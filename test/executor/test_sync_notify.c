@@ -91,6 +91,7 @@ static void *tasks_main(void *arg) {
     cr_assert_eq(ax_notify_wait(&N, ax_deadline_in_ms(15)), AX_ETIMEDOUT);
     ax_task *t[6];
     for (int i = 0; i < 6; i++) cr_assert_eq(ax_spawn(&t[i], waiter, NULL), 0);
+    for (int i = 0; i < 6; i++) wait_started(t[i]);
     settle();
     ax_abort(t[5]);
     cr_assert_eq(ax_join(t[5], NULL), AX_ECANCELED);

@@ -85,8 +85,10 @@ static void *cancel_main(void *arg) {
     ax_once o = AX_ONCE_INIT;
     ax_task *runner, *waiter;
     cr_assert_eq(ax_spawn(&runner, gated_caller, &o), 0);
+    wait_started(runner);
     settle();
     cr_assert_eq(ax_spawn(&waiter, gated_caller, &o), 0);
+    wait_started(waiter);
     settle();
     ax_abort(waiter);
     void *r;

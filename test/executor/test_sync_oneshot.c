@@ -117,6 +117,7 @@ static void *timeout_cancel_main(void *arg) {
     cr_assert_eq(ax_oneshot_recv(p.rx, &v, ax_deadline_in_ms(15)), AX_ETIMEDOUT);
     ax_task *t;
     cr_assert_eq(ax_spawn(&t, blocked_recv, &p), 0);
+    wait_started(t);
     settle();
     ax_abort(t);
     cr_assert_eq(ax_join(t, NULL), AX_ECANCELED);

@@ -198,6 +198,7 @@ static void *cancel_main(void *arg) {
     two_new(&t);
     ax_task *s;
     cr_assert_eq(ax_spawn(&s, select_forever, &t), 0);
+    wait_started(s);
     settle();
     ax_abort(s);
     cr_assert_eq(ax_join(s, NULL), AX_ECANCELED);

@@ -155,6 +155,7 @@ static void *cancel_main(void *arg) {
     cr_assert_eq(ax_semaphore_available(&s), 1);
     ax_task *t;
     cr_assert_eq(ax_spawn(&t, blocked_acquire, &s), 0);
+    wait_started(t);
     settle();
     ax_abort(t);
     cr_assert_eq(ax_join(t, NULL), AX_ECANCELED);
@@ -163,6 +164,7 @@ static void *cancel_main(void *arg) {
     cr_assert_eq(ax_semaphore_available(&s), 0);
     /* a task blocked in acquire learns about a close */
     cr_assert_eq(ax_spawn(&t, blocked_acquire, &s), 0);
+    wait_started(t);
     settle();
     ax_semaphore_close(&s);
     void *r;

@@ -9,6 +9,7 @@
 
 #include "axon.h"
 #include "axon/sync.h"
+#include "test/started.h"
 
 typedef struct cwaker {
     atomic_int wakes;
@@ -54,6 +55,7 @@ static inline int cw_refs(cwaker *c) {
 /* Sleeps long enough for spawned tasks on the other worker to reach their
  * suspension point (a test's outcome never depends on it, only how much it
  * exercises). */
+/* After wait_started: time for the task to reach the call it blocks in. */
 static inline void settle(void) {
     ax_sleep(20);
 }

@@ -9,6 +9,7 @@
 
 #include "axon.h"
 #include "test/executor/fixtures.h"
+#include "test/started.h"
 #include "test/win_skip.h"
 
 static void *return_arg(void *arg) {
@@ -91,6 +92,7 @@ static void *long_sleeper(void *arg) {
 static void *abort_sleeping(void *arg) {
     ax_task *t;
     cr_assert_eq(ax_spawn(&t, long_sleeper, NULL), 0);
+    wait_started(t);
     cr_assert_eq(ax_sleep(5), 0);
     cr_assert_eq(ax_task_status(t), AX_TASK_RUNNING);
     ax_instant t0 = ax_now();
@@ -110,7 +112,9 @@ Test(task, abort_sleeping_task_returns_ecanceled, .init = rt_one, .fini = rt_don
 #ifndef _WIN32
 static int pipe_fds[2];
 static atomic_int io_result = 1;
+static atomic_int io_started;
 static void *io_waiter(void *arg) {
+    atomic_store(&io_started, 1);
     atomic_store(&io_result, ax_wait_readable(pipe_fds[0], AX_NO_DEADLINE));
     return NULL;
 }
@@ -118,7 +122,9 @@ static void *io_waiter(void *arg) {
 static void *abort_io_waiting(void *arg) {
     cr_assert_eq(pipe(pipe_fds), 0);
     ax_task *t;
+    atomic_store(&io_started, 0);
     cr_assert_eq(ax_spawn(&t, io_waiter, NULL), 0);
+    for (int i = 0; i < 10000 && !atomic_load(&io_started); i++) ax_sleep(1);
     cr_assert_eq(ax_sleep(5), 0);
     ax_abort(t);
     cr_assert_eq(ax_join(t, NULL), AX_ECANCELED);
@@ -343,4 +349,54 @@ Test(task, budget_makes_a_busy_task_yield, .init = rt_one, .fini = rt_done) {
     int at = atomic_load(&other_ran_at);
     cr_assert_geq(at, 0, "the other task never ran");
     cr_assert_lt(at, 1000, "the other task waited %d ready polls", at);
+}
+
+/* Regression: a task woken while it suspends (here it wakes itself) was
+ * requeued into its worker's LIFO slot from the next task's context; when
+ * that next task ran without suspending, the woken task sat in a slot no
+ * other worker could see or steal, and the idle worker slept on. */
+static atomic_int hog_release, hog_timed_out;
+static void *hog(void *arg) {
+    ax_instant end = ax_now() + 5000000000ull;
+    while (!atomic_load(&hog_release)) {
+        if (ax_now() > end) { /* bounded, so the bug shows as a failure, not a hang */
+            atomic_store(&hog_timed_out, 1);
+            break;
+        }
+    }
+    return NULL;
+}
+
+typedef struct self_wake {
+    ax_future base;
+    int polls;
+} self_wake;
+static ax_poll self_wake_poll(ax_future *f, ax_context *cx) {
+    self_wake *s = (self_wake *)f;
+    if (s->polls++) return AX_READY;
+    ax_waker_wake_by_ref(cx->waker); /* woken while still running */
+    return AX_PENDING;
+}
+static void self_wake_drop(ax_future *f) {
+    (void)f;
+}
+static const ax_future_vtable self_wake_vtable = {self_wake_poll, self_wake_drop};
+
+static void *notified_requeue_main(void *arg) {
+    for (int round = 0; round < 20; round++) {
+        atomic_store(&hog_release, 0);
+        ax_task *t;
+        cr_assert_eq(ax_spawn(&t, hog, NULL), 0); /* into this worker's LIFO slot */
+        self_wake f = {{&self_wake_vtable, 0}, 0};
+        cr_assert_eq(ax_await(&f.base), 0); /* the hog runs next on this worker */
+        atomic_store(&hog_release, 1);
+        cr_assert_eq(ax_join(t, NULL), 0);
+        cr_assert_eq(atomic_load(&hog_timed_out), 0, "round %d: the woken task waited for the hog",
+                     round);
+    }
+    return NULL;
+}
+
+Test(task, task_woken_while_suspending_runs_beside_a_hog, .init = rt_two, .fini = rt_done) {
+    cr_assert_eq(ax_run(rt, notified_requeue_main, NULL, NULL), 0);
 }

@@ -25,6 +25,7 @@
 #include "axon.h"
 #include "axon/dns.h"
 #include "test/executor/fixtures.h"
+#include "test/started.h"
 
 static void sleep_ms(unsigned ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -595,8 +596,10 @@ static void *abandon_main(void *arg) {
     int *res = arg;
     ax_task *lead, *follow;
     cr_assert_eq(ax_spawn(&lead, leader_task, &res[0]), 0);
+    wait_started(lead);
     ax_sleep(30);
     cr_assert_eq(ax_spawn(&follow, leader_task, &res[1]), 0);
+    wait_started(follow);
     ax_sleep(30);
     ax_abort(lead);
     ax_join(lead, NULL);

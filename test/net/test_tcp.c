@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include "test/net/net_util.h"
+#include "test/started.h"
 
 TestSuite(tcp, .init = rt_two, .fini = rt_done, .timeout = 30);
 
@@ -258,6 +259,7 @@ static void *cancel_mid_read(void *arg) {
     struct blocked_read b = {c, 0, 1};
     ax_task *t;
     cr_assert_eq(ax_spawn(&t, blocked_reader, &b), 0);
+    wait_started(t);
     ax_sleep(30);
     ax_abort(t);
     ax_join(t, NULL);

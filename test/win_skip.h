@@ -9,11 +9,9 @@
 #ifndef AX_TEST_WIN_SKIP_H
 #define AX_TEST_WIN_SKIP_H
 
-#define AX_WIN_NO_FORK    "fork() has no Windows counterpart (tests that need a child process)"
-#define AX_WIN_NO_SIGNALS "POSIX signals (SIGPIPE, kill, sigaction) do not exist on Windows"
-#define AX_WIN_NO_PROC    "/proc and getrlimit/RSS figures are Linux-only"
-#define AX_WIN_NO_BACKLOG                                                                          \
-    "Windows answers a SYN to a full accept queue with a reset, so no loopback connect hangs"
+#define AX_WIN_NO_FORK      "fork() has no Windows counterpart (tests that need a child process)"
+#define AX_WIN_NO_SIGNALS   "POSIX signals (SIGPIPE, kill, sigaction) do not exist on Windows"
+#define AX_WIN_NO_PROC      "/proc and getrlimit/RSS figures are Linux-only"
 #define AX_WIN_NO_REUSEPORT "SO_REUSEPORT does not exist on Windows (AX_ENOTSUP is tested instead)"
 #define AX_WIN_NO_IFNAME    "interface names (if_nametoindex on lo) and Linux multicast defaults"
 #define AX_WIN_NO_FDWAIT                                                                           \

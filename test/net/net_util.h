@@ -26,6 +26,10 @@ typedef SOCKET raw_sock;
 static inline void raw_close(raw_sock s) {
     closesocket(s);
 }
+static inline void raw_nonblocking(raw_sock s) {
+    u_long on = 1;
+    ioctlsocket(s, FIONBIO, &on);
+}
 #ifndef SOCK_NONBLOCK
 #define SOCK_NONBLOCK 0
 #define SOCK_CLOEXEC  0
@@ -34,6 +38,9 @@ static inline void raw_close(raw_sock s) {
 typedef int raw_sock;
 static inline void raw_close(raw_sock s) {
     close(s);
+}
+static inline void raw_nonblocking(raw_sock s) {
+    (void)s; /* opened with SOCK_NONBLOCK */
 }
 #endif
 

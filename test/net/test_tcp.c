@@ -207,6 +207,7 @@ static ax_tcp_listener *blackhole(ax_family f, ax_addr *addr, raw_sock *fds, int
     ax_addr_to_sockaddr(addr, &ss, &len);
     for (int i = 0; i < nfds; i++) {
         fds[i] = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        raw_nonblocking(fds[i]);
         connect(fds[i], (struct sockaddr *)&ss, (int)len);
     }
     ax_sleep(50); /* let the handshakes settle into the full queue */
@@ -229,7 +230,6 @@ static void *connect_timeout(void *arg) {
 }
 
 Test(tcp, connect_timeout) {
-    AX_WIN_SKIP(AX_WIN_NO_BACKLOG);
     run_task(connect_timeout, NULL);
 }
 
@@ -441,7 +441,6 @@ static void *happy_eyeballs(void *arg) {
 }
 
 Test(tcp, happy_eyeballs_skips_a_dead_ipv6_address) {
-    AX_WIN_SKIP(AX_WIN_NO_BACKLOG);
     run_task(happy_eyeballs, NULL);
 }
 
@@ -674,7 +673,6 @@ Test(tcp, sendfile_from_a_file) {
 /* A name whose hosts entry lists a blackholed ::1 first and a live
  * 127.0.0.1 second, on the same port: the IPv4 attempt starts 250 ms in
  * and wins. */
-#ifndef _WIN32
 static void *happy_eyeballs_by_name(void *arg) {
     ax_addr live;
     ax_tcp_listener *l = listen_loopback(AX_INET, &live);
@@ -688,19 +686,29 @@ static void *happy_eyeballs_by_name(void *arg) {
     struct sockaddr_storage ss;
     socklen_t len;
     ax_addr_to_sockaddr(&dead, &ss, &len);
-    int fds[4];
+    raw_sock fds[4];
     for (int i = 0; i < 4; i++) {
         fds[i] = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        raw_nonblocking(fds[i]);
         connect(fds[i], (struct sockaddr *)&ss, (int)len);
     }
     ax_sleep(50);
 
+    const char *text = "::1 both.test\n127.0.0.1 both.test\n";
+#ifdef _WIN32
+    char dir[MAX_PATH], hosts[MAX_PATH];
+    cr_assert(GetTempPathA(sizeof dir, dir) && GetTempFileNameA(dir, "axh", 0, hosts));
+    FILE *hf = fopen(hosts, "wb");
+    cr_assert_not_null(hf);
+    cr_assert_eq(fputs(text, hf) >= 0, 1);
+    fclose(hf);
+#else
     char hosts[] = "/tmp/axon-hosts-XXXXXX";
     int hfd = mkstemp(hosts);
     cr_assert_geq(hfd, 0);
-    const char *text = "::1 both.test\n127.0.0.1 both.test\n";
     cr_assert_eq(write(hfd, text, strlen(text)), (ssize_t)strlen(text));
     close(hfd);
+#endif
     ax_resolver_config cfg;
     ax_resolver_config_init(&cfg);
     snprintf(cfg.hosts_path, sizeof cfg.hosts_path, "%s", hosts);
@@ -708,7 +716,7 @@ static void *happy_eyeballs_by_name(void *arg) {
     cr_assert_eq(ax_resolver_new(&cfg, &r), 0);
     cr_assert_eq(ax_runtime_set_resolver(rt, r), 0);
     ax_resolver_free(r);
-    unlink(hosts);
+    remove(hosts);
 
     ax_tcp *c;
     ax_instant t0 = ax_now();
@@ -741,13 +749,9 @@ static void *happy_eyeballs_by_name(void *arg) {
     ax_tcp_listener_close(l);
     return NULL;
 }
-#endif
 
 Test(tcp, happy_eyeballs_by_host_name_under_350ms) {
-    AX_WIN_SKIP(AX_WIN_NO_BACKLOG);
-#ifndef _WIN32
     run_task(happy_eyeballs_by_name, NULL);
-#endif
 }
 
 /* An iovec chain of 300 slices of one buffer (more than one writev takes)

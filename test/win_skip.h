@@ -9,11 +9,10 @@
 #ifndef AX_TEST_WIN_SKIP_H
 #define AX_TEST_WIN_SKIP_H
 
-#define AX_WIN_NO_FORK      "fork() has no Windows counterpart (tests that need a child process)"
-#define AX_WIN_NO_SIGNALS   "POSIX signals (SIGPIPE, kill, sigaction) do not exist on Windows"
-#define AX_WIN_NO_PROC      "/proc and getrlimit/RSS figures are Linux-only"
-#define AX_WIN_NO_REUSEPORT "SO_REUSEPORT does not exist on Windows (AX_ENOTSUP is tested instead)"
-#define AX_WIN_NO_IFNAME    "interface names (if_nametoindex on lo) and Linux multicast defaults"
+#define AX_WIN_NO_FORK    "fork() has no Windows counterpart (tests that need a child process)"
+#define AX_WIN_NO_SIGNALS "POSIX signals (SIGPIPE, kill, sigaction) do not exist on Windows"
+#define AX_WIN_NO_PROC    "the test counts /proc mappings against vm.max_map_count (Linux-only)"
+#define AX_WIN_NO_IFNAME  "interface names (if_nametoindex on lo) and Linux multicast defaults"
 #define AX_WIN_NO_FDWAIT                                                                           \
     "ax_wait_readable/ax_wait_writable and ax_runtime_fd are AX_ENOTSUP on Windows (a "            \
     "completion port cannot take a caller's descriptor for one wait, nor be polled)"

@@ -112,12 +112,18 @@ static void *main_task(void *arg) {
         ax_tcp_listener_close(l);
         return (void *)1;
     }
+#ifdef _WIN32
+    /* Windows has no signals to wait for: serve until the process is
+     * ended (Ctrl-C). */
+    ax_join(acceptor, NULL);
+#else
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
     int sig = ax_signal_wait(&stop, AX_NO_DEADLINE);
     fprintf(stderr, "echo: %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+#endif
     ax_abort(acceptor);
     ax_join(acceptor, NULL);
     ax_tcp_listener_close(l);
@@ -164,15 +170,17 @@ int main(int argc, char **argv) {
         return 2;
 #endif
     }
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
     ax_runtime *rt;
     ax_runtime_opts ro;
     ax_runtime_opts_init(&ro);
     ro.workers = workers;
+#ifndef _WIN32
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
     ro.signals = &sigs;
+#endif
     ro.shutdown_timeout_ms = 2000;
     int err = ax_runtime_new(&rt, &ro);
     if (err) {

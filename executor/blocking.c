@@ -35,9 +35,16 @@
  */
 #include "executor/blocking.h"
 #include "executor/internal.h"
+#ifndef _WIN32
 #include "reactor/os_unix.h"
+#endif
 
 #include <errno.h>
+#ifdef _WIN32
+#include <windows.h>
+/* Windows 10 1607+; older mingw-w64 headers do not declare it. */
+HRESULT WINAPI SetThreadDescription(HANDLE thread, PCWSTR description);
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,10 +103,31 @@ struct ax__blocking {
 
 /* ---- the pool object ----------------------------------------------------------------------- */
 
+#ifdef _WIN32
+/* No reactor/os_unix.h here: winpthreads' condition variables, whose
+ * timed waits read the deadline on the realtime clock whatever the
+ * condattr says, so the monotonic deadline is moved there. */
+static int ax__cond_init_mono(pthread_cond_t *c) {
+    return pthread_cond_init(c, NULL);
+}
+#define ax__cond_timedwait_mono pthread_cond_timedwait
+
+static struct timespec ax__timespec(ax_instant t) {
+    ax_instant now = ax_now();
+    uint64_t left = t > now ? t - now : 0;
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    uint64_t ns = (uint64_t)rt.tv_nsec + left % 1000000000u;
+    struct timespec ts = {rt.tv_sec + (time_t)(left / 1000000000u + ns / 1000000000u),
+                          (long)(ns % 1000000000u)};
+    return ts;
+}
+#else
 static struct timespec ax__timespec(ax_instant t) {
     struct timespec ts = {(time_t)(t / 1000000000u), (long)(t % 1000000000u)};
     return ts;
 }
+#endif
 
 int ax__blocking_new(struct ax__blocking **out, unsigned max_threads, unsigned idle_ms) {
     struct ax__blocking *b = calloc(1, sizeof(*b));
@@ -294,7 +322,11 @@ static bool ax__wait_for_work(struct ax__blocking *b) {
 
 static void *ax__blocking_thread(void *arg) {
     struct ax__blocking *b = arg;
-#ifdef __GLIBC__
+#ifdef _WIN32
+    /* What debuggers and tools show (winpthreads keeps no name for a
+     * detached thread). */
+    SetThreadDescription(GetCurrentThread(), L"axon-blocking");
+#elif defined(__GLIBC__)
     pthread_setname_np(pthread_self(), "axon-blocking");
 #endif
     pthread_mutex_lock(&b->lock);
@@ -344,16 +376,20 @@ static int ax__start_thread(struct ax__blocking *b) {
     pthread_attr_t attr;
     if (pthread_attr_init(&attr)) return AX_ENOMEM;
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+#ifndef _WIN32
     sigset_t all, old;
     sigfillset(&all);
     static const int sync_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT};
     for (size_t i = 0; i < sizeof sync_signals / sizeof sync_signals[0]; i++)
         sigdelset(&all, sync_signals[i]);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+#endif
     ax__pool_ref(b);
     pthread_t th;
     int e = pthread_create(&th, &attr, ax__blocking_thread, b);
+#ifndef _WIN32
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+#endif
     pthread_attr_destroy(&attr);
     if (e) {
         ax__pool_unref(b); /* never the last: the caller's job holds one */

@@ -10,7 +10,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
 #include <sys/mman.h>
+#endif
 
 ax_buf *ax__buf_heap(size_t cap) {
     if (cap > SIZE_MAX - AX__BUF_HDR) return NULL;
@@ -69,7 +71,9 @@ void ax_buf_unref(ax_buf *b) {
         ax__buf_pool_put(b);
         return;
     case AX__BUF_MAP:
+#ifndef _WIN32 /* no file mappings there (buf_map_win.c) */
         if (b->u.map.base) munmap(b->u.map.base, b->u.map.size);
+#endif
         break;
     case AX__BUF_USER:
         if (b->u.user.fn) b->u.user.fn(b->data, b->u.user.user);

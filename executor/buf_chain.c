@@ -15,7 +15,11 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _WIN32
+#include <winsock2.h>
+#else
 #include <sys/socket.h>
+#endif
 
 #ifndef IOV_MAX
 #define IOV_MAX 1024
@@ -186,6 +190,20 @@ int ax_iochain_write(ax_iochain *c, int fd, size_t *written) {
     if (!c->bytes) return 0;
     struct iovec iov[AX__WRITE_IOV];
     size_t k = ax_iochain_iov(c, iov, sizeof(iov) / sizeof(iov[0]));
+#ifdef _WIN32
+    /* fd is a SOCKET there; a nonblocking gathered send. */
+    WSABUF wb[AX__WRITE_IOV];
+    for (size_t i = 0; i < k; i++) {
+        wb[i].buf = iov[i].iov_base;
+        wb[i].len = (ULONG)iov[i].iov_len;
+    }
+    DWORD sent = 0;
+    if (WSASend((SOCKET)fd, wb, (DWORD)k, &sent, 0, NULL, NULL) != 0) {
+        int e = WSAGetLastError();
+        return e == WSAEWOULDBLOCK ? AX_EAGAIN : e == WSAENOTSOCK ? AX_ENOTSOCK : AX_EIO;
+    }
+    ssize_t r = (ssize_t)sent;
+#else
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = k};
     bool sock = true;
     ssize_t r;
@@ -199,6 +217,7 @@ int ax_iochain_write(ax_iochain *c, int fd, size_t *written) {
         }
         return errno == EWOULDBLOCK ? AX_EAGAIN : ax_translate_sys_error(errno);
     }
+#endif
     ax_iochain_consume(c, (size_t)r);
     if (written) *written = (size_t)r;
     return 0;

@@ -44,7 +44,20 @@ void __tsan_switch_to_fiber(void *fiber, unsigned flags);
  * in 8-byte slots from the new stack pointer up, followed by two spare slots
  * below the top: the trampoline's stack pointer lands 16-byte aligned on
  * them, and the ASan build keeps the real entry and arg there. */
-#if defined(__x86_64__)
+#if defined(_WIN64)
+/* fiber_win64.S: xmm6-xmm15, the TIB stack words, rsi and rdi as well. */
+enum {
+    FRAME_SLOTS = 33,
+    SLOT_ENTRY = 27,
+    SLOT_ARG = 26,
+    SLOT_RET = 32,
+    SLOT_FPU = 0,
+    SLOT_TIB_LIMIT = 21,
+    SLOT_TIB_BASE = 22,
+    SLOT_TIB_DEALLOC = 23
+};
+#define FPU_INIT ((uint64_t)0x1f80 << 32 | 0x037f)
+#elif defined(__x86_64__)
 enum { FRAME_SLOTS = 8, SLOT_ENTRY = 4, SLOT_ARG = 3, SLOT_RET = 7, SLOT_FPU = 0 };
 /* x87 control word 0x037f (all exceptions masked, extended precision, round
  * to nearest) and MXCSR 0x1f80 (the same for SSE): the ABI's initial state,
@@ -140,6 +153,13 @@ void ax__fiber_init(ax__fiber *f, ax__stack *s, void (*entry)(void *), void *arg
     frame[SLOT_RET] = (void *)ax__fiber_trampoline;
 #if defined(__x86_64__)
     frame[SLOT_FPU] = (void *)(uintptr_t)FPU_INIT;
+#endif
+#if defined(_WIN64)
+    /* The stack as Windows sees it while the fiber runs (stack_win.c):
+     * committed down to lo, guard pages below, the allocation at map. */
+    frame[SLOT_TIB_LIMIT] = lo;
+    frame[SLOT_TIB_BASE] = (void *)hi;
+    frame[SLOT_TIB_DEALLOC] = s->map;
 #endif
 
     f->sp = frame;

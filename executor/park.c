@@ -17,10 +17,24 @@
  * Off Linux there is no futex in a public API: the park word is waited on
  * through a small table of mutex + condition variable buckets hashed by
  * the word's address (see the #else branch below); the protocol above is
- * unchanged.
+ * unchanged. On Windows the word is waited on with WaitOnAddress /
+ * WakeByAddressSingle.
  */
 #include "executor/internal.h"
 
+#ifdef _WIN32
+#include <windows.h>
+
+/* Windows: WaitOnAddress / WakeByAddressSingle, the same word protocol. */
+static void ax__futex_wait(_Atomic uint32_t *word, uint32_t expected, int timeout_ms) {
+    WaitOnAddress((volatile VOID *)word, &expected, sizeof expected,
+                  timeout_ms < 0 ? INFINITE : (DWORD)timeout_ms);
+}
+
+static void ax__futex_wake(_Atomic uint32_t *word) {
+    WakeByAddressSingle((PVOID)word);
+}
+#else
 #include <errno.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,7 +118,8 @@ static void ax__futex_wake(_Atomic uint32_t *word) {
     pthread_mutex_unlock(&b->lock);
     pthread_cond_broadcast(&b->cond);
 }
-#endif
+#endif /* __linux__ && !AX_PARK_CONDVAR */
+#endif /* _WIN32 */
 
 /* Takes one worker off the idle list (under park_lock), or NULL. */
 static ax__worker *ax__idle_pop(ax_runtime *rt, bool searcher) {

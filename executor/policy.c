@@ -20,7 +20,9 @@
 #include "executor/policy_internal.h"
 #include "executor/policy_impl.h"
 #include "executor/internal.h"
+#ifndef _WIN32
 #include "reactor/os_unix.h"
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +34,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifndef AT_FDCWD
+#define AT_FDCWD (-100) /* Windows: no *at() calls; the value is never used */
+#endif
 
 #define AX__POLICY_ALIGN 64u
 #define AX__TAG          ((uintptr_t)AX__POLICY_ALIGN - 1) /* low bits of rt->policy */
@@ -60,7 +65,11 @@ int ax__grow(void **arr, size_t *cap, size_t n, size_t elem) {
 
 int ax_policy_new(ax_policy **out) {
     size_t size = (sizeof(ax_policy) + AX__POLICY_ALIGN - 1) & ~(size_t)AX__TAG;
+#ifdef _WIN32
+    ax_policy *p = _aligned_malloc(size, AX__POLICY_ALIGN);
+#else
     ax_policy *p = aligned_alloc(AX__POLICY_ALIGN, size);
+#endif
     if (!p) return AX_ENOMEM;
     memset(p, 0, sizeof(*p));
     atomic_init(&p->refs, 1);
@@ -87,7 +96,11 @@ void ax_policy_free(ax_policy *p) {
     }
     free(p->dirs);
     free(p->roots);
+#ifdef _WIN32
+    _aligned_free(p);
+#else
     free(p);
+#endif
 }
 
 static char *ax__strdup(const char *s) {
@@ -104,7 +117,12 @@ int ax_policy_clone(const ax_policy *src, ax_policy **out) {
     for (size_t i = 0; i < src->ndirs && !err; i++) {
         err = ax__grow((void **)&p->dirs, &p->capdirs, p->ndirs, sizeof(ax__dir));
         if (err) break;
+#ifdef _WIN32
+        ax__dir d = {ax__strdup(src->dirs[i].canon), -1}; /* never reached: no roots there */
+        errno = ENOTSUP;
+#else
         ax__dir d = {ax__strdup(src->dirs[i].canon), fcntl(src->dirs[i].fd, F_DUPFD_CLOEXEC, 0)};
+#endif
         if (!d.canon || d.fd < 0) {
             err = d.fd < 0 ? ax_translate_sys_error(errno) : AX_ENOMEM;
             if (d.fd >= 0) close(d.fd);
@@ -206,7 +224,8 @@ static const ax__root *ax__deepest(const ax_policy *p, unsigned bit, const char 
     return best;
 }
 
-static int ax__add_spelling(ax_policy *p, const char *spelling, unsigned access, size_t dir) {
+__attribute__((unused)) static int ax__add_spelling(ax_policy *p, const char *spelling,
+                                                    unsigned access, size_t dir) {
     for (size_t i = 0; i < p->nroots; i++) {
         if (p->roots[i].dir == dir && strcmp(p->roots[i].path, spelling) == 0) {
             p->roots[i].access |= access;
@@ -224,6 +243,13 @@ static int ax__add_spelling(ax_policy *p, const char *spelling, unsigned access,
 static int ax__allow_root(ax_policy *p, const char *root, unsigned access) {
     if (!p || !root || !*root) return AX_EINVAL;
     if (atomic_load_explicit(&p->frozen, memory_order_relaxed)) return AX_EBUSY;
+#ifdef _WIN32
+    /* Filesystem roots hold directory descriptors opened O_PATH and resolve
+     * beneath them (openat2); the Windows build has no file layer yet, so
+     * a policy there has no file roots: every file access is denied. */
+    (void)access;
+    return AX_ENOTSUP;
+#else
     char given[PATH_MAX];
     int err = ax__path_clean(root, given, sizeof given);
     if (err) return err;
@@ -253,6 +279,7 @@ static int ax__allow_root(ax_policy *p, const char *root, unsigned access) {
         free(again);
     }
     return err;
+#endif
 }
 
 int ax_policy_allow_read(ax_policy *p, const char *root) {

@@ -4,7 +4,11 @@
 #include "executor/policy_internal.h"
 #include "executor/policy_impl.h"
 
+#ifdef _WIN32
+#include <ws2tcpip.h>
+#else
 #include <arpa/inet.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 

@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef _WIN32
+#include <windows.h>
+#else
 #include <unistd.h>
+#endif
 
 #define AX__DEFAULT_STACK       (256u * 1024u)
 #define AX__DEFAULT_STACK_CACHE 64u
@@ -19,10 +23,41 @@ void ax_runtime_opts_init(ax_runtime_opts *o) {
     memset(o, 0, sizeof(*o));
 }
 
+#ifdef _WIN32
+static long ax__cpu_count(void) {
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    return (long)si.dwNumberOfProcessors;
+}
+
+static long ax__page_size(void) {
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    return (long)si.dwPageSize;
+}
+
+static void ax__sleep_1ms(void) {
+    Sleep(1);
+}
+#else
+static long ax__cpu_count(void) {
+    return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+static long ax__page_size(void) {
+    return sysconf(_SC_PAGESIZE);
+}
+
+static void ax__sleep_1ms(void) {
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+}
+#endif
+
 static int ax__workers_from_env(unsigned *out) {
     const char *s = getenv("AXON_WORKERS");
     if (!s || !*s) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        long n = ax__cpu_count();
         *out = n > 0 ? (unsigned)n : 1u;
         return 0;
     }
@@ -36,6 +71,13 @@ static int ax__workers_from_env(unsigned *out) {
 /* Each guarded stack is two kernel mappings (the guard page and the stack);
  * vm.max_map_count caps them per process. */
 static size_t ax__max_live_stacks(void) {
+#ifdef _WIN32
+    /* Windows itself has no mapping count, but each stack is three regions
+     * (reserved page, guard pages, usable part, see stack_win.c), and wine
+     * backs each with a host mapping that vm.max_map_count (65,530 by
+     * default) bounds; a fourth is left for the process's own use. */
+    return (65530 - AX__MAP_RESERVE) / 4;
+#else
     size_t max_maps = 65530;
     FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
     if (f) {
@@ -44,6 +86,7 @@ static size_t ax__max_live_stacks(void) {
         fclose(f);
     }
     return max_maps > AX__MAP_RESERVE * 2 ? (max_maps - AX__MAP_RESERVE) / 2 : max_maps / 4;
+#endif
 }
 
 static void *ax__worker_thread(void *arg) {
@@ -100,7 +143,7 @@ int ax_runtime_new(ax_runtime **out, const ax_runtime_opts *opts) {
         if (err) return err;
     }
     if (workers > AX__MAX_WORKERS) return AX_EINVAL;
-    long page = sysconf(_SC_PAGESIZE);
+    long page = ax__page_size();
     size_t stack = o.stack_size ? o.stack_size : AX__DEFAULT_STACK;
     stack = (stack + (size_t)page - 1) & ~((size_t)page - 1);
 
@@ -159,8 +202,7 @@ static void ax__shutdown_step(ax_runtime *rt) {
     if (rt->current_thread) {
         ax__drive_once(rt, 1);
     } else {
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
+        ax__sleep_1ms();
     }
 }
 

@@ -12,6 +12,9 @@
 #include "executor/internal.h"
 
 #include <time.h>
+#ifdef _WIN32
+#include <windows.h>
+#endif
 
 #define AX__NS_PER_MS  1000000u
 #define AX__FIRE_BATCH 64
@@ -36,11 +39,30 @@ static ax__worker *ax__sleep_wheel(const ax_sleep_future *s) {
     return (ax__worker *)(uintptr_t)s->base.result;
 }
 
+#ifdef _WIN32
+/* QueryPerformanceCounter: monotonic, its frequency fixed at boot. The
+ * frequency is read once; a racing first read stores the same value. */
+ax_instant ax_now(void) {
+    static _Atomic int64_t freq;
+    int64_t f = atomic_load_explicit(&freq, memory_order_relaxed);
+    if (!f) {
+        LARGE_INTEGER q;
+        QueryPerformanceFrequency(&q);
+        f = q.QuadPart > 0 ? q.QuadPart : 1;
+        atomic_store_explicit(&freq, f, memory_order_relaxed);
+    }
+    LARGE_INTEGER c;
+    QueryPerformanceCounter(&c);
+    uint64_t t = (uint64_t)c.QuadPart, uf = (uint64_t)f;
+    return (ax_instant)(t / uf * 1000000000u + t % uf * 1000000000u / uf);
+}
+#else
 ax_instant ax_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (ax_instant)ts.tv_sec * 1000000000u + (ax_instant)ts.tv_nsec;
 }
+#endif
 
 ax_instant ax_deadline_in_ms(uint64_t ms) {
     return ax_now() + ms * AX__NS_PER_MS;

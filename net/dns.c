@@ -13,7 +13,11 @@
  * find, add or remove a flight, never across a suspension.
  */
 #include <limits.h>
+#ifdef _WIN32
+#include <ws2tcpip.h>
+#else
 #include <netdb.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 

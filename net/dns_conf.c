@@ -50,9 +50,16 @@ unsigned ax__dns_name_dots(const char *text) {
     return dots;
 }
 
+#ifndef O_CLOEXEC
+#define O_CLOEXEC 0 /* Windows: handles are not inherited by default */
+#endif
+#ifndef O_BINARY
+#define O_BINARY 0
+#endif
+
 /* Reads a whole small file into a NUL-terminated malloc'd buffer. */
 static int ax__dns_read_file(const char *path, char **out, size_t *len) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_BINARY);
     if (fd < 0) return ax_translate_sys_error(errno);
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
@@ -196,7 +203,14 @@ void ax_resolver_config_init(ax_resolver_config *cfg) {
     cfg->attempts = 2;
     cfg->cache = true;
     cfg->cache_size = 1024;
+#ifdef _WIN32
+    /* Windows: its hosts file, and the system's resolver (getaddrinfo on
+     * the blocking pool): there is no resolv.conf to find nameservers in. */
+    strcpy(cfg->hosts_path, "C:\\Windows\\System32\\drivers\\etc\\hosts");
+    cfg->use_getaddrinfo = true;
+#else
     strcpy(cfg->hosts_path, "/etc/hosts");
+#endif
 }
 
 int ax_resolver_config_add_nameserver(ax_resolver_config *cfg, const char *addr) {

@@ -19,7 +19,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _WIN32
+errno_t __cdecl rand_s(unsigned int *v); /* stdlib.h declares it under _CRT_RAND_S only */
+#else
 #include <sys/socket.h>
+#endif
 
 #include "axon/time.h"
 #include "net/dns_internal.h"
@@ -45,8 +49,13 @@ typedef struct ax__dns_xchg {
 } ax__dns_xchg;
 
 static uint16_t ax__dns_random16(void) {
+#ifdef _WIN32
+    unsigned int r;
+    if (rand_s(&r) == 0) return (uint16_t)r;
+#else
     uint16_t v;
     if (ax__random_bytes(&v, sizeof v) == (ssize_t)sizeof v) return v;
+#endif
     /* No entropy yet (early boot): the clock's low bits are better than a
      * constant. */
     ax_instant t = ax_now();
@@ -60,12 +69,12 @@ struct ax__dns_io_arg {
     socklen_t from_len;
 };
 
-static ssize_t ax__dns_send_op(int fd, void *arg) {
+static ssize_t ax__dns_send_op(ax__fd fd, void *arg) {
     struct ax__dns_io_arg *a = arg;
-    return send(fd, a->buf, a->len, MSG_NOSIGNAL);
+    return send(fd, a->buf, (int)a->len, MSG_NOSIGNAL);
 }
 
-static ssize_t ax__dns_recv_op(int fd, void *arg) {
+static ssize_t ax__dns_recv_op(ax__fd fd, void *arg) {
     struct ax__dns_io_arg *a = arg;
     a->from_len = sizeof a->from;
     return recvfrom(fd, a->buf, a->len, 0, (struct sockaddr *)&a->from, &a->from_len);
@@ -164,7 +173,7 @@ static int ax__dns_try(ax__dns_xchg *x, ax_runtime *rt, const ax_addr *ns, ax_in
     if ((err = ax__sock_open(rt, ss.ss_family, SOCK_DGRAM, 0, &s))) return err;
     if (connect(s.fd, (struct sockaddr *)&ss, sl) < 0) {
         /* EAFNOSUPPORT / ENETUNREACH: no IPv6 here, say. Not fatal. */
-        err = ax_translate_sys_error(errno);
+        err = ax__sock_last_error();
         ax__sock_close(&s);
         x->refused = x->refused || err == AX_ECONNREFUSED;
         return 0;

@@ -33,7 +33,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
 #include <sys/socket.h>
+#endif
 
 #include "axon/error.h"
 #include "axon/task.h"
@@ -459,14 +461,20 @@ static const ax_future_vtable waiter_vtable = {waiter_poll, waiter_drop};
  * to read; end of stream, bytes or an error mean it is unusable. */
 static bool sock_healthy(ax_stream *s) {
     if (s->vtable != &ax__sock_stream_vtable) return true;
-    int fd = ((ax__sock *)s)->fd;
+    ax__fd fd = ((ax__sock *)s)->fd;
     char b;
+#ifdef _WIN32 /* the socket is in nonblocking mode: no MSG_DONTWAIT there */
+    int r = recv((SOCKET)fd, &b, 1, MSG_PEEK);
+    if (r >= 0) return false;
+    return WSAGetLastError() == WSAEWOULDBLOCK;
+#else
     for (;;) {
         ssize_t r = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
         if (r >= 0) return false;
         if (errno == EINTR) continue;
         return errno == EAGAIN || errno == EWOULDBLOCK;
     }
+#endif
 }
 
 static bool healthy(ax_pool *p, ax_stream *s) {

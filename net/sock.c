@@ -10,11 +10,36 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
+#include <netinet/in.h>
 #include <unistd.h>
+#endif
 
+#ifndef IOV_MAX
+#define IOV_MAX 64 /* Windows: the reactor's WSABUF batch */
+#endif
+
+#ifdef _WIN32
+int ax__sock_open(ax_runtime *rt, int domain, int type, int proto, ax__sock *s) {
+    memset(s, 0, sizeof *s);
+    s->rt = rt;
+    s->fd = AX__FD_NONE;
+    /* The runtime's reactor starts Winsock; this socket needs it too. */
+    SOCKET fd =
+        WSASocketW(domain, type, proto, NULL, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    if (fd == INVALID_SOCKET) return ax__sock_last_error();
+    u_long nb = 1;
+    if (ioctlsocket(fd, FIONBIO, &nb) != 0) {
+        int err = ax__sock_last_error();
+        closesocket(fd);
+        return err;
+    }
+    s->fd = (ax__fd)fd;
+    return 0;
+}
+#else
 int ax__sock_open(ax_runtime *rt, int domain, int type, int proto, ax__sock *s) {
     memset(s, 0, sizeof *s);
     s->rt = rt;
@@ -22,18 +47,19 @@ int ax__sock_open(ax_runtime *rt, int domain, int type, int proto, ax__sock *s) 
     if (s->fd < 0) return ax_translate_sys_error(errno);
     return 0;
 }
+#endif
 
 int ax__sock_register(ax__sock *s) {
     int err = ax__io_register(ax__runtime_reactor(s->rt), s->fd, &s->io);
     if (err) {
-        close(s->fd);
-        s->fd = -1;
+        ax__sock_closefd(s->fd);
+        s->fd = AX__FD_NONE;
         s->io = NULL;
     }
     return err;
 }
 
-int ax__sock_adopt(ax_runtime *rt, int fd, ax__sock *s) {
+int ax__sock_adopt(ax_runtime *rt, ax__fd fd, ax__sock *s) {
     memset(s, 0, sizeof *s);
     s->rt = rt;
     s->fd = fd;
@@ -48,10 +74,33 @@ void ax__sock_close(ax__sock *s) {
         ax__io_deregister(ax__runtime_reactor(s->rt), s->io, 1);
         s->io = NULL;
     }
-    if (s->fd >= 0) close(s->fd);
-    s->fd = -1;
+    if (s->fd != AX__FD_NONE) ax__sock_closefd(s->fd);
+    s->fd = AX__FD_NONE;
 }
 
+#ifdef _WIN32
+/* ConnectEx wants a registered socket bound to a wildcard address. */
+int ax__sock_connect_start(ax__sock *s, const struct sockaddr *sa, socklen_t len) {
+    int reg = ax__sock_register(s);
+    if (reg) return reg;
+    struct sockaddr_storage any;
+    memset(&any, 0, sizeof any);
+    any.ss_family = sa->sa_family;
+    int alen = sa->sa_family == AF_INET6 ? (int)sizeof(struct sockaddr_in6)
+                                         : (int)sizeof(struct sockaddr_in);
+    int err = bind((SOCKET)s->fd, (struct sockaddr *)&any, alen) != 0 ? ax__sock_last_error() : 0;
+    if (!err) err = ax__io_connect_start(s->io, sa, (int)len);
+    if (err) {
+        ax__sock_close(s);
+        return err;
+    }
+    return AX_EINPROGRESS;
+}
+
+ax_poll ax__sock_poll_connected(ax__sock *s, ax_context *cx, int *res) {
+    return ax__io_poll_connect(s->io, cx, res);
+}
+#else
 int ax__sock_connect_start(ax__sock *s, const struct sockaddr *sa, socklen_t len) {
     int r;
     do r = connect(s->fd, sa, len);
@@ -90,6 +139,7 @@ ax_poll ax__sock_poll_connected(ax__sock *s, ax_context *cx, int *res) {
         ax__io_clear_ready(s->io, AX__DIR_WRITE, tick); /* not yet: wait again */
     }
 }
+#endif
 
 typedef struct ax__connect_future {
     ax_future base;
@@ -120,7 +170,7 @@ int ax__sock_connect(ax__sock *s, const struct sockaddr *sa, socklen_t len, ax_i
         ax__connect_future f = {{&ax__connect_vtable, 0}, s, 0};
         r = (int)ax_await_until(&f.base, deadline);
     }
-    if (r && s->fd >= 0) ax__sock_close(s);
+    if (r && s->fd != AX__FD_NONE) ax__sock_close(s);
     return r;
 }
 
@@ -161,24 +211,26 @@ int ax__sock_check_addr(ax_runtime *rt, ax__policy_op op, const ax_addr *a) {
     return ax__policy_check_rt(rt, op, host, a->port, NULL, 0);
 }
 
-int ax__sock_setopt(int fd, int level, int name, int value) {
-    if (setsockopt(fd, level, name, &value, sizeof value) < 0) return ax_translate_sys_error(errno);
+/* (const void *) / (void *): Windows declares the value as char. */
+int ax__sock_setopt(ax__fd fd, int level, int name, int value) {
+    if (setsockopt(fd, level, name, (const void *)&value, sizeof value) < 0)
+        return ax__sock_last_error();
     return 0;
 }
 
-int ax__sock_getopt(int fd, int level, int name) {
+int ax__sock_getopt(ax__fd fd, int level, int name) {
     int v = 0;
     socklen_t l = sizeof v;
-    if (getsockopt(fd, level, name, &v, &l) < 0) return ax_translate_sys_error(errno);
+    if (getsockopt(fd, level, name, (void *)&v, &l) < 0) return ax__sock_last_error();
     return v;
 }
 
-int ax__sock_name(int fd, int peer, ax_addr *out) {
+int ax__sock_name(ax__fd fd, int peer, ax_addr *out) {
     struct sockaddr_storage ss;
     socklen_t l = sizeof ss;
     int r = peer ? getpeername(fd, (struct sockaddr *)&ss, &l)
                  : getsockname(fd, (struct sockaddr *)&ss, &l);
-    if (r < 0) return ax_translate_sys_error(errno);
+    if (r < 0) return ax__sock_last_error();
     return ax_addr_from_sockaddr((struct sockaddr *)&ss, l, out);
 }
 
@@ -205,7 +257,7 @@ static ax_poll ax__sock_poll_writev(ax_stream *st, ax_context *cx, const struct 
 
 static ax_poll ax__sock_poll_shutdown(ax_stream *st, ax_context *cx, int *res) {
     ax__sock *s = (ax__sock *)st;
-    *res = shutdown(s->fd, SHUT_WR) < 0 ? ax_translate_sys_error(errno) : 0;
+    *res = shutdown(s->fd, SHUT_WR) < 0 ? ax__sock_last_error() : 0;
     return AX_READY;
 }
 

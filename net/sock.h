@@ -5,7 +5,12 @@
 #ifndef AX_NET_SOCK_H
 #define AX_NET_SOCK_H
 
+#ifdef _WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
 #include <sys/socket.h>
+#endif
 
 #include "axon/addr.h"
 #include "axon/error.h"
@@ -13,14 +18,34 @@
 #include "axon/stream.h"
 #include "executor/policy_internal.h"
 #include "executor/runtime_internal.h"
-#include "reactor/os_unix.h"
+#ifndef _WIN32
+#include "reactor/os_unix.h" /* Windows: the shims above */
+#endif
 #include "reactor/reactor.h"
 
 #pragma GCC visibility push(hidden)
 
+/* The portable bits of the socket API that differ on Windows: the last
+ * socket error as an AX_E*, closing a socket, and flags Windows lacks. */
+#ifdef _WIN32
+#define ax__sock_last_error()  ax__win_error((unsigned long)WSAGetLastError())
+#define ax__sock_closefd(fd)   closesocket((SOCKET)(fd))
+#define ax__sock_would_block() (WSAGetLastError() == WSAEWOULDBLOCK)
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* Windows raises no signal for a closed peer */
+#endif
+#define SHUT_RD   SD_RECEIVE
+#define SHUT_WR   SD_SEND
+#define SHUT_RDWR SD_BOTH
+#else
+#define ax__sock_last_error()  ax_translate_sys_error(errno)
+#define ax__sock_closefd(fd)   close(fd)
+#define ax__sock_would_block() (errno == EAGAIN || errno == EWOULDBLOCK)
+#endif
+
 typedef struct ax__sock {
     ax_stream stream; /* first: a stream socket is its own ax_stream */
-    int fd;
+    ax__fd fd;
     ax__io *io;
     ax_runtime *rt;
 } ax__sock;
@@ -31,14 +56,15 @@ typedef struct ax__sock {
 extern const ax_stream_vtable ax__sock_stream_vtable;
 
 /* socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto) into s->fd,
- * not yet registered (connect registers after connect(2), see sock.c).
+ * not yet registered (connect registers after connect(2), see sock.c). On
+ * Windows: an overlapped, non-inheritable socket in nonblocking mode.
  * Returns 0 or AX_E*. */
 int ax__sock_open(ax_runtime *rt, int domain, int type, int proto, ax__sock *s);
 /* Registers s->fd with the reactor. On failure the descriptor is closed. */
 int ax__sock_register(ax__sock *s);
 /* Takes a nonblocking descriptor (from accept4) and registers it. On
  * failure fd is closed. */
-int ax__sock_adopt(ax_runtime *rt, int fd, ax__sock *s);
+int ax__sock_adopt(ax_runtime *rt, ax__fd fd, ax__sock *s);
 /* Deregisters and closes (does not free s). */
 void ax__sock_close(ax__sock *s);
 
@@ -58,9 +84,9 @@ ssize_t ax__sock_await_op(ax__sock *s, int dir, ax__io_op_fn op, void *arg, ax_i
 int ax__sock_check_addr(ax_runtime *rt, ax__policy_op op, const ax_addr *a);
 
 /* setsockopt / getsockopt with int values, as AX_E*. */
-int ax__sock_setopt(int fd, int level, int name, int value);
-int ax__sock_getopt(int fd, int level, int name);
-int ax__sock_name(int fd, int peer, ax_addr *out);
+int ax__sock_setopt(ax__fd fd, int level, int name, int value);
+int ax__sock_getopt(ax__fd fd, int level, int name);
+int ax__sock_name(ax__fd fd, int peer, ax_addr *out);
 
 #pragma GCC visibility pop
 

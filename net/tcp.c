@@ -8,17 +8,27 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
+#endif
 
 #include "net/tcp_internal.h"
 
 struct ax_tcp_listener {
     ax__sock s;
+    int family; /* AF_INET / AF_INET6: what AcceptEx opens on Windows */
 };
+
+#ifndef IOV_MAX
+#define IOV_MAX 64
+#endif
+#ifdef _WIN32
+#include <mstcpip.h> /* SIO_KEEPALIVE_VALS */
+#endif
 
 void ax_tcp_listen_opts_init(ax_tcp_listen_opts *o) {
     memset(o, 0, sizeof *o);
@@ -42,22 +52,36 @@ int ax_tcp_listen(const ax_addr *addr, const ax_tcp_listen_opts *opts, ax_tcp_li
     if ((err = ax_addr_to_sockaddr(addr, &ss, &len))) return err;
     ax_tcp_listener *l = calloc(1, sizeof *l);
     if (!l) return AX_ENOMEM;
+    l->family = ss.ss_family;
     if ((err = ax__sock_open(rt, ss.ss_family, SOCK_STREAM, 0, &l->s))) goto fail_free;
+#ifdef _WIN32
+    /* SO_REUSEADDR on Windows lets another socket take the port over, not
+     * just rebind past TIME_WAIT (which Windows allows anyway): left off.
+     * There is no SO_REUSEPORT. */
+    if (o.reuse_port) {
+        err = AX_ENOTSUP;
+        goto fail_close;
+    }
+    if ((ss.ss_family == AF_INET6 &&
+         (err = ax__sock_setopt(l->s.fd, IPPROTO_IPV6, IPV6_V6ONLY, o.v6_only ? 1 : 0))))
+        goto fail_close;
+#else
     if ((o.reuse_addr && (err = ax__sock_setopt(l->s.fd, SOL_SOCKET, SO_REUSEADDR, 1))) ||
         (o.reuse_port && (err = ax__sock_setopt(l->s.fd, SOL_SOCKET, SO_REUSEPORT, 1))) ||
         (ss.ss_family == AF_INET6 &&
          (err = ax__sock_setopt(l->s.fd, IPPROTO_IPV6, IPV6_V6ONLY, o.v6_only ? 1 : 0))))
         goto fail_close;
+#endif
     if (bind(l->s.fd, (struct sockaddr *)&ss, len) < 0 ||
         listen(l->s.fd, o.backlog > 0 ? o.backlog : 1024) < 0) {
-        err = ax_translate_sys_error(errno);
+        err = ax__sock_last_error();
         goto fail_close;
     }
     if ((err = ax__sock_register(&l->s))) goto fail_free;
     *out = l;
     return 0;
 fail_close:
-    close(l->s.fd);
+    ax__sock_closefd(l->s.fd);
 fail_free:
     free(l);
     return err;
@@ -68,6 +92,7 @@ struct ax__accept_arg {
     socklen_t len;
 };
 
+#ifndef _WIN32
 static ssize_t ax__accept_op(int fd, void *arg) {
     struct ax__accept_arg *a = arg;
     for (;;) {
@@ -78,12 +103,13 @@ static ssize_t ax__accept_op(int fd, void *arg) {
         return c;
     }
 }
+#endif
 
-static int ax__accepted(ax_tcp_listener *l, int fd, const struct ax__accept_arg *a, ax_tcp **out,
+static int ax__accepted(ax_tcp_listener *l, ax__fd fd, const struct ax__accept_arg *a, ax_tcp **out,
                         ax_addr *peer) {
     ax_tcp *c = malloc(sizeof *c);
     if (!c) {
-        close(fd);
+        ax__sock_closefd(fd);
         return AX_ENOMEM;
     }
     int err = ax__sock_adopt(l->s.rt, fd, &c->s);
@@ -98,6 +124,58 @@ static int ax__accepted(ax_tcp_listener *l, int fd, const struct ax__accept_arg 
     return 0;
 }
 
+#ifdef _WIN32
+/* Windows: AcceptEx through the reactor (no readiness for accept there). */
+static ax_poll ax__accept_win(ax_tcp_listener *l, ax_context *cx, ax__fd *fd,
+                              struct ax__accept_arg *a, int *res) {
+    int plen = 0;
+    if (ax__io_poll_accept(l->s.io, l->family, cx, fd, &a->ss, &plen, res) == AX_PENDING)
+        return AX_PENDING;
+    a->len = (socklen_t)plen;
+    return AX_READY;
+}
+
+typedef struct ax__accept_future {
+    ax_future base;
+    ax_tcp_listener *l;
+    ax__fd fd;
+    struct ax__accept_arg a;
+    int done;
+} ax__accept_future;
+
+static ax_poll ax__accept_fpoll(ax_future *f, ax_context *cx) {
+    ax__accept_future *af = (ax__accept_future *)f;
+    int res;
+    if (af->done) return AX_READY;
+    if (ax__accept_win(af->l, cx, &af->fd, &af->a, &res) == AX_PENDING) return AX_PENDING;
+    af->done = 1;
+    af->base.result = res;
+    return AX_READY;
+}
+
+static void ax__accept_fdrop(ax_future *f) {
+    ax__accept_future *af = (ax__accept_future *)f;
+    if (!af->done) ax__io_drop_waker(af->l->s.io, AX__DIR_READ);
+}
+
+static const ax_future_vtable ax__accept_vtable = {ax__accept_fpoll, ax__accept_fdrop};
+
+int ax_tcp_accept(ax_tcp_listener *l, ax_tcp **out, ax_addr *peer, ax_instant deadline) {
+    ax__accept_future f = {{&ax__accept_vtable, 0}, l, AX__FD_NONE, {.len = 0}, 0};
+    int r = (int)ax_await_until(&f.base, deadline);
+    if (r < 0) return r;
+    return ax__accepted(l, f.fd, &f.a, out, peer);
+}
+
+ax_poll ax_tcp_poll_accept(ax_tcp_listener *l, ax_context *cx, ax_tcp **out, ax_addr *peer,
+                           int *res) {
+    struct ax__accept_arg a;
+    ax__fd fd;
+    if (ax__accept_win(l, cx, &fd, &a, res) == AX_PENDING) return AX_PENDING;
+    if (*res == 0) *res = ax__accepted(l, fd, &a, out, peer);
+    return AX_READY;
+}
+#else
 int ax_tcp_accept(ax_tcp_listener *l, ax_tcp **out, ax_addr *peer, ax_instant deadline) {
     struct ax__accept_arg a = {.len = 0}; /* filled by ax__accept_nb */
     ssize_t fd = ax__sock_await_op(&l->s, AX__DIR_READ, ax__accept_op, &a, deadline);
@@ -114,13 +192,14 @@ ax_poll ax_tcp_poll_accept(ax_tcp_listener *l, ax_context *cx, ax_tcp **out, ax_
     *res = fd < 0 ? (int)fd : ax__accepted(l, (int)fd, &a, out, peer);
     return AX_READY;
 }
+#endif
 
 int ax_tcp_listener_addr(const ax_tcp_listener *l, ax_addr *out) {
     return ax__sock_name(l->s.fd, 0, out);
 }
 
 int ax_tcp_listener_fd(const ax_tcp_listener *l) {
-    return l->s.fd;
+    return (int)l->s.fd; /* a SOCKET on Windows: small values, as int */
 }
 
 void ax_tcp_listener_close(ax_tcp_listener *l) {
@@ -165,16 +244,40 @@ struct ax__readv_arg {
     int n;
 };
 
+#ifdef _WIN32
+static ssize_t ax__readv_op(ax__fd fd, void *arg) {
+    struct ax__readv_arg *a = arg;
+    WSABUF b[IOV_MAX];
+    for (int i = 0; i < a->n; i++) {
+        b[i].buf = a->iov[i].iov_base;
+        b[i].len = (ULONG)a->iov[i].iov_len;
+    }
+    DWORD got = 0, flags = 0;
+    if (WSARecv((SOCKET)fd, b, (DWORD)a->n, &got, &flags, NULL, NULL) != 0) return -1;
+    return (ssize_t)got;
+}
+#else
 static ssize_t ax__readv_op(int fd, void *arg) {
     struct ax__readv_arg *a = arg;
     return readv(fd, a->iov, a->n);
 }
+#endif
 
 ssize_t ax_tcp_readv(ax_tcp *c, const struct iovec *iov, int iovcnt, ax_instant deadline) {
     struct ax__readv_arg a = {iov, iovcnt > IOV_MAX ? IOV_MAX : iovcnt};
     return ax__sock_await_op(&c->s, AX__DIR_READ, ax__readv_op, &a, deadline);
 }
 
+#ifdef _WIN32
+/* Windows: TransmitFile would be the call; not offered yet. */
+ssize_t ax_tcp_sendfile(ax_tcp *c, int file_fd, off_t *offset, size_t count, ax_instant deadline) {
+    (void)c;
+    (void)file_fd;
+    (void)count;
+    (void)deadline;
+    return offset ? AX_ENOTSUP : AX_EINVAL;
+}
+#else
 struct ax__sendfile_arg {
     int in_fd;
     off_t *offset;
@@ -200,11 +303,12 @@ ssize_t ax_tcp_sendfile(ax_tcp *c, int file_fd, off_t *offset, size_t count, ax_
     }
     return (ssize_t)done;
 }
+#endif
 
 int ax_tcp_shutdown(ax_tcp *c, int how) {
     int h = how == AX_SHUT_RD ? SHUT_RD : how == AX_SHUT_WR ? SHUT_WR : SHUT_RDWR;
     if (how < AX_SHUT_RD || how > AX_SHUT_RDWR) return AX_EINVAL;
-    return shutdown(c->s.fd, h) < 0 ? ax_translate_sys_error(errno) : 0;
+    return shutdown(c->s.fd, h) < 0 ? ax__sock_last_error() : 0;
 }
 
 void ax_tcp_close(ax_tcp *c) {
@@ -217,6 +321,20 @@ int ax_tcp_set_nodelay(ax_tcp *c, bool on) {
     return ax__sock_setopt(c->s.fd, IPPROTO_TCP, TCP_NODELAY, on);
 }
 
+#ifdef _WIN32
+/* Windows: SIO_KEEPALIVE_VALS sets both times (in ms) in one call; 0 for
+ * either keeps the system default (2 h idle, 1 s interval). */
+int ax_tcp_set_keepalive(ax_tcp *c, bool on, unsigned idle_s, unsigned interval_s) {
+    int err = ax__sock_setopt(c->s.fd, SOL_SOCKET, SO_KEEPALIVE, on);
+    if (err || !on || (!idle_s && !interval_s)) return err;
+    struct tcp_keepalive ka = {1, (idle_s ? idle_s : 7200) * 1000u,
+                               (interval_s ? interval_s : 1) * 1000u};
+    DWORD got = 0;
+    if (WSAIoctl((SOCKET)c->s.fd, SIO_KEEPALIVE_VALS, &ka, sizeof ka, NULL, 0, &got, NULL, NULL))
+        return ax__sock_last_error();
+    return 0;
+}
+#else
 int ax_tcp_set_keepalive(ax_tcp *c, bool on, unsigned idle_s, unsigned interval_s) {
     int err = ax__sock_setopt(c->s.fd, SOL_SOCKET, SO_KEEPALIVE, on);
     if (err || !on) return err;
@@ -226,11 +344,12 @@ int ax_tcp_set_keepalive(ax_tcp *c, bool on, unsigned idle_s, unsigned interval_
         return err;
     return 0;
 }
+#endif
 
 int ax_tcp_set_linger(ax_tcp *c, int secs) {
     struct linger lg = {secs >= 0, secs >= 0 ? secs : 0};
-    if (setsockopt(c->s.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg) < 0)
-        return ax_translate_sys_error(errno);
+    if (setsockopt(c->s.fd, SOL_SOCKET, SO_LINGER, (const void *)&lg, sizeof lg) < 0)
+        return ax__sock_last_error();
     return 0;
 }
 
@@ -259,5 +378,5 @@ int ax_tcp_peer_addr(const ax_tcp *c, ax_addr *out) {
 }
 
 int ax_tcp_fd(const ax_tcp *c) {
-    return c->s.fd;
+    return (int)c->s.fd; /* a SOCKET on Windows: small values, as int */
 }

@@ -25,9 +25,19 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
-#include <sys/uio.h>
+#include "axon/sys.h"
 #include "axon/future.h"
+
+/* The OS handle a registration is for: a descriptor on Unix, a SOCKET
+ * (UINT_PTR) on Windows. AX__FD_NONE is the invalid value. Callers that
+ * pass int descriptors on Unix keep doing so: the type is int there. */
+#ifdef _WIN32
+typedef uintptr_t ax__fd;
+#define AX__FD_NONE ((ax__fd) ~(uintptr_t)0)
+#else
+typedef int ax__fd;
+#define AX__FD_NONE (-1)
+#endif
 
 /* Internal symbols stay out of libaxon.so's dynamic symbol table, so calls
  * between the library's files are direct, not through the PLT. */
@@ -58,14 +68,16 @@ int ax__reactor_poll_max(ax__reactor *r, int timeout_ms, int max_events);
  * when a wake-up is already pending (one atomic exchange). */
 void ax__reactor_notify(ax__reactor *r);
 
-/* The epoll descriptor (readable when events are pending), for embedding. */
+/* The epoll descriptor (readable when events are pending), for embedding.
+ * On Windows: -1 (a completion port cannot be waited on like a descriptor;
+ * embedders call ax__reactor_poll with a timeout instead). */
 int ax__reactor_fd(const ax__reactor *r);
 
 /* Registers fd for edge-triggered read and write readiness. The caller
  * keeps owning fd and must deregister before closing it. Returns 0, or
  * AX_EEXIST (fd is already in this reactor), AX_ENOMEM, or another OS
  * error. */
-int ax__io_register(ax__reactor *r, int fd, ax__io **out);
+int ax__io_register(ax__reactor *r, ax__fd fd, ax__io **out);
 
 /* Removes the registration and drops any stored waker without waking it.
  * When fd_closed is true the descriptor has already been closed (the kernel
@@ -74,7 +86,7 @@ int ax__io_register(ax__reactor *r, int fd, ax__io **out);
 void ax__io_deregister(ax__reactor *r, ax__io *io, int fd_closed);
 
 /* The registered descriptor. */
-int ax__io_fd(const ax__io *io);
+ax__fd ax__io_fd(const ax__io *io);
 
 /* Readiness: AX_READY when dir (AX__DIR_READ / AX__DIR_WRITE) is known
  * ready (error and hang-up count as ready for both), else stores a clone
@@ -105,10 +117,53 @@ ax_poll ax__io_poll_writev(ax__io *io, const struct iovec *iov, int n, ax_contex
  * while it fails with EAGAIN, waits for dir's readiness and retries.
  * AX_READY with *res = op's non-negative result or an AX_E* from errno;
  * AX_PENDING with cx's waker stored. op must return -1 and set errno on
- * failure, like a system call. */
-typedef ssize_t (*ax__io_op_fn)(int fd, void *arg);
+ * failure, like a system call. On Windows op returns -1 with the WSA error
+ * in WSAGetLastError() (WSAEWOULDBLOCK to wait): the reactor maps it. */
+typedef ssize_t (*ax__io_op_fn)(ax__fd fd, void *arg);
 ax_poll ax__io_poll_op(ax__io *io, int dir, ax_context *cx, ax__io_op_fn op, void *arg,
                        ssize_t *res);
+
+#ifdef _WIN32
+/* Windows only: what net/ needs beyond the calls above, since a completion
+ * port has no readiness for accept and connect.
+ *
+ * ax__win_error maps a Windows or Winsock error number (GetLastError,
+ * WSAGetLastError) onto the AX_E* code Linux would give. */
+int ax__win_error(unsigned long err);
+struct sockaddr;
+struct sockaddr_storage;
+/* Accepts on the listening socket of io with an overlapped AcceptEx (one at
+ * a time per listener). AX_READY with *res = 0, *out the new socket
+ * (overlapped, not inheritable, SO_UPDATE_ACCEPT_CONTEXT set, not yet
+ * registered; the caller owns it) and the peer's address in *peer /
+ * *peer_len; or *res = AX_E*. AX_PENDING with cx's waker stored. family
+ * is the listener's (AF_INET / AF_INET6). Dropping the waiter
+ * (ax__io_drop_waker, AX__DIR_READ) cancels the accept and closes the
+ * socket it had prepared. */
+ax_poll ax__io_poll_accept(ax__io *io, int family, ax_context *cx, ax__fd *out,
+                           struct sockaddr_storage *peer, int *peer_len, int *res);
+/* Starts an overlapped ConnectEx of io's socket (registered, and bound to
+ * a wildcard address of its family) to sa. Returns 0 (ax__io_poll_connect
+ * gives the outcome) or AX_E*. */
+int ax__io_connect_start(ax__io *io, const struct sockaddr *sa, int len);
+/* AX_READY with *res = 0 (connected; SO_UPDATE_CONNECT_CONTEXT set) or an
+ * AX_E* (AX_ECONNREFUSED, AX_ETIMEDOUT, ...); AX_PENDING meanwhile.
+ * Dropping the waiter (ax__io_drop_waker, AX__DIR_WRITE) cancels it. */
+ax_poll ax__io_poll_connect(ax__io *io, ax_context *cx, int *res);
+/* One datagram with an overlapped WSARecvFrom into buf: AX_READY with
+ * *res = the bytes stored (at most len; *truncated = 1 when the datagram
+ * was longer and the rest is lost) and, if from is not NULL, the sender's
+ * address in *from / *fromlen; or *res = AX_E*. AX_PENDING meanwhile; buf
+ * belongs to the operation until AX_READY (poll again with the same
+ * arguments) or until ax__io_drop_waker (AX__DIR_READ) cancels it. */
+ax_poll ax__io_poll_recvfrom(ax__io *io, void *buf, size_t len, struct sockaddr_storage *from,
+                             int *fromlen, int *truncated, ax_context *cx, ssize_t *res);
+/* One datagram with an overlapped WSASendTo to `to` (NULL: the connected
+ * peer); the address is copied, buf belongs to the operation until
+ * AX_READY or the cancel, as above. */
+ax_poll ax__io_poll_sendto(ax__io *io, const void *buf, size_t len, const struct sockaddr *to,
+                           int tolen, ax_context *cx, ssize_t *res);
+#endif
 
 #pragma GCC visibility pop
 

@@ -73,7 +73,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/uio.h>
+#include "sys.h"
 
 #ifdef __cplusplus
 extern "C" {

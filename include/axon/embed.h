@@ -29,7 +29,9 @@ extern "C" {
 /* A descriptor that is readable when the runtime has work: I/O events,
  * a wake-up or a spawn from another thread. Owned by the runtime (do not
  * close or read it). Timers do not make it readable: see
- * ax_runtime_timeout_ms. Thread-safe. */
+ * ax_runtime_timeout_ms. Thread-safe. On Windows (a completion port,
+ * which cannot be polled): -1; drive the runtime with ax_run_once and a
+ * timeout instead, which a spawn from another thread wakes. */
 int ax_runtime_fd(const ax_runtime *rt);
 
 /* Milliseconds until the runtime needs to run again for its timers (0: now,

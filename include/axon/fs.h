@@ -58,7 +58,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
+#include "sys.h"
 
 #include "blocking.h"
 #include "buf.h"

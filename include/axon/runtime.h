@@ -11,7 +11,7 @@
 #ifndef AXON_RUNTIME_H
 #define AXON_RUNTIME_H
 
-#include <signal.h>
+#include "sys.h"
 #include <stddef.h>
 #include "future.h"
 #include "task.h"
@@ -40,7 +40,7 @@ typedef struct ax_runtime_opts {
      * EVFILT_SIGNAL filters). Create the runtime before any
      * other thread, or block the same signals in every thread, or the kernel
      * may deliver them elsewhere. */
-    const sigset_t *signals;
+    const sigset_t *signals; /* Windows: must be NULL (else AX_ENOTSUP) */
     /* AX_RUNTIME_MULTI_THREAD (default): `workers` threads of its own.
      * AX_RUNTIME_CURRENT_THREAD: no threads; tasks run on the thread that
      * calls ax_run, ax_block_on or ax_run_once (see axon/embed.h). */

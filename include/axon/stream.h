@@ -21,21 +21,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
-#ifndef _WIN32
-#include <sys/uio.h>
-#endif
+#include "sys.h"
 #include "future.h"
 
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#ifdef _WIN32
-struct iovec {
-    void *iov_base;
-    size_t iov_len;
-};
 #endif
 
 typedef struct ax_stream ax_stream;

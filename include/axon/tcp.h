@@ -27,7 +27,7 @@
 #define AXON_TCP_H
 
 #include <stdbool.h>
-#include <sys/types.h>
+#include "sys.h"
 #include "addr.h"
 #include "future.h"
 #include "stream.h"
@@ -42,7 +42,8 @@ typedef struct ax_tcp_listener ax_tcp_listener;
 typedef struct ax_tcp_listen_opts {
     int backlog;     /* listen() backlog; 0: 1024 (the kernel caps it at somaxconn) */
     bool reuse_addr; /* SO_REUSEADDR; on by default, as in Go and tokio */
-    bool reuse_port; /* SO_REUSEPORT: several listeners share the port */
+    bool reuse_port; /* SO_REUSEPORT: several listeners share the port
+                      * (Windows: none, AX_ENOTSUP) */
     bool v6_only;    /* IPV6_V6ONLY for an IPv6 address; off: dual stack */
 } ax_tcp_listen_opts;
 
@@ -106,7 +107,8 @@ int ax_tcp_write_all(ax_tcp *c, const void *buf, size_t len, ax_instant deadline
 
 /* Sends count bytes of file_fd from *offset with sendfile(2) (no copy
  * through user space), advancing *offset. Returns the bytes sent (less
- * than count only when the file ended first) or AX_E*. Task only. */
+ * than count only when the file ended first) or AX_E*. Task only.
+ * Windows: AX_ENOTSUP. */
 ssize_t ax_tcp_sendfile(ax_tcp *c, int file_fd, off_t *offset, size_t count, ax_instant deadline);
 
 enum { AX_SHUT_RD = 0, AX_SHUT_WR = 1, AX_SHUT_RDWR = 2 };
@@ -133,6 +135,8 @@ int ax_tcp_send_buffer(const ax_tcp *c);
 
 int ax_tcp_local_addr(const ax_tcp *c, ax_addr *out);
 int ax_tcp_peer_addr(const ax_tcp *c, ax_addr *out);
+/* The descriptor (on Windows the SOCKET's value; Windows hands out small
+ * ones), owned by the connection. */
 int ax_tcp_fd(const ax_tcp *c);
 
 #ifdef __cplusplus

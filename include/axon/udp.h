@@ -29,7 +29,7 @@
 #define AXON_UDP_H
 
 #include <stdbool.h>
-#include <sys/types.h>
+#include "sys.h"
 #include "addr.h"
 #include "future.h"
 
@@ -41,7 +41,7 @@ typedef struct ax_udp ax_udp;
 
 typedef struct ax_udp_opts {
     bool reuse_addr; /* SO_REUSEADDR (off by default) */
-    bool reuse_port; /* SO_REUSEPORT */
+    bool reuse_port; /* SO_REUSEPORT (Windows: none, AX_ENOTSUP) */
     bool broadcast;  /* SO_BROADCAST */
     bool v6_only;    /* IPV6_V6ONLY for an IPv6 address */
 } ax_udp_opts;
@@ -77,7 +77,9 @@ ssize_t ax_udp_recv_from(ax_udp *u, void *buf, size_t len, ax_addr *from, unsign
                          ax_instant deadline);
 ssize_t ax_udp_recv(ax_udp *u, void *buf, size_t len, unsigned *flags, ax_instant deadline);
 
-/* Poll forms, for engines and futures. *res as the calls above. */
+/* Poll forms, for engines and futures. *res as the calls above. (On
+ * Windows the calls above lend buf to an overlapped WSARecvFrom/WSASendTo
+ * until they return; the poll forms never do: they wait for readiness.) */
 ax_poll ax_udp_poll_recv_from(ax_udp *u, ax_context *cx, void *buf, size_t len, ax_addr *from,
                               unsigned *flags, ssize_t *res);
 ax_poll ax_udp_poll_send_to(ax_udp *u, ax_context *cx, const void *buf, size_t len,

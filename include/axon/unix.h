@@ -1,5 +1,6 @@
 /* axon/unix.h - Unix domain sockets: stream listeners and connections,
  * socket pairs, datagram sockets, descriptor passing and peer credentials.
+ * On Windows every call returns AX_ENOTSUP (net/unix_win.c says why).
  *
  * A stream connection is a stream (axon/stream.h): ax_unix_stream() gives
  * the interface buffered readers, TLS and HTTP take, and the ax_unix_*
@@ -51,7 +52,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <sys/types.h>
+#include "sys.h"
 #include "future.h"
 #include "stream.h"
 #include "tcp.h" /* AX_SHUT_RD, AX_SHUT_WR, AX_SHUT_RDWR */

@@ -61,6 +61,22 @@ static ax__blocking_stats stats(ax_runtime *rt) {
     return s;
 }
 
+#ifdef _WIN32
+#include <tlhelp32.h>
+/* Windows: the threads of this process in a Toolhelp snapshot. */
+static int os_threads(void) {
+    HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
+    if (snap == INVALID_HANDLE_VALUE) return -1;
+    THREADENTRY32 te;
+    te.dwSize = sizeof te;
+    int n = 0;
+    DWORD me = GetCurrentProcessId();
+    for (BOOL ok = Thread32First(snap, &te); ok; ok = Thread32Next(snap, &te))
+        if (te.th32OwnerProcessID == me) n++;
+    CloseHandle(snap);
+    return n;
+}
+#else
 static int os_threads(void) {
     DIR *d = opendir("/proc/self/task");
     if (!d) return -1;
@@ -71,6 +87,7 @@ static int os_threads(void) {
     closedir(d);
     return n;
 }
+#endif
 
 /* ---- where jobs run ---------------------------------------------------------------------------
  */
@@ -84,10 +101,22 @@ typedef struct where {
 static void *record_thread(void *arg) {
     where *w = arg;
     w->job_tid = (pid_t)test_thread_id();
+#ifdef _WIN32
+    PWSTR desc = NULL;
+    if (SUCCEEDED(GetThreadDescription(GetCurrentThread(), &desc)) && desc) {
+        wcstombs(w->name, desc, sizeof w->name - 1);
+        LocalFree(desc);
+    }
+#else
     pthread_getname_np(pthread_self(), w->name, sizeof w->name);
+#endif
+#ifdef _WIN32
+    w->sigint_blocked = true; /* no signal masks on Windows: nothing to check */
+#else
     sigset_t cur;
     pthread_sigmask(SIG_SETMASK, NULL, &cur);
     w->sigint_blocked = sigismember(&cur, SIGINT) == 1;
+#endif
     return (char *)arg + 1;
 }
 
@@ -568,10 +597,9 @@ Test(blocking, shutdown_leaves_a_stuck_job_behind_after_the_deadline) {
 
     /* capture the report on stderr */
     fflush(stderr);
-    char path[] = "/tmp/axon-blocking-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    unlink(path);
+    FILE *tf = tmpfile(); /* deleted when closed, on every OS */
+    cr_assert_not_null(tf);
+    int fd = fileno(tf);
     int saved = dup(2);
     dup2(fd, 2);
     ax_instant t0 = ax_now();
@@ -581,8 +609,9 @@ Test(blocking, shutdown_leaves_a_stuck_job_behind_after_the_deadline) {
     dup2(saved, 2);
     close(saved);
     char text[256] = {0};
-    cr_assert_geq(pread(fd, text, sizeof text - 1, 0), 0);
-    close(fd);
+    cr_assert_eq(lseek(fd, 0, SEEK_SET), 0);
+    cr_assert_geq(read(fd, text, sizeof text - 1), 0);
+    fclose(tf);
     cr_assert(strstr(text, "axon: 1 blocking job still running at shutdown"), "%s", text);
     cr_assert_lt(took, 250000000ull, "shutdown returned at its deadline");
     cr_assert_eq(atomic_load(&g_runs), 0, "the job is still running");

@@ -7,9 +7,9 @@
  */
 #include <criterion/criterion.h>
 
-#include "test/os_compat.h"
-
 #include "test/sanitizers.h"
+#include "test/os_compat.h"
+#include "test/win_skip.h"
 
 #include "executor/fiber.h"
 #include "axon/error.h"
@@ -21,14 +21,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#ifdef _WIN32
+#include <windows.h>
+#else
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <unistd.h>
+#endif
 
 #define STACK_SIZE (64 * 1024)
 
 /* ---- helpers ---------------------------------------------------------- */
 
+#ifndef _WIN32
 /* Runs fn(arg) in a child whose stderr goes to out (NUL-terminated);
  * returns the child's wait status. */
 static int run_child(void (*fn)(void *), void *arg, char *out, size_t outsz) {
@@ -70,6 +75,8 @@ static void reset_fault_signals(void) {
     signal(SIGSEGV, SIG_DFL);
     signal(SIGBUS, SIG_DFL);
 }
+
+#endif
 
 /* ---- ping-pong, callee-saved registers -------------------------------- */
 
@@ -482,6 +489,18 @@ Test(fiber, resumes_on_another_thread) {
 
 /* ---- stack pool -------------------------------------------------------- */
 
+#ifdef _WIN32
+static int is_mapped(void *addr) {
+    MEMORY_BASIC_INFORMATION mi;
+    return VirtualQuery(addr, &mi, sizeof mi) == sizeof mi && mi.State == MEM_COMMIT;
+}
+
+static long page_size(void) {
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    return (long)si.dwPageSize;
+}
+#else
 static int is_mapped(void *addr) {
 #if defined(__APPLE__)
     char vec; /* macOS declares mincore with char * */
@@ -490,6 +509,11 @@ static int is_mapped(void *addr) {
 #endif
     return mincore(addr, 1, &vec) == 0;
 }
+
+static long page_size(void) {
+    return sysconf(_SC_PAGESIZE);
+}
+#endif
 
 Test(stack, put_then_get_reuses_mapping) {
     ax__stack_pool pool;
@@ -526,7 +550,7 @@ Test(stack, cache_is_capped) {
 Test(stack, stated_size_is_usable) {
     ax__stack_pool pool;
     ax__stack_pool_init(&pool, 10000, 1); /* rounded up to pages */
-    long ps = sysconf(_SC_PAGESIZE);
+    long ps = page_size();
     cr_assert_eq(pool.usable % (size_t)ps, 0);
     cr_assert_geq(pool.usable, 10000);
     ax__stack *s;
@@ -544,6 +568,7 @@ Test(stack, stated_size_is_usable) {
     ax__stack_pool_destroy(&pool);
 }
 
+#ifndef _WIN32
 static void touch_guard(void *arg) {
     reset_fault_signals();
     volatile char *p = (volatile char *)ax__stack_lo(arg) - 1;
@@ -868,3 +893,34 @@ Test(overflow, thread_altstack_lifecycle) {
     cr_assert(r.replaced_tiny);
     cr_assert(r.tiny_back);
 }
+#else
+/* Windows: these need a forked child or POSIX signal dispositions;
+ * test_fiber_win.c tests the overflow report there. */
+Test(stack, guard_page_faults) {
+    AX_WIN_SKIP(AX_WIN_NO_FORK);
+}
+Test(stack, map_count_exhaustion_is_enomem) {
+    AX_WIN_SKIP(AX_WIN_NO_PROC);
+}
+Test(overflow, reports_task_and_dies_by_sigsegv) {
+    AX_WIN_SKIP(AX_WIN_NO_FORK);
+}
+Test(overflow, reports_then_chains_to_host_handler) {
+    AX_WIN_SKIP(AX_WIN_NO_FORK);
+}
+Test(overflow, reports_then_chains_to_host_siginfo_handler) {
+    AX_WIN_SKIP(AX_WIN_NO_SIGNALS);
+}
+Test(overflow, other_faults_go_to_host_handler) {
+    AX_WIN_SKIP(AX_WIN_NO_FORK);
+}
+Test(overflow, other_faults_keep_default_action) {
+    AX_WIN_SKIP(AX_WIN_NO_FORK);
+}
+Test(overflow, install_is_reference_counted) {
+    AX_WIN_SKIP(AX_WIN_NO_FORK);
+}
+Test(overflow, thread_altstack_lifecycle) {
+    AX_WIN_SKIP(AX_WIN_NO_SIGNALS);
+}
+#endif

@@ -18,6 +18,13 @@
 #include "axon/policy.h"
 #include "executor/policy_internal.h"
 #include "test/sanitizers.h"
+#include "test/win_skip.h"
+
+#ifdef _WIN32
+/* The file-root tests skip on Windows (AX_WIN_NO_FSROOTS); the helpers
+ * they share stay compiled but unused there. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+#endif
 
 /* Installations in the race test: fewer under TSan, which is much slower. */
 #define AX_TEST_TSAN_ROUNDS (AX_TEST_TSAN ? 3000 : 30000)
@@ -30,6 +37,7 @@ static void path_of(char *out, const char *rel) {
     snprintf(out, PATH_MAX, "%s/%s", base, rel);
 }
 
+#ifndef _WIN32
 static void touch(const char *rel) {
     char p[PATH_MAX];
     path_of(p, rel);
@@ -66,6 +74,11 @@ static void remove_tree(void) {
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
     cr_assert_eq(system(cmd), 0);
 }
+
+#else
+static void make_tree(void) {}
+static void remove_tree(void) {}
+#endif
 
 static int check_read(const ax_policy *p, const char *rel) {
     char path[PATH_MAX];
@@ -131,6 +144,8 @@ Test(policy, installed_empty_policy_denies_everything) {
 }
 
 Test(policy, read_and_write_roots, .init = make_tree, .fini = remove_tree) {
+    AX_WIN_SKIP(AX_WIN_NO_FSROOTS);
+#ifndef _WIN32
     ax_policy *p;
     cr_assert_eq(ax_policy_new(&p), 0);
     char data[PATH_MAX], out[PATH_MAX];
@@ -154,9 +169,12 @@ Test(policy, read_and_write_roots, .init = make_tree, .fini = remove_tree) {
     cr_assert_eq(ax_policy_allow_read(p, out), 0);
     cr_assert_eq(check_read(p, "out/log"), 0);
     ax_policy_free(p);
+#endif
 }
 
 Test(policy, dot_dot_and_prefix_tricks, .init = make_tree, .fini = remove_tree) {
+    AX_WIN_SKIP(AX_WIN_NO_FSROOTS);
+#ifndef _WIN32
     ax_policy *p;
     cr_assert_eq(ax_policy_new(&p), 0);
     char data[PATH_MAX];
@@ -207,9 +225,12 @@ Test(policy, dot_dot_and_prefix_tricks, .init = make_tree, .fini = remove_tree) 
     cr_assert_eq(ax_policy_check_read(p, path, small, sizeof small), AX_EPOLICY);
     cr_assert_str_eq(small, "read of /tm");
     ax_policy_free(p);
+#endif
 }
 
 Test(policy, root_slash_allows_all_paths) {
+    AX_WIN_SKIP(AX_WIN_NO_FSROOTS);
+#ifndef _WIN32
     ax_policy *p;
     cr_assert_eq(ax_policy_new(&p), 0);
     cr_assert_eq(ax_policy_allow_read(p, "/"), 0);
@@ -225,9 +246,12 @@ Test(policy, root_slash_allows_all_paths) {
     cr_assert_eq(ax__policy_root_for(p, AX__POLICY_READ, "/", &fd, rel, sizeof rel, NULL, 0), 0);
     cr_assert_str_eq(rel, ".");
     ax_policy_free(p);
+#endif
 }
 
 Test(policy, symlink_root_is_canonicalised, .init = make_tree, .fini = remove_tree) {
+    AX_WIN_SKIP(AX_WIN_NO_FSROOTS);
+#ifndef _WIN32
     ax_policy *p;
     cr_assert_eq(ax_policy_new(&p), 0);
     char link[PATH_MAX];
@@ -281,9 +305,12 @@ Test(policy, symlink_root_is_canonicalised, .init = make_tree, .fini = remove_tr
     cr_assert_eq(fd, AT_FDCWD);
     cr_assert_str_eq(rel, "x/../y");
     ax_policy_free(p);
+#endif
 }
 
 Test(policy, root_for_both_rights_takes_the_deeper_root, .init = make_tree, .fini = remove_tree) {
+    AX_WIN_SKIP(AX_WIN_NO_FSROOTS);
+#ifndef _WIN32
     ax_policy *p;
     cr_assert_eq(ax_policy_new(&p), 0);
     char data[PATH_MAX], sub[PATH_MAX], path[PATH_MAX], rel[PATH_MAX];
@@ -306,9 +333,12 @@ Test(policy, root_for_both_rights_takes_the_deeper_root, .init = make_tree, .fin
                  AX_EPOLICY);
     cr_assert(strstr(why, "write of ") == why, "%s", why);
     ax_policy_free(p);
+#endif
 }
 
 Test(policy, bad_roots, .init = make_tree, .fini = remove_tree) {
+    AX_WIN_SKIP(AX_WIN_NO_FSROOTS);
+#ifndef _WIN32
     ax_policy *p;
     cr_assert_eq(ax_policy_new(&p), 0);
     char path[PATH_MAX];
@@ -328,6 +358,7 @@ Test(policy, bad_roots, .init = make_tree, .fini = remove_tree) {
     cr_assert_eq(ax_policy_check_read(p, huge, NULL, 0), AX_ENAMETOOLONG);
     free(huge);
     ax_policy_free(p);
+#endif
 }
 
 Test(policy, connect_rules) {
@@ -479,6 +510,8 @@ Test(policy, bind_rules_and_wildcards) {
 
 Test(policy, installed_policy_is_frozen_and_clone_copies_it, .init = make_tree,
      .fini = remove_tree) {
+    AX_WIN_SKIP(AX_WIN_NO_FSROOTS);
+#ifndef _WIN32
     ax_runtime *rt;
     cr_assert_eq(ax_runtime_new(&rt, &(ax_runtime_opts){.workers = 1}), 0);
     ax_policy *p;
@@ -526,6 +559,7 @@ Test(policy, installed_policy_is_frozen_and_clone_copies_it, .init = make_tree,
     struct stat st;
     cr_assert_eq(fstat(fd, &st), 0);
     ax_policy_free(held);
+#endif
 }
 
 /* Two workers check in a loop while a plain thread keeps installing a new
@@ -594,3 +628,16 @@ Test(policy, checks_race_with_installation) {
     cr_assert_eq(ax_runtime_set_policy(r.rt, NULL), 0);
     ax_runtime_free(r.rt);
 }
+
+#ifdef _WIN32
+/* Windows: a policy takes no file roots, so file access stays denied. */
+Test(policy, windows_refuses_file_roots) {
+    ax_policy *p;
+    cr_assert_eq(ax_policy_new(&p), 0);
+    cr_assert_eq(ax_policy_allow_read(p, "C:\\"), AX_ENOTSUP);
+    cr_assert_eq(ax_policy_allow_write(p, "C:\\"), AX_ENOTSUP);
+    cr_assert_eq(ax_policy_allow_read(p, ""), AX_EINVAL);
+    cr_assert_eq(ax_policy_check_read(p, "/data/file", NULL, 0), AX_EPOLICY);
+    ax_policy_free(p);
+}
+#endif

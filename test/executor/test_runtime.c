@@ -3,8 +3,6 @@
  * and error strings. */
 #include <criterion/criterion.h>
 
-#include "test/os_compat.h"
-
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -12,11 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
 #include <sys/wait.h>
 #include <unistd.h>
+#endif
 
 #include "axon.h"
+#include "test/os_compat.h"
 #include "test/sanitizers.h"
+#include "test/win_skip.h"
 
 Test(runtime, options_and_env) {
     ax_runtime *rt;
@@ -129,6 +131,7 @@ Test(runtime, stack_limit_gives_enomem, .timeout = 60) {
     ax_runtime_free(rt);
 }
 
+#ifndef _WIN32
 /* Stack overflow: in a child process, a task recursing without bound must
  * be reported with its id, and the child must die of SIGSEGV. */
 static volatile int sink = 1;
@@ -301,6 +304,42 @@ Test(io, wait_readable_writable, .timeout = 30) {
 Test(io, wait_outside_task) {
     cr_assert_eq(ax_wait_readable(0, AX_NO_DEADLINE), AX_ENOTASK);
 }
+
+#else
+/* Windows: the overflow report is tested in test_fiber_win.c (a child
+ * process started with --run); there are no POSIX signals, and waits on a
+ * caller's descriptor are not offered. */
+Test(runtime, stack_overflow_reported_with_task_id) {
+    AX_WIN_SKIP(AX_WIN_NO_FORK);
+}
+
+Test(signal, wait_deliver_pending_timeout) {
+    AX_WIN_SKIP(AX_WIN_NO_SIGNALS);
+}
+
+static void *no_signal_waits(void *arg) {
+    sigset_t s;
+    memset(&s, 0, sizeof s);
+    cr_assert_eq(ax_signal_wait(&s, AX_NO_DEADLINE), AX_ENOTSUP);
+    cr_assert_eq(ax_wait_readable(0, AX_NO_DEADLINE), AX_ENOTSUP);
+    cr_assert_eq(ax_wait_writable(0, AX_NO_DEADLINE), AX_ENOTSUP);
+    return NULL;
+}
+
+Test(signal, windows_refuses_signal_sets_and_waits) {
+    sigset_t s;
+    memset(&s, 0, sizeof s);
+    ax_runtime *rt;
+    cr_assert_eq(ax_runtime_new(&rt, &(ax_runtime_opts){.workers = 1, .signals = &s}), AX_ENOTSUP);
+    cr_assert_eq(ax_runtime_new(&rt, &(ax_runtime_opts){.workers = 1}), 0);
+    cr_assert_eq(ax_run(rt, no_signal_waits, NULL, NULL), 0);
+    ax_runtime_free(rt);
+}
+
+Test(io, wait_readable_writable) {
+    AX_WIN_SKIP(AX_WIN_NO_FDWAIT);
+}
+#endif
 
 Test(error, names_and_messages) {
     cr_assert_str_eq(ax_err_name(AX_ETIMEDOUT), "AX_ETIMEDOUT");

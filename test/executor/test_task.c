@@ -10,6 +10,7 @@
 #include "axon.h"
 #include "test/executor/fixtures.h"
 #include "test/started.h"
+#include "test/win_skip.h"
 
 static void *return_arg(void *arg) {
     return arg;
@@ -108,6 +109,7 @@ Test(task, abort_sleeping_task_returns_ecanceled, .init = rt_one, .fini = rt_don
     cr_assert_eq(ax_run(rt, abort_sleeping, NULL, NULL), 0);
 }
 
+#ifndef _WIN32
 static int pipe_fds[2];
 static atomic_int io_result = 1;
 static atomic_int io_started;
@@ -132,8 +134,13 @@ static void *abort_io_waiting(void *arg) {
     return NULL;
 }
 
+#endif
+
 Test(task, abort_io_waiting_task_returns_ecanceled, .init = rt_one, .fini = rt_done) {
+    AX_WIN_SKIP(AX_WIN_NO_FDWAIT);
+#ifndef _WIN32
     cr_assert_eq(ax_run(rt, abort_io_waiting, NULL, NULL), 0);
+#endif
 }
 
 static void *exit_failed(void *arg) {

@@ -8,10 +8,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _WIN32
+#include <winsock2.h>
+#else
 #include <sys/resource.h>
+#include <unistd.h>
+#endif
 
 #include "axon.h"
 #include "test/executor/fixtures.h"
+#include "test/win_skip.h"
+
+/* A plain (not Axon) socket, for tests that play a raw peer: closed with
+ * closesocket on Windows, close elsewhere. */
+#ifdef _WIN32
+typedef SOCKET raw_sock;
+static inline void raw_close(raw_sock s) {
+    closesocket(s);
+}
+static inline void raw_nonblocking(raw_sock s) {
+    u_long on = 1;
+    ioctlsocket(s, FIONBIO, &on);
+}
+#ifndef SOCK_NONBLOCK
+#define SOCK_NONBLOCK 0
+#define SOCK_CLOEXEC  0
+#endif
+#else
+typedef int raw_sock;
+static inline void raw_close(raw_sock s) {
+    close(s);
+}
+static inline void raw_nonblocking(raw_sock s) {
+    (void)s; /* opened with SOCK_NONBLOCK */
+}
+#endif
 
 /* Runs fn(arg) as a task on rt and returns what it returned. */
 static inline intptr_t run_task(void *(*fn)(void *), void *arg) {
@@ -34,6 +65,7 @@ static inline ax_tcp_listener *listen_loopback(ax_family f, ax_addr *bound) {
     return l;
 }
 
+#ifndef _WIN32
 /* Raises the soft descriptor limit to the hard one; returns the new soft. */
 static inline rlim_t raise_nofile(void) {
     struct rlimit r;
@@ -42,8 +74,10 @@ static inline rlim_t raise_nofile(void) {
     setrlimit(RLIMIT_NOFILE, &r);
     return r.rlim_cur;
 }
+#endif
 
-/* Resident set size of this process in KiB (VmRSS). */
+/* Resident set size of this process in KiB (VmRSS); -1 where /proc is
+ * missing. */
 static inline long rss_kib(void) {
     FILE *f = fopen("/proc/self/status", "r");
     char line[256];

@@ -1,9 +1,7 @@
 /* TCP over real loopback sockets, IPv4 and IPv6: transfers, errors,
  * deadlines, cancellation, backpressure, Happy Eyeballs and the policy. */
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
-#include <unistd.h>
 
 #include "test/net/net_util.h"
 #include "test/os_compat.h"
@@ -154,6 +152,7 @@ static void *reset(void *arg) {
 }
 
 Test(tcp, reset_by_peer) {
+    AX_WINE_SKIP(AX_WINE_NO_LINGER_RST);
     run_task(reset, NULL);
 }
 
@@ -196,7 +195,7 @@ Test(tcp, half_close) {
 
 /* A listener whose accept queue is full drops further SYNs, so a connect
  * to it hangs: the way to get a connect that never answers on loopback. */
-static ax_tcp_listener *blackhole(ax_family f, ax_addr *addr, int *fds, int nfds) {
+static ax_tcp_listener *blackhole(ax_family f, ax_addr *addr, raw_sock *fds, int nfds) {
     ax_tcp_listen_opts o;
     ax_tcp_listen_opts_init(&o);
     o.backlog = 1;
@@ -208,15 +207,20 @@ static ax_tcp_listener *blackhole(ax_family f, ax_addr *addr, int *fds, int nfds
     socklen_t len;
     ax_addr_to_sockaddr(addr, &ss, &len);
     for (int i = 0; i < nfds; i++) {
+#ifdef _WIN32
+        fds[i] = socket(ss.ss_family, SOCK_STREAM, 0);
+        raw_nonblocking(fds[i]);
+#else
         fds[i] = ax__socket(ss.ss_family, SOCK_STREAM, 0, 1);
-        connect(fds[i], (struct sockaddr *)&ss, len);
+#endif
+        connect(fds[i], (struct sockaddr *)&ss, (int)len);
     }
     ax_sleep(50); /* let the handshakes settle into the full queue */
     return l;
 }
 
 static void *connect_timeout(void *arg) {
-    int fds[4];
+    raw_sock fds[4];
     ax_addr a;
     ax_tcp_listener *l = blackhole(AX_INET, &a, fds, 4);
     ax_tcp *c;
@@ -225,7 +229,7 @@ static void *connect_timeout(void *arg) {
     uint64_t ms = (ax_now() - t0) / 1000000;
     cr_assert_eq(err, AX_ETIMEDOUT, "got %s", ax_err_name(err));
     cr_assert(ms >= 190 && ms < 2000, "took %llu ms", (unsigned long long)ms);
-    for (int i = 0; i < 4; i++) close(fds[i]);
+    for (int i = 0; i < 4; i++) raw_close(fds[i]);
     ax_tcp_listener_close(l);
     return NULL;
 }
@@ -368,7 +372,9 @@ static void *peer_vanishes(void *arg) {
 }
 
 Test(tcp, peer_vanishing_mid_write_gives_epipe_not_sigpipe) {
+#ifdef SIGPIPE                /* Windows has none: nothing to make fatal */
     signal(SIGPIPE, SIG_DFL); /* make sure a SIGPIPE would be fatal */
+#endif
     run_task(peer_vanishes, NULL);
 }
 
@@ -411,7 +417,7 @@ Test(tcp, never_reading_client_keeps_sender_memory_bounded) {
 /* --- Happy Eyeballs ----------------------------------------------------------------- */
 
 static void *happy_eyeballs(void *arg) {
-    int fds[4];
+    raw_sock fds[4];
     ax_addr dead;
     ax_tcp_listener *hole = blackhole(AX_INET6, &dead, fds, 4);
     ax_addr live;
@@ -434,7 +440,7 @@ static void *happy_eyeballs(void *arg) {
     ax_addr refusing[2] = {live, loopback(AX_INET6, live.port)};
     err = ax_tcp_connect_addrs(refusing, 2, 0, ax_deadline_in_ms(2000), &c);
     cr_assert_eq(err, AX_ECONNREFUSED, "got %s", ax_err_name(err));
-    for (int i = 0; i < 4; i++) close(fds[i]);
+    for (int i = 0; i < 4; i++) raw_close(fds[i]);
     ax_tcp_listener_close(hole);
     return NULL;
 }
@@ -464,6 +470,15 @@ static void *options(void *arg) {
     o.reuse_port = true;
     ax_addr a = loopback(AX_INET, 0), b;
     ax_tcp_listener *l1, *l2;
+#ifdef _WIN32
+    cr_assert_eq(ax_tcp_listen(&a, &o, &l1), AX_ENOTSUP, "Windows has no SO_REUSEPORT");
+    o.reuse_port = false;
+    cr_assert_eq(ax_tcp_listen(&a, &o, &l1), 0);
+    ax_tcp_listener_addr(l1, &b);
+    cr_assert_eq(ax_tcp_listen(&b, &o, &l2), AX_EADDRINUSE);
+    ax_tcp_listener_close(l1);
+    return NULL;
+#endif
     cr_assert_eq(ax_tcp_listen(&a, &o, &l1), 0);
     ax_tcp_listener_addr(l1, &b);
     cr_assert_eq(ax_tcp_listen(&b, &o, &l2), 0);
@@ -618,6 +633,7 @@ static void *read_exact_task(void *arg) {
     return NULL;
 }
 
+#ifndef _WIN32
 static void *sendfile_task(void *arg) {
     ax_tcp *server;
     ax_tcp *c = connect_pair(AX_INET, &server);
@@ -650,9 +666,13 @@ static void *sendfile_task(void *arg) {
     ax_tcp_close(c);
     return NULL;
 }
+#endif
 
 Test(tcp, sendfile_from_a_file) {
+    AX_WIN_SKIP(AX_WIN_NO_SENDFILE);
+#ifndef _WIN32
     run_task(sendfile_task, NULL);
+#endif
 }
 
 /* A name whose hosts entry lists a blackholed ::1 first and a live
@@ -671,19 +691,33 @@ static void *happy_eyeballs_by_name(void *arg) {
     struct sockaddr_storage ss;
     socklen_t len;
     ax_addr_to_sockaddr(&dead, &ss, &len);
-    int fds[4];
+    raw_sock fds[4];
     for (int i = 0; i < 4; i++) {
+#ifdef _WIN32
+        fds[i] = socket(AF_INET6, SOCK_STREAM, 0);
+        raw_nonblocking(fds[i]);
+#else
         fds[i] = ax__socket(AF_INET6, SOCK_STREAM, 0, 1);
-        connect(fds[i], (struct sockaddr *)&ss, len);
+#endif
+        connect(fds[i], (struct sockaddr *)&ss, (int)len);
     }
     ax_sleep(50);
 
+    const char *text = "::1 both.test\n127.0.0.1 both.test\n";
+#ifdef _WIN32
+    char dir[MAX_PATH], hosts[MAX_PATH];
+    cr_assert(GetTempPathA(sizeof dir, dir) && GetTempFileNameA(dir, "axh", 0, hosts));
+    FILE *hf = fopen(hosts, "wb");
+    cr_assert_not_null(hf);
+    cr_assert_eq(fputs(text, hf) >= 0, 1);
+    fclose(hf);
+#else
     char hosts[] = "/tmp/axon-hosts-XXXXXX";
     int hfd = mkstemp(hosts);
     cr_assert_geq(hfd, 0);
-    const char *text = "::1 both.test\n127.0.0.1 both.test\n";
     cr_assert_eq(write(hfd, text, strlen(text)), (ssize_t)strlen(text));
     close(hfd);
+#endif
     ax_resolver_config cfg;
     ax_resolver_config_init(&cfg);
     snprintf(cfg.hosts_path, sizeof cfg.hosts_path, "%s", hosts);
@@ -691,7 +725,7 @@ static void *happy_eyeballs_by_name(void *arg) {
     cr_assert_eq(ax_resolver_new(&cfg, &r), 0);
     cr_assert_eq(ax_runtime_set_resolver(rt, r), 0);
     ax_resolver_free(r);
-    unlink(hosts);
+    remove(hosts);
 
     ax_tcp *c;
     ax_instant t0 = ax_now();
@@ -719,7 +753,7 @@ static void *happy_eyeballs_by_name(void *arg) {
     ax_tcp_close(c);
     ax_runtime_set_policy(rt, NULL);
     ax_runtime_set_resolver(rt, NULL);
-    for (int i = 0; i < 4; i++) close(fds[i]);
+    for (int i = 0; i < 4; i++) raw_close(fds[i]);
     ax_tcp_listener_close(hole);
     ax_tcp_listener_close(l);
     return NULL;

@@ -2,6 +2,7 @@
 the summaries bench/echo/run.sh and bench/echo/idle_mem.sh write
 ($BUILD/bench/echo.tsv and echo-idle.tsv). Imported by bench/report.py."""
 import csv
+import datetime
 import os
 
 LABEL = {"axon": "Axon", "epoll": "epoll (hand-written)", "uv": "libuv", "go": "Go", "tokio": "tokio"}
@@ -93,10 +94,15 @@ def echo_section(build_dir):
     versions = os.path.join(build_dir, "bench", "echo", "versions.txt")
     if not os.path.exists(tsv) and not os.path.exists(idle):
         return ""
-    parts = ["""
+    # The figures come from whenever the echo suite last ran, which need not
+    # be the run that regenerates this file (SUITES="core sched").
+    when = datetime.datetime.fromtimestamp(os.path.getmtime(tsv if os.path.exists(tsv) else idle),
+                                           datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    parts = [f"""
 ## TCP echo (net/, issue 4)
 
-- Command: the same run (`make bench`), which runs `bench/echo/run.sh` and
+- Data from the echo suite's last run, written {when}.
+- Command: `make bench` (the echo suite), which runs `bench/echo/run.sh` and
   `bench/echo/idle_mem.sh` (see `bench/echo/README.md`). One server worker
   pinned to CPU 0, the load client (`bench/echo/load.c`, plain epoll, one
   thread) pinned to CPU 1, servers alternating round by round; medians

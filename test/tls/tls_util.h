@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "test/net/net_util.h"
+#include "test/os_compat.h"
 
 /* --- certificates -------------------------------------------------------------- */
 
@@ -273,8 +274,8 @@ typedef struct peer {
 /* Runs argv with stdin and stdout/stderr on pipes. */
 static inline peer peer_start(char *const argv[]) {
     int pin[2], pout[2];
-    cr_assert_eq(pipe2(pin, O_CLOEXEC), 0);
-    cr_assert_eq(pipe2(pout, O_CLOEXEC), 0);
+    cr_assert_eq(ax__pipe(pin, 0), 0);
+    cr_assert_eq(ax__pipe(pout, 0), 0);
     peer p = {fork(), pin[1], pout[0]};
     cr_assert_geq(p.pid, 0);
     if (p.pid == 0) {

@@ -262,6 +262,13 @@ void ax__task_ref(ax_task *t);
 /* Cancellation as the running task t sees it: requested and not shielded.
  * Runs t's on-cancel hooks the first time it is true. */
 bool ax__task_sees_cancel(ax_task *t);
+/* For a suspending call that can often finish at once (a channel with room
+ * or a message): the running task when the call may complete without its
+ * future, NULL when it must take the future path (not in a task, or a
+ * cancel to report). A call that finished on the fast path then calls
+ * ax__fast_path_done, which spends the task's budget as an await would. */
+ax_task *ax__fast_path_task(void);
+void ax__fast_path_done(ax_task *t);
 /* Runs the hooks that have not run yet (newest first), shielded. */
 void ax__run_cancel_hooks(ax_task *t);
 void ax__task_complete(ax__worker *w, ax_task *t);

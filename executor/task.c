@@ -542,6 +542,19 @@ static void ax__spend_budget(ax_task *t) {
     if (ax__worker_has_work(w)) ax__task_leave(t, AX__EXIT_YIELD);
 }
 
+ax_task *ax__fast_path_task(void) {
+    ax__worker *w = ax__worker_current();
+    ax_task *t = w ? w->current : NULL;
+    if (!t) return NULL;
+    if (!t->shield && (atomic_load_explicit(&t->state, memory_order_relaxed) & AX__T_CANCEL))
+        return NULL; /* the future path reports it and runs the hooks */
+    return t;
+}
+
+void ax__fast_path_done(ax_task *t) {
+    ax__spend_budget(t);
+}
+
 intptr_t ax_await(ax_future *f) {
     return ax_await_until(f, AX_NO_DEADLINE);
 }

@@ -575,3 +575,51 @@ Test(sync_mpsc, ping_pong_with_plain_thread, .init = rt_two, .fini = rt_done, .t
     ax_mpsc_tx_release(p.pong.tx);
     ax_mpsc_rx_release(p.pong.rx);
 }
+
+/* The fast paths (a bounded channel with room, a message already there)
+ * skip the future but not the rules of an await: a cancelled task gets
+ * AX_ECANCELED and moves nothing, and a task that never has to wait still
+ * spends its budget, so others on its worker run. */
+static atomic_int fast_other_ran;
+static void *fast_other(void *arg) {
+    atomic_store(&fast_other_ran, 1);
+    return NULL;
+}
+static void *fast_cancelled(void *arg) {
+    chan *c = arg;
+    ax_abort(ax_task_self());
+    int v = 7;
+    cr_assert_eq(ax_mpsc_send(c->tx, &v, AX_NO_DEADLINE), AX_ECANCELED);
+    cr_assert_eq(ax_mpsc_len(c->rx), 1, "only the message sent before the abort");
+    cr_assert_eq(ax_mpsc_recv(c->rx, &v, AX_NO_DEADLINE), AX_ECANCELED);
+    cr_assert_eq(ax_mpsc_len(c->rx), 1, "the cancelled receive took nothing");
+    return NULL;
+}
+static void *fast_main(void *arg) {
+    chan c;
+    cr_assert_eq(ax_mpsc_new(&c.tx, &c.rx, sizeof(int), 4), 0);
+    int v = 1;
+    cr_assert_eq(ax_mpsc_send(c.tx, &v, AX_NO_DEADLINE), 0);
+    ax_task *t;
+    cr_assert_eq(ax_spawn(&t, fast_cancelled, &c), 0);
+    cr_assert_eq(ax_join(t, NULL), AX_ECANCELED);
+    cr_assert_eq(ax_mpsc_recv(c.rx, &v, AX_NO_DEADLINE), 0);
+    cr_assert_eq(v, 1);
+
+    /* One worker: the other task runs only if this one yields. */
+    atomic_store(&fast_other_ran, 0);
+    cr_assert_eq(ax_spawn(&t, fast_other, NULL), 0);
+    for (int i = 0; i < 100000 && !atomic_load(&fast_other_ran); i++) {
+        cr_assert_eq(ax_mpsc_send(c.tx, &i, AX_NO_DEADLINE), 0);
+        cr_assert_eq(ax_mpsc_recv(c.rx, &v, AX_NO_DEADLINE), 0);
+        cr_assert_eq(v, i);
+    }
+    cr_assert(atomic_load(&fast_other_ran), "a task whose sends and receives never wait yields");
+    cr_assert_eq(ax_join(t, NULL), 0);
+    ax_mpsc_tx_release(c.tx);
+    ax_mpsc_rx_release(c.rx);
+    return NULL;
+}
+Test(sync_mpsc, fast_paths_keep_cancel_and_budget, .init = rt_one, .fini = rt_done) {
+    cr_assert_eq(ax_run(rt, fast_main, NULL, NULL), 0);
+}

@@ -98,6 +98,10 @@ void ax__task_unref(ax_task *t) {
 
 /* Makes t runnable; consumes one reference when `consume`. */
 static void ax__task_wake_impl(ax_task *t, bool consume) {
+    /* Read before the CAS: once it drops our reference (consume) on a
+     * running task, that task may finish and be freed by another thread
+     * before the counting below (TSan caught it in a join's drop). */
+    ax_runtime *rt = t->rt;
     uint64_t dec = consume ? AX__T_REF_ONE : 0;
     uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
     for (;;) {
@@ -118,10 +122,10 @@ static void ax__task_wake_impl(ax_task *t, bool consume) {
                                                   memory_order_acquire)) {
             if (!(s & (AX__T_COMPLETE | AX__T_SCHEDULED))) {
                 ax__worker *w = ax__worker_current();
-                if (w && w->rt == t->rt)
+                if (w && w->rt == rt)
                     AX__COUNT(&w->stats, wakes_local);
                 else
-                    AX__COUNT_SHARED(&t->rt->foreign_stats, wakes_remote);
+                    AX__COUNT_SHARED(&rt->foreign_stats, wakes_remote);
             }
             if (schedule)
                 ax__schedule(t);

@@ -125,8 +125,10 @@ static void ax__notify_idle(ax_runtime *rt) {
 void ax__schedule_requeue(ax__worker *w, ax_task *t) {
     if (!ax__lq_push(&w->lq, t))
         ax__lq_overflow(w, t);
-    else if (w->rt->nworkers > 1 && (w->current || ax__lq_len(&w->lq) + (w->lifo != NULL) > 1))
+    else if (w->rt->nworkers > 1 && (w->current || ax__lq_len(&w->lq) + (w->lifo != NULL) > 1)) {
+        atomic_thread_fence(memory_order_seq_cst); /* as in ax__take_back */
         ax__notify_idle(w->rt);
+    }
 }
 
 /* Another worker is worth waking only when more than one task waits here:
@@ -253,7 +255,14 @@ bool ax__take_back(ax__worker *w, ax_task *t) {
         w->lifo = NULL;
         if (!ax__lq_push(&w->lq, l)) ax__lq_overflow(w, l);
     }
-    if (w->rt->nworkers > 1 && ax__lq_len(&w->lq)) ax__notify_idle(w->rt);
+    if (w->rt->nworkers > 1 && ax__lq_len(&w->lq)) {
+        /* This thread is about to be held by t: a lost wake-up here would
+         * leave the queued task waiting for it. Pairs with the fence a
+         * parking worker issues before it last looks at the queues (a
+         * searcher that just gave up must see the push, or we its exit). */
+        atomic_thread_fence(memory_order_seq_cst);
+        ax__notify_idle(w->rt);
+    }
     return true;
 }
 

@@ -1,4 +1,5 @@
-/* executor/stack.c - mmap'd fiber stacks with a guard page, cached per worker.
+/* executor/stack.c - mmap'd fiber stacks with a guard page (Linux, macOS;
+ * the per-worker cache is stack_pool.c).
  *
  * Layout of one mapping (low to high addresses):
  *
@@ -16,16 +17,10 @@
  * Memory is MAP_NORESERVE: only touched pages count. Each stack costs two
  * kernel mappings (guard and usable), which vm.max_map_count bounds.
  */
-#include "executor/fiber.h"
-
-#include "axon/error.h"
+#include "executor/stack_os.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
-
-/* Header slot: a cache line, which also keeps ax__stack_hi 16-byte aligned. */
-#define AX_STACK_HDR 64
-_Static_assert(sizeof(ax__stack) <= AX_STACK_HDR, "ax__stack header outgrew its slot");
 
 #ifndef MAP_STACK
 #define MAP_STACK 0
@@ -34,22 +29,13 @@ _Static_assert(sizeof(ax__stack) <= AX_STACK_HDR, "ax__stack header outgrew its 
 #define MAP_NORESERVE 0
 #endif
 
-static size_t page_size(void) {
+size_t ax__stack_os_page_size(void) {
     long ps = sysconf(_SC_PAGESIZE);
     return ps > 0 ? (size_t)ps : 4096;
 }
 
-void ax__stack_pool_init(ax__stack_pool *p, size_t usable, unsigned max_cached) {
-    size_t ps = page_size();
-    if (usable == 0) usable = ps;
-    p->free = NULL;
-    p->count = 0;
-    p->max = max_cached;
-    p->usable = (usable + ps - 1) / ps * ps;
-}
-
-static ax__stack *stack_map(size_t usable) {
-    size_t ps = page_size();
+ax__stack *ax__stack_os_map(size_t usable) {
+    size_t ps = ax__stack_os_page_size();
     size_t length = ps + usable + ps; /* guard, usable, top page with header */
     char *map = mmap(NULL, length, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
@@ -68,67 +54,14 @@ static ax__stack *stack_map(size_t usable) {
     return s;
 }
 
-static void stack_unmap(ax__stack *s) {
+void ax__stack_os_unmap(ax__stack *s) {
     /* Read before unmapping: the header lives inside the mapping. */
     char *map = s->map;
     size_t length = s->map_size + AX_STACK_HDR;
     munmap(map, length);
 }
 
-int ax__stack_get(ax__stack_pool *p, ax__stack **out) {
-    ax__stack *s = p->free;
-    if (s) {
-        p->free = s->next;
-        p->count--;
-        s->next = NULL;
-        *out = s;
-        return 0;
-    }
-    s = stack_map(p->usable);
-    if (!s) {
-        *out = NULL;
-        return AX_ENOMEM;
-    }
-    *out = s;
-    return 0;
-}
-
-void ax__stack_put(ax__stack_pool *p, ax__stack *s) {
-    /* A stack of another size (another pool's) is not cached here. The guard
-     * and the header page are one page each (see stack_map). */
-    int same_size = s->map_size + AX_STACK_HDR == 2 * s->guard_size + p->usable;
-    if (p->count >= p->max || !same_size) {
-        stack_unmap(s);
-        return;
-    }
-    s->next = p->free;
-    p->free = s;
-    p->count++;
-}
-
-void ax__stack_free(ax__stack *s) {
-    stack_unmap(s);
-}
-
-unsigned ax__stack_pool_trim(ax__stack_pool *p, unsigned keep) {
-    unsigned n = 0;
-    while (p->count > keep) {
-        ax__stack *s = p->free;
-        p->free = s->next;
-        p->count--;
-        stack_unmap(s);
-        n++;
-    }
-    return n;
-}
-
-void ax__stack_pool_destroy(ax__stack_pool *p) {
-    ax__stack *s = p->free;
-    while (s) {
-        ax__stack *next = s->next;
-        stack_unmap(s);
-        s = next;
-    }
-    p->free = NULL;
-    p->count = 0;
+bool ax__stack_os_fits(const ax__stack *s, size_t usable) {
+    /* The guard and the header page are one page each (see the map). */
+    return s->map_size + AX_STACK_HDR == 2 * s->guard_size + usable;
 }

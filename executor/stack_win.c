@@ -1,5 +1,5 @@
-/* executor/stack_win.c - fiber stacks from VirtualAlloc with guard pages,
- * cached per worker (the Windows counterpart of stack.c, same interface).
+/* executor/stack_win.c - fiber stacks from VirtualAlloc with guard pages
+ * (the Windows counterpart of stack.c; the cache is stack_pool.c).
  *
  * Layout of one allocation (low to high addresses):
  *
@@ -19,40 +19,26 @@
  * commit limit but backs a page with memory only when it is first touched,
  * like MAP_NORESERVE on Linux.
  */
-#include "executor/fiber.h"
-
-#include "axon/error.h"
+#include "executor/stack_os.h"
 
 #include <windows.h>
-
-#define AX_STACK_HDR 64
-_Static_assert(sizeof(ax__stack) <= AX_STACK_HDR, "ax__stack header outgrew its slot");
 
 /* Guard pages above the reserved page: room for the exception dispatch
  * and the overflow reporter once the stack is exhausted. */
 #define AX_GUARD_PAGES 3
 
-static size_t page_size(void) {
+size_t ax__stack_os_page_size(void) {
     SYSTEM_INFO si;
     GetSystemInfo(&si);
     return si.dwPageSize ? (size_t)si.dwPageSize : 4096;
-}
-
-void ax__stack_pool_init(ax__stack_pool *p, size_t usable, unsigned max_cached) {
-    size_t ps = page_size();
-    if (usable == 0) usable = ps;
-    p->free = NULL;
-    p->count = 0;
-    p->max = max_cached;
-    p->usable = (usable + ps - 1) / ps * ps;
 }
 
 static size_t guard_bytes(size_t ps) {
     return ps * (1 + AX_GUARD_PAGES);
 }
 
-static ax__stack *stack_map(size_t usable) {
-    size_t ps = page_size();
+ax__stack *ax__stack_os_map(size_t usable) {
+    size_t ps = ax__stack_os_page_size();
     size_t guard = guard_bytes(ps);
     size_t length = guard + usable + ps; /* guard, usable, top page with header */
     char *map = VirtualAlloc(NULL, length, MEM_RESERVE, PAGE_NOACCESS);
@@ -70,63 +56,11 @@ static ax__stack *stack_map(size_t usable) {
     return s;
 }
 
-static void stack_unmap(ax__stack *s) {
+void ax__stack_os_unmap(ax__stack *s) {
     VirtualFree(s->map, 0, MEM_RELEASE);
 }
 
-int ax__stack_get(ax__stack_pool *p, ax__stack **out) {
-    ax__stack *s = p->free;
-    if (s) {
-        p->free = s->next;
-        p->count--;
-        s->next = NULL;
-        *out = s;
-        return 0;
-    }
-    s = stack_map(p->usable);
-    if (!s) {
-        *out = NULL;
-        return AX_ENOMEM;
-    }
-    *out = s;
-    return 0;
-}
-
-void ax__stack_put(ax__stack_pool *p, ax__stack *s) {
+bool ax__stack_os_fits(const ax__stack *s, size_t usable) {
     size_t ps = s->guard_size / (1 + AX_GUARD_PAGES);
-    int same_size = s->map_size + AX_STACK_HDR == s->guard_size + p->usable + ps;
-    if (p->count >= p->max || !same_size) {
-        stack_unmap(s);
-        return;
-    }
-    s->next = p->free;
-    p->free = s;
-    p->count++;
-}
-
-void ax__stack_free(ax__stack *s) {
-    stack_unmap(s);
-}
-
-unsigned ax__stack_pool_trim(ax__stack_pool *p, unsigned keep) {
-    unsigned n = 0;
-    while (p->count > keep) {
-        ax__stack *s = p->free;
-        p->free = s->next;
-        p->count--;
-        stack_unmap(s);
-        n++;
-    }
-    return n;
-}
-
-void ax__stack_pool_destroy(ax__stack_pool *p) {
-    ax__stack *s = p->free;
-    while (s) {
-        ax__stack *next = s->next;
-        stack_unmap(s);
-        s = next;
-    }
-    p->free = NULL;
-    p->count = 0;
+    return s->map_size + AX_STACK_HDR == s->guard_size + usable + ps;
 }

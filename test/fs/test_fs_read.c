@@ -91,6 +91,8 @@ static const struct fs_child_fn read_children[] = {{"nobody_read", nobody_read}}
 FS_CHILD_FUNCTIONS(read_children)
 
 Test(fs_read, os_permission_denied) {
+    AX_WIN_SKIP(AX_WIN_NO_CHMOD);
+#ifndef _WIN32
     put(P(secret_path, "secret"), "s", 1);
     chmod(secret_path, 0600);
     if (getuid() != 0) chmod(secret_path, 0);
@@ -98,6 +100,7 @@ Test(fs_read, os_permission_denied) {
     snprintf(arg, sizeof arg, "AXON_TEST_ARG=%s", secret_path);
     const char *env[] = {arg, NULL};
     cr_assert_eq(as_nobody("nobody_read", env), 0);
+#endif
 }
 
 static void *t_policy(void *arg) {
@@ -208,6 +211,7 @@ Test(fs_read, empty_file) {
 /* A read from a FIFO blocks in its job until a writer comes: the task is
  * cancelled meanwhile, returns at once, and the job later finishes into
  * its own buffer (ASan would see a write into freed memory). */
+#ifndef _WIN32
 static char fifo[512];
 
 /* Opens the FIFO for writing once a reader (a job) has it open; -1 if none
@@ -248,10 +252,14 @@ static void *t_cancel(void *arg) {
     close(fd); /* the job reads, sees the end and frees its own buffer */
     return NULL;
 }
+#endif
 Test(fs_read, cancel_mid_read) {
+    AX_WIN_SKIP(AX_WIN_NO_FIFO);
+#ifndef _WIN32
     signal(SIGPIPE, SIG_IGN);
     cr_assert_eq(mkfifo(P(fifo, "fifo"), 0644), 0);
     run(t_cancel, NULL);
+#endif
 }
 
 static void *t_buf(void *arg) {
@@ -270,6 +278,7 @@ Test(fs_read, read_buf_and_directory_error) {
     run(t_buf, NULL);
 }
 
+#ifndef _WIN32
 static void *t_deadline_reader(void *arg) {
     void *d;
     *(int *)arg = ax_fs_read_file(fifo, &d, NULL, ax_deadline_in_ms(50));
@@ -285,7 +294,11 @@ static void *t_deadline(void *arg) {
     if (fd >= 0) close(fd);
     return NULL;
 }
+#endif
 Test(fs_read, deadline) {
+    AX_WIN_SKIP(AX_WIN_NO_FIFO);
+#ifndef _WIN32
     cr_assert_eq(mkfifo(P(fifo, "fifo2"), 0644), 0);
     run(t_deadline, NULL);
+#endif
 }

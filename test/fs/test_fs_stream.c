@@ -179,6 +179,7 @@ Test(fs_stream, map_filter_take_batch) {
 
 /* Cancel a task blocked in a line stream over a FIFO; its clean-up closes
  * the stream, and the job in flight finishes into its own buffer. */
+#ifndef _WIN32
 static char fifo[512];
 static int fifo_writer(const char *path) {
     for (int i = 0; i < 10000; i++) {
@@ -215,9 +216,13 @@ static void *t_cancel_stream(void *arg) {
     close(fd);
     return NULL;
 }
+#endif
 Test(fs_stream, cancel_mid_stream) {
+    AX_WIN_SKIP(AX_WIN_NO_FIFO);
+#ifndef _WIN32
     cr_assert_eq(mkfifo(P(fifo, "fifo"), 0644), 0);
     run(t_cancel_stream, NULL);
+#endif
 }
 
 /* A task writing an atomic file is cancelled: its clean-up closes the
@@ -325,6 +330,7 @@ Test(fs_stream, one_failure_among_many_reported_with_index) {
     run(t_fail_index, NULL);
 }
 
+#ifndef _WIN32
 static void *t_race(void *arg) {
     /* a read stuck on a FIFO loses to a timer */
     ax_fs_future rd;
@@ -357,9 +363,13 @@ static void *t_race(void *arg) {
     free(data);
     return NULL;
 }
+#endif
 Test(fs_stream, race_read_against_timer) {
+    AX_WIN_SKIP(AX_WIN_NO_FIFO);
+#ifndef _WIN32
     cr_assert_eq(mkfifo(P(fifo, "rfifo"), 0644), 0);
     run(t_race, NULL);
+#endif
 }
 
 /* File, network and timer work in one `all`. */
@@ -403,6 +413,7 @@ Test(fs_stream, file_network_and_timer_in_one_all) {
 /* ---- the pool bound -----------------------------------------------------------------------------
  */
 
+#ifndef _WIN32
 static void *blocked_reader(void *arg) {
     void *d;
     int r = ax_fs_read_file(fifo, &d, NULL, AX_NO_DEADLINE);
@@ -427,7 +438,10 @@ static void *t_starve(void *arg) {
     /* the abandoned jobs still queued never open it; the running ones finish */
     return NULL;
 }
+#endif
 Test(fs_stream, file_burst_does_not_starve_other_blocking_jobs) {
+    AX_WIN_SKIP(AX_WIN_NO_FIFO);
+#ifndef _WIN32
     fs_teardown();
     fs_setup_with(2, 3); /* a pool of 3 threads */
     cr_assert_eq(ax_fs_set_max_concurrency(rt, 2), 0);
@@ -435,11 +449,13 @@ Test(fs_stream, file_burst_does_not_starve_other_blocking_jobs) {
     cr_assert_eq(ax_fs_set_max_concurrency(rt, 4), AX_EBUSY);
     cr_assert_eq(mkfifo(P(fifo, "sfifo"), 0644), 0);
     run(t_starve, NULL);
+#endif
 }
 
 /* Jobs past the bound wait in the pool (its queue depth shows them), none
  * of them runs early, other blocking work passes them, and they all run
  * once a file job ends. */
+#ifndef _WIN32
 static _Atomic int done_seq;
 static void *queued_writer(void *arg) {
     int i = (int)(intptr_t)arg;
@@ -485,12 +501,16 @@ static void *t_group_fifo(void *arg) {
     }
     return NULL;
 }
+#endif
 Test(fs_stream, jobs_past_the_bound_wait_in_the_pool) {
+    AX_WIN_SKIP(AX_WIN_NO_FIFO);
+#ifndef _WIN32
     fs_teardown();
     fs_setup_with(2, 4);
     cr_assert_eq(ax_fs_set_max_concurrency(rt, 1), 0);
     cr_assert_eq(mkfifo(P(fifo, "gfifo"), 0644), 0);
     run(t_group_fifo, NULL);
+#endif
 }
 
 static void *t_sat_one(void *arg) {

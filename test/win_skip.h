@@ -19,7 +19,7 @@
 #define AX_WIN_NO_PIPES                                                                            \
     "Unix socketpairs and pipes: on Windows ax_iochain_write and the reactor take sockets only"
 #define AX_WIN_NO_MMAP                                                                             \
-    "memory-mapped file buffers (ax_buf_map_file/path) are AX_ENOTSUP on Windows (no fs/ there)"
+    "memory-mapped file buffers (ax_buf_map_file/path) are AX_ENOTSUP on Windows (buf_map_win.c)"
 #define AX_WIN_NO_FSROOTS                                                                          \
     "policy file roots are AX_ENOTSUP on Windows (no openat2 or O_PATH root descriptors there; "   \
     "fs/ runs without a policy on Windows)"

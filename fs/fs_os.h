@@ -30,9 +30,12 @@
  *    pin the directory, so a directory renamed between the open and the
  *    call is looked up by its new path (found by its handle), not by name.
  *  - Files are opened with FILE_SHARE_READ | FILE_SHARE_WRITE |
- *    FILE_SHARE_DELETE, so an open file can be renamed over or removed as
- *    on Unix (its name may linger until the last handle closes on older
- *    Windows versions).
+ *    FILE_SHARE_DELETE, so an open file can be renamed or removed as on
+ *    Unix (its name may linger until the last handle closes on older
+ *    Windows versions). Renaming *over* a file another handle has open
+ *    is refused by MoveFileExW (and always by wine): renameat fails with
+ *    EACCES (AX_EACCES) there, where Linux replaces the name. A read-only
+ *    target is replaced (its attribute is taken off first), as on Unix.
  *  - pread/pwrite use the handle's OVERLAPPED offset; on a synchronous
  *    handle Windows also moves the file pointer (POSIX leaves it). fs/
  *    keeps its own positions and never mixes read() and pread() on one

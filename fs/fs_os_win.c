@@ -444,10 +444,23 @@ int ax__win_renameat(int d1, const char *n1, int d2, const char *n2) {
         return -1;
     }
     int rc = 0;
-    if (!MoveFileExW(a, b, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)) {
+    DWORD flags = MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH;
+    if (!MoveFileExW(a, b, flags)) {
+        /* POSIX replaces a read-only target; Windows wants the attribute
+         * off first (put back if the rename still fails). */
+        DWORD e = GetLastError(), t = GetFileAttributesW(b);
+        if (e == ERROR_ACCESS_DENIED && t != INVALID_FILE_ATTRIBUTES &&
+            (t & FILE_ATTRIBUTE_READONLY) && !(t & FILE_ATTRIBUTE_DIRECTORY) &&
+            SetFileAttributesW(b, t & ~(DWORD)FILE_ATTRIBUTE_READONLY)) {
+            if (MoveFileExW(a, b, flags)) goto done;
+            e = GetLastError();
+            SetFileAttributesW(b, t);
+        }
+        SetLastError(e);
         rc = -1;
         ax__win_errno();
     }
+done:
     free(a);
     free(b);
     return rc;

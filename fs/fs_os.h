@@ -39,7 +39,10 @@
  *  - pread/pwrite use the handle's OVERLAPPED offset; on a synchronous
  *    handle Windows also moves the file pointer (POSIX leaves it). fs/
  *    keeps its own positions and never mixes read() and pread() on one
- *    handle, so nothing depends on it.
+ *    handle, so nothing depends on it. On a named pipe the offset is
+ *    ignored (POSIX fails with ESPIPE, after which fs/ calls read: the
+ *    same bytes). A named pipe (\\.\pipe\NAME) opens like a FIFO and
+ *    stats as S_IFIFO.
  *  - fsync of a directory fails with EINVAL (Windows cannot flush a
  *    directory handle; fs/ already ignores EINVAL there): the rename is
  *    made durable by MOVEFILE_WRITE_THROUGH instead.

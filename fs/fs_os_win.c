@@ -224,7 +224,9 @@ static int ax__win_openw(const wchar_t *w, int oflags, unsigned mode) {
     }
     BY_HANDLE_FILE_INFORMATION bi;
     int err = 0;
-    if (!GetFileInformationByHandle(h, &bi))
+    if (GetFileType(h) != FILE_TYPE_DISK) /* a named pipe or a device */
+        err = (oflags & O_DIRECTORY) ? ENOTDIR : 0;
+    else if (!GetFileInformationByHandle(h, &bi))
         err = ax__win_errno();
     else if ((oflags & O_DIRECTORY) && !(bi.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY))
         err = ENOTDIR;
@@ -330,6 +332,13 @@ static struct timespec ax__win_ts(LARGE_INTEGER t) {
 }
 
 static int ax__win_hstat(HANDLE h, struct ax__win_stat *st) {
+    DWORD type = GetFileType(h);
+    if (type == FILE_TYPE_PIPE || type == FILE_TYPE_CHAR) { /* no file information there */
+        memset(st, 0, sizeof *st);
+        st->st_mode = (type == FILE_TYPE_PIPE ? S_IFIFO : S_IFCHR) | 0600;
+        st->st_nlink = 1;
+        return 0;
+    }
     BY_HANDLE_FILE_INFORMATION bi;
     FILE_BASIC_INFO b;
     if (!GetFileInformationByHandle(h, &bi) ||
@@ -341,10 +350,8 @@ static int ax__win_hstat(HANDLE h, struct ax__win_stat *st) {
         st->st_mode = S_IFLNK | 0777;
     else if (a & FILE_ATTRIBUTE_DIRECTORY)
         st->st_mode = S_IFDIR | 0755;
-    else if (GetFileType(h) == FILE_TYPE_DISK)
-        st->st_mode = S_IFREG | ((a & FILE_ATTRIBUTE_READONLY) ? 0444 : 0644);
     else
-        st->st_mode = 0644; /* a pipe or a device: neither file nor directory */
+        st->st_mode = S_IFREG | ((a & FILE_ATTRIBUTE_READONLY) ? 0444 : 0644);
     st->st_size = (int64_t)(((uint64_t)bi.nFileSizeHigh << 32) | bi.nFileSizeLow);
     st->st_nlink = bi.nNumberOfLinks;
     st->st_ino = ((uint64_t)bi.nFileIndexHigh << 32) | bi.nFileIndexLow;

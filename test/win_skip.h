@@ -27,8 +27,6 @@
 #define AX_WIN_NO_CHMOD                                                                            \
     "permission denial through chmod and a child running as user nobody (Windows has only the "    \
     "read-only attribute, no setuid, no fork)"
-#define AX_WIN_NO_FIFO                                                                             \
-    "mkfifo: the tests block file jobs on a FIFO in the file system; Windows has none"
 #define AX_WIN_NO_PROCFD "opens a pipe through /proc/self/fd/N, which Windows does not have"
 #define AX_WIN_NO_SYMLINK_PRIV                                                                     \
     "creating symbolic links needs the SeCreateSymbolicLinkPrivilege or Developer Mode, "          \

@@ -24,6 +24,58 @@
 static ax_runtime *rt;
 static char dir[256];
 
+#ifdef _WIN32
+/* Windows has no FIFOs in the file system; a named pipe plays one. mkfifo
+ * turns path (a 512-byte buffer) into \\.\pipe\axfs-PID-NAME and creates
+ * a few server instances (one per reader that may open it); a file job
+ * opens that name as a client and blocks in ReadFile until data or the
+ * end. test_fifo_writer is the writer's open: it waits for a connected
+ * reader and returns that instance as a descriptor (the caller closes
+ * it); the rest are closed at teardown, so no job stays blocked. */
+#define TEST_FIFO_INSTANCES 8
+static HANDLE test_fifo_h[TEST_FIFO_INSTANCES];
+
+static inline void test_fifo_close_all(void) {
+    for (int k = 0; k < TEST_FIFO_INSTANCES; k++)
+        if (test_fifo_h[k]) CloseHandle(test_fifo_h[k]);
+    memset(test_fifo_h, 0, sizeof test_fifo_h);
+}
+
+static inline int test_mkfifo(char *path) {
+    const char *base = strrchr(path, '/');
+    char name[512];
+    snprintf(name, sizeof name, "\\\\.\\pipe\\axfs-%lu-%s", (unsigned long)GetCurrentProcessId(),
+             base ? base + 1 : path);
+    test_fifo_close_all();
+    for (int k = 0; k < TEST_FIFO_INSTANCES; k++) {
+        HANDLE h = CreateNamedPipeA(name, PIPE_ACCESS_OUTBOUND, PIPE_TYPE_BYTE | PIPE_NOWAIT,
+                                    PIPE_UNLIMITED_INSTANCES, 65536, 65536, 0, NULL);
+        if (h == INVALID_HANDLE_VALUE) return -1;
+        test_fifo_h[k] = h;
+    }
+    snprintf(path, 512, "%s", name);
+    return 0;
+}
+#define mkfifo(path, mode) test_mkfifo(path)
+
+static inline int test_fifo_writer(void) {
+    for (int i = 0; i < 10000; i++) {
+        for (int k = 0; k < TEST_FIFO_INSTANCES; k++) {
+            HANDLE h = test_fifo_h[k];
+            if (!h || ConnectNamedPipe(h, NULL) || GetLastError() != ERROR_PIPE_CONNECTED) continue;
+            DWORD mode = PIPE_READMODE_BYTE | PIPE_WAIT; /* blocking writes from here on */
+            SetNamedPipeHandleState(h, &mode, NULL, NULL);
+            test_fifo_h[k] = NULL;
+            int fd = _open_osfhandle((intptr_t)h, 0);
+            _setmode(fd, _O_BINARY);
+            return fd;
+        }
+        ax_sleep(1);
+    }
+    return -1;
+}
+#endif
+
 static inline void fs_setup_with(unsigned workers, unsigned blocking) {
 #ifdef _WIN32
     cr_assert_eq(test_mkdtemp(dir, sizeof dir, "axfs"), 0);
@@ -42,6 +94,9 @@ static inline void fs_setup(void) {
     fs_setup_with(2, 0);
 }
 static inline void fs_teardown(void) {
+#ifdef _WIN32
+    test_fifo_close_all(); /* readers still blocked on a pipe see its end */
+#endif
     ax_runtime_free(rt);
 #ifdef _WIN32
     if (test_rm_rf(dir) != 0) fprintf(stderr, "cleanup of %s failed\n", dir);

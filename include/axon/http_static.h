@@ -38,7 +38,13 @@
  * requires a policy installed on the runtime that allows reading root:
  * without one it answers 500 (serving files unconfined is never done
  * silently). `..` segments are refused before that as well, so a request
- * cannot reach another root the same policy allows.
+ * cannot reach another root the same policy allows. The kernel confines
+ * to the policy's root: when that is a parent of the served directory
+ * (allow_read of "/srv" serving "/srv/www"), a link in www may still
+ * reach the rest of /srv; allow the served directory itself for the
+ * tightest confinement. A directory is served without a redirect to its
+ * slash form (relative links in its index.html resolve against the
+ * parent then).
  *
  * Transfer. A body of up to 64 KiB is read through fs/ (the open reads
  * the first chunk already) and queued like any response, so pipelined

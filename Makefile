@@ -116,11 +116,16 @@ ifeq ($(TARGET_OS),windows)
 #                                (Windows resolves through getaddrinfo:
 #                                test_dns_win.c)
 #   test/examples/*              runs the examples as child processes with fork
+#   test/http/test_http_static.c static files are served only under a policy file
+#                                root, which Windows does not offer (AX_ENOTSUP:
+#                                the handler refuses there, fail-closed); the
+#                                suite also builds its tree with symlinks and
+#                                drives curl
 #   test/tls/*                   tls/ is not part of the Windows build (TLS=0)
 # Single tests that cannot run there skip themselves with a reason from
 # test/win_skip.h, which the runner prints.
 WIN_TEST_SKIP := test/reactor/test_epoll.c test/reactor/test_os_unix.c test/net/test_unix.c \
-                 test/net/test_dns.c test/examples/% test/tls/%
+                 test/net/test_dns.c test/examples/% test/http/test_http_static.c test/tls/%
 TEST_SRC  := $(filter-out $(WIN_TEST_SKIP),$(TEST_SRC))
 else
 TEST_SRC  := $(filter-out %_win.c test/reactor/test_iocp.c,$(TEST_SRC))
@@ -307,9 +312,25 @@ soak: deps lib
 	$(MAKE) --no-print-directory $(BUILD)/examples/demo
 	BUILD=$(BUILD) bash bench/http/soak.sh
 
+# The demo on 127.0.0.1:8080 with docs/ at /static/; with TLS it also
+# serves HTTPS on 8443 with a self-signed certificate for localhost made
+# once into $(BUILD)/demo-cert.pem (needs the openssl command).
+DEMO_CERT := $(BUILD)/demo-cert.pem
+DEMO_KEY  := $(BUILD)/demo-key.pem
 run: deps
 	$(MAKE) --no-print-directory lib examples
-	$(BUILD)/examples/demo
+ifeq ($(TLS),1)
+	@if [ ! -s $(DEMO_CERT) ] && command -v openssl >/dev/null; then \
+	  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
+	    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+	    -keyout $(DEMO_KEY) -out $(DEMO_CERT) 2>/dev/null && \
+	  echo "made a self-signed certificate: $(DEMO_CERT) (curl -k, or --cacert $(DEMO_CERT))"; fi
+	@if [ -s $(DEMO_CERT) ]; then \
+	  exec $(BUILD)/examples/demo --root docs --tls-port 8443 --cert $(DEMO_CERT) --key $(DEMO_KEY); \
+	else exec $(BUILD)/examples/demo --root docs; fi
+else
+	$(BUILD)/examples/demo --root docs
+endif
 
 # Every test/fuzz/fuzz_*.c is a libFuzzer target, linked with the library
 # built with the same sanitizers; each runs FUZZ_SECONDS, starting from the

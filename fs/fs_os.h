@@ -76,6 +76,7 @@
 #include <fcntl.h>
 #include <io.h>
 #include <stdint.h>
+#include <stdio.h> /* SEEK_SET, as unistd.h gives it on Unix */
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>

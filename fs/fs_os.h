@@ -20,7 +20,8 @@
  * descriptor wrapping the Win32 handle (_open_osfhandle), so close()
  * is the C runtime's and closes the handle. The macros are defined after
  * the system headers (fs_internal.h includes this header last), so they
- * rename only fs/'s own calls. This header is included by fs/ only.
+ * rename only the calls of files that include fs/fs_internal.h: fs/ and
+ * http/static_send.c (which reads a handle's descriptor).
  *
  * Where Windows differs, and what the functions do about it:
  *  - A directory descriptor (openat's dirfd, O_PATH, O_DIRECTORY) is a

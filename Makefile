@@ -24,6 +24,16 @@ ifeq ($(origin CC),default)
 CC := gcc
 endif
 
+# STATIC_BORINGSSL=1 links tls/ (and so the examples, tests and benches)
+# against BoringSSL's static libssl.a / libcrypto.a built from Debian's own
+# source package by tools/build_boringssl.sh into build/boringssl (cached:
+# built once). Its objects go to their own folder, build/static-tls, so
+# they never mix with the default build's (Debian's shared libraries).
+STATIC_BORINGSSL ?= 0
+ifeq ($(STATIC_BORINGSSL),1)
+BUILD     ?= build/static-tls
+endif
+
 ifneq ($(findstring mingw32,$(CROSS)),)
 TARGET_OS := windows
 BUILD     ?= build/windows
@@ -59,11 +69,30 @@ TLS       ?= 0
 endif
 BSSL_INC  ?= /usr/include/android
 BSSL_LIB  ?= /usr/lib/x86_64-linux-gnu/android
+# With STATIC_BORINGSSL=1 the headers are the built source's and the two
+# archives are linked by full path, with libstdc++ (BoringSSL's libssl is
+# C++). No -L or -lssl appears on any link line, so OpenSSL 3's libssl
+# (also installed) can never be picked up; tools/check_static_tls.sh then
+# checks every linked program: BoringSSL's code inside, no libssl/libcrypto
+# shared library needed, no OpenSSL-3-only symbol.
+STATIC_CHECK :=
+BSSL_STAMP   :=
 ifeq ($(TLS),1)
 TLS_DIRS  := tls
 TLS_DEF   := -DAX_HAVE_TLS=1
-TLS_LIBS  := $(BSSL_LIB)/libssl.so $(BSSL_LIB)/libcrypto.so -Wl,-rpath,$(BSSL_LIB)
+ifeq ($(STATIC_BORINGSSL),1)
+BSSL_DIR  := build/boringssl
+BSSL_INC  := $(BSSL_DIR)/include
+BSSL_STAMP := $(BSSL_DIR)/STAMP
+TLS_LIBS  := $(BSSL_DIR)/lib/libssl.a $(BSSL_DIR)/lib/libcrypto.a -lstdc++
+STATIC_CHECK := bash tools/check_static_tls.sh
 else
+TLS_LIBS  := $(BSSL_LIB)/libssl.so $(BSSL_LIB)/libcrypto.so -Wl,-rpath,$(BSSL_LIB)
+endif
+else
+ifeq ($(STATIC_BORINGSSL),1)
+$(error STATIC_BORINGSSL=1 needs a build with TLS (native x86-64 Linux))
+endif
 TLS_DIRS  :=
 TLS_DEF   :=
 TLS_LIBS  :=
@@ -173,12 +202,20 @@ $(BUILD)/libaxon.a: $(LIB_OBJ)
 $(BUILD)/libaxon.so: $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -shared -o $@ $^ $(LDLIBS)
+	$(if $(STATIC_CHECK),$(STATIC_CHECK) $@)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/obj/tls/%.o: CFLAGS += -I$(BSSL_INC)
+
+ifneq ($(BSSL_STAMP),)
+# The static BoringSSL is built (once) before anything compiles against it.
+$(LIB_OBJ) $(TEST_OBJ): | $(BSSL_STAMP)
+$(BSSL_STAMP):
+	bash tools/build_boringssl.sh $(BSSL_DIR)
+endif
 
 $(BUILD)/obj/%.o: %.S
 	@mkdir -p $(@D)
@@ -191,18 +228,22 @@ $(BUILD)/obj/test/%.o: test/%.c
 $(BUILD)/test/axon_tests$(EXE): $(TEST_OBJ) $(RUNNER_OBJ) $(BUILD)/libaxon.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(RUNNER_OBJ) $(BUILD)/libaxon.a $(TEST_LINK) $(LDLIBS)
+	$(if $(STATIC_CHECK),$(STATIC_CHECK) $@)
 
 $(BUILD)/examples/%$(EXE): examples/%.c $(BUILD)/libaxon.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libaxon.a $(LDLIBS)
+	$(if $(STATIC_CHECK),$(STATIC_CHECK) $@)
 
 $(BUILD)/examples/tls-client: examples/tls_client.c $(BUILD)/libaxon.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libaxon.a $(LDLIBS)
+	$(if $(STATIC_CHECK),$(STATIC_CHECK) $@)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libaxon.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libaxon.a $(LDLIBS)
+	$(if $(STATIC_CHECK),$(STATIC_CHECK) $@)
 
 examples: $(EX_BIN)
 tests-build: $(BUILD)/test/axon_tests$(EXE) $(EX_BIN)

@@ -41,11 +41,11 @@ done
 # one-line format), so the source matches the installed binary package.
 suite=
 uri=
-for f in /etc/apt/sources.list.d/debian.sources; do
-  [ -f "$f" ] || continue
-  uri=$(awk '/^URIs:/ && $2 ~ /debian$/ {print $2; exit}' "$f")
+f=/etc/apt/sources.list.d/debian.sources
+if [ -f "$f" ]; then
+  uri=$(awk '/^URIs:/ && $2 ~ /debian\/?$/ {print $2; exit}' "$f")
   suite=$(awk '/^Suites:/ {print $2; exit}' "$f")
-done
+fi
 if [ -z "$suite" ] && [ -f /etc/apt/sources.list ]; then
   line=$(grep -E '^deb +(\[[^]]*\] +)?[a-z]+://[^ ]*/debian/? ' /etc/apt/sources.list | head -n 1 || true)
   uri=$(echo "$line" | sed -E 's/^deb +(\[[^]]*\] +)?//' | awk '{print $1}')
@@ -68,7 +68,9 @@ if [ -z "$srcdir" ]; then
     cat "$OUT/apt-update.log" >&2
     exit 1
   }
-  (cd "$OUT/src" && $APT source ${ver:+"$pkg=$ver"}) >"$OUT/apt-source.log" 2>&1 || {
+  # The installed version first; the suite's own when the mirror lacks it.
+  (cd "$OUT/src" && { $APT source ${ver:+"$pkg=$ver"} || $APT source "$pkg"; }) \
+    >"$OUT/apt-source.log" 2>&1 || {
     cat "$OUT/apt-source.log" >&2
     exit 1
   }

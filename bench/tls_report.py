@@ -179,6 +179,34 @@ def bars(d):
     return "\n".join(out)
 
 
+def notes(d):
+    """What the figures say about the libraries, derived from this run."""
+    out = []
+    # RSA-2048 signing's share of a full handshake: the RSA run minus the
+    # ECDSA run (ECDSA P-256 signing is cheap next to it).
+    inf = []
+    for s in d.servers:
+        r = d.stat(s, "rsa", "full-x25519", "cpu_us_per_hs")
+        e = d.stat(s, "ecdsa", "full-x25519", "cpu_us_per_hs")
+        if r and e:
+            inf.append(f"{LABEL[s]} {r[0] - e[0]:.0f}")
+    if inf:
+        out.append("- RSA-2048 signing inside a handshake (RSA minus ECDSA full-x25519 CPU, µs): "
+                   + ", ".join(inf) + ". BoringSSL's RSA is the slower one here"
+                   + ("; OpenSSL 3.0 has an AVX-512 IFMA path for RSA-2048 and this CPU has avx512ifma"
+                      if d.meta.get("avx512ifma") == "yes" else "")
+                   + ", so the full RSA handshakes against nginx turn on the library's RSA, "
+                   "not on the server code (the minimal server pays the same).")
+    sh = [d.stat(s, "ecdsa", "full-p256", "cpu_us_per_hs") for s in ("axon", "axon-static")]
+    if all(sh):
+        out.append(f"- Debian's shared BoringSSL is built with OPENSSL_SMALL (debian/rules), which drops "
+                   f"the large P-256 tables: a full ECDSA/P-256 handshake costs Axon {sh[0][0]:.0f} µs "
+                   f"there and {sh[1][0]:.0f} µs on the static build from the same source.")
+    out.append("- `bssl speed`'s RSA 2048 signing figure is far below what the handshakes imply; "
+               "the handshake difference above is the measured cost.")
+    return "\n".join(out)
+
+
 def chart(d, png):
     if not shutil.which("gnuplot") or not d.servers:
         return False
@@ -220,7 +248,7 @@ def section(d, png_ok):
 - Command: `{m.get('command', '?')}` (bench/tls/run.sh; bench/tls/README.md says what runs)
 - Date: {m.get('date', '?')}; {m.get('rounds', '?')} rounds, servers alternating round by round;
   {m.get('hs_n', '?')} handshakes per figure from {m.get('threads', '?')} client threads; bulk {m.get('bulk_mib', '?')} MiB
-- CPUs: {m.get('cpus', '?')}; load average: {m.get('load', '?')}
+- CPU: {m.get('cpu', '?')}; CPUs: {m.get('cpus', '?')}; load average: {m.get('load', '?')}
   (the machine was shared with other engineers' builds: figures are noisy; the lead reruns quietly)
 - Client: {m.get('client', '?')}; TLS 1.3, AES-128-GCM, one key share (X25519 or P-256)
 {vers}
@@ -257,6 +285,10 @@ MiB includes HTTP framing.
 ### Bars (issue 7)
 
 {bars(d)}
+
+### Notes
+
+{notes(d)}
 
 {"![TLS server CPU per handshake](bench-tls.png)" if png_ok else "(no chart: gnuplot was not available)"}
 

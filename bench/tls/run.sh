@@ -269,6 +269,8 @@ fi
     echo "threads: $THREADS"
     echo "bulk_mib: $BULK_MIB"
     echo "cpus: server $SERVER_CPU, client $CLIENT_CPU ($(nproc) online)"
+    echo "cpu: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+    echo "avx512ifma: $(grep -qw avx512ifma /proc/cpuinfo && echo yes || echo no)"
     echo "load: $LOAD_START at start, $LOAD_END at the end (1/5/15-minute load averages)"
     echo "client: tls_load.c against $CLIENT_LIB"
     echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"

@@ -121,11 +121,13 @@ int ax_http_client_send(ax_http_client *cl, const ax_http_request *req, ax_http_
         err = ax__hc_exchange(cl, &q, deadline, b, &r);
         bool replayable = !q.body_fn;
         if (err) {
-            bool nothing = b->no_response;
-            bool reused = b->reused;
+            bool nothing = b->no_response, reused = b->reused, sent = b->sent;
             ax__hc_body_free(b);
-            if (nothing && reused && !stale_retried && replayable && transient(err)) {
-                stale_retried = true; /* an idle connection the server had closed */
+            /* An idle connection the server had closed: sent again at once
+             * when that cannot run the request twice (as Go does). */
+            if (nothing && reused && !stale_retried && replayable && transient(err) &&
+                (idempotent(q.method) || !sent)) {
+                stale_retried = true;
                 continue;
             }
             if (replayable && idempotent(q.method) && retries < max_retries &&

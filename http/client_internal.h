@@ -52,6 +52,7 @@ struct ax__http_body {
     uint8_t mode;
     bool done, keep_alive, reused;
     bool no_response; /* the exchange failed before any response byte */
+    bool sent;        /* the whole request was written */
     ax_http_header hdrs[AX__HC_MAX_HEADERS];
     char buf[];
 };

@@ -144,6 +144,7 @@ int ax__hc_exchange(ax_http_client *cl, const ax__hc_req *q, ax_instant deadline
         err = ax_stream_write_all(b->s, h.p, h.len, deadline);
     }
     b->end = 0;
+    b->sent = err == 0;
     if (!err) err = ax__hc_read_head(b, strcmp(q->method, "HEAD") == 0, r);
     if (err) {
         ax__hc_release(b, false);

@@ -50,10 +50,11 @@
  *     ended or was reset before any response byte, and 502/503/504 answers
  *     are retried up to max_retries times, after retry_backoff_ms doubled
  *     each time (capped at 32 times; a Retry-After of a few seconds is
- *     honoured within the deadline). A request of any method that failed
- *     on a reused keep-alive connection before any response byte is sent
- *     again once on a fresh connection (the server closed an idle one),
- *     as Go does when nothing was written; this one is not counted.
+ *     honoured within the deadline). A request that failed on a reused
+ *     keep-alive connection before any response byte (the server closed
+ *     an idle connection) is sent again once on a fresh connection when it
+ *     is idempotent or could not be written at all, as Go does; this one
+ *     is not counted in retries.
  *   - Deadlines: the client's timeout_ms, the request's timeout_ms and its
  *     deadline, whichever comes first, bound the whole exchange (connect,
  *     retries, redirects and, for ax_http_client_do, the body).

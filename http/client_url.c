@@ -1,5 +1,6 @@
 /* http/client_url.c - absolute http(s) URLs taken apart, and references
  * (Location headers) resolved against them (RFC 3986 sections 3 and 5). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "axon/error.h"
@@ -144,9 +145,11 @@ static void put_path(outbuf *o, size_t root, const char *path, size_t n) {
     if (o->len == root) put(o, "/", 1);
 }
 
-ssize_t ax_http_url_resolve(const char *base, const char *ref, size_t ref_len, char *out,
+/* Resolves into out, which the caller sized for any result (the base and
+ * the reference together, plus a little): dot segments are removed as
+ * they are copied, so intermediate text may be longer than the result. */
+static ssize_t resolve_into(const char *base, const char *ref, size_t ref_len, char *out,
                             size_t cap) {
-    if (!base || !ref || !out || cap == 0) return AX_EINVAL;
     ax_http_url b;
     int err = ax_http_url_parse(base, strlen(base), &b);
     if (err) return err;
@@ -232,7 +235,8 @@ ssize_t ax_http_url_resolve(const char *base, const char *ref, size_t ref_len, c
         put_path(&o, root, ref, plen);
     } else {
         /* Merge: the base path up to its last '/', then the reference. */
-        char merged[8192];
+        char *merged = malloc((size_t)(bq - bp) + plen + 2);
+        if (!merged) return AX_ENOMEM;
         size_t dir = 0;
         for (const char *p = bp; p < bq; p++)
             if (*p == '/') dir = (size_t)(p - bp) + 1;
@@ -240,13 +244,28 @@ ssize_t ax_http_url_resolve(const char *base, const char *ref, size_t ref_len, c
             merged[0] = '/';
             dir = 1;
         } else {
-            if (dir >= sizeof merged) return AX_ENOSPC;
             memcpy(merged, bp, dir);
         }
-        if (dir + plen >= sizeof merged) return AX_ENOSPC;
         memcpy(merged + dir, ref, plen);
         put_path(&o, root, merged, dir + plen);
+        free(merged);
     }
     if (q) put(&o, q, (size_t)(ref + ref_len - q));
     return o.over ? AX_ENOSPC : (ssize_t)o.len;
+}
+
+ssize_t ax_http_url_resolve(const char *base, const char *ref, size_t ref_len, char *out,
+                            size_t cap) {
+    if (!base || !ref || !out || cap == 0) return AX_EINVAL;
+    size_t scap = strlen(base) + ref_len + 16;
+    char *scratch = malloc(scap);
+    if (!scratch) return AX_ENOMEM;
+    ssize_t n = resolve_into(base, ref, ref_len, scratch, scap);
+    if (n >= 0 && (size_t)n >= cap) n = AX_ENOSPC;
+    if (n >= 0)
+        memcpy(out, scratch, (size_t)n + 1);
+    else
+        out[0] = 0;
+    free(scratch);
+    return n;
 }

@@ -304,7 +304,8 @@ int ax_http_url_parse(const char *url, size_t len, ax_http_url *out);
  * "/path", "relative", "?query") against the absolute URL base, as RFC
  * 3986 section 5 does (dot segments removed), into out (capacity cap,
  * NUL-terminated). Returns the length, AX_ENOSPC when it does not fit,
- * or AX_EINVAL. Any thread. */
+ * AX_EINVAL (a bad base or reference), AX_ENOTSUP (not http/https) or
+ * AX_ENOMEM. Any thread. */
 ssize_t ax_http_url_resolve(const char *base, const char *ref, size_t ref_len, char *out,
                             size_t cap);
 

@@ -80,7 +80,9 @@ AXON_CLIENT_STATUS=
 # links its TLS connector then), as the Makefile links them.
 axon_tls_libs() {
     local bssl=${BSSL_LIB:-/usr/lib/x86_64-linux-gnu/android}
-    if nm "$BUILD/libaxon.a" 2>/dev/null | grep -q ' T ax_tls_client$'; then
+    # (grep reads all of nm's output: with pipefail, grep -q would fail the
+    # pipeline when nm gets SIGPIPE.)
+    if [ "$(nm "$BUILD/libaxon.a" 2>/dev/null | grep -c ' T ax_tls_client$')" != 0 ]; then
         echo "$bssl/libssl.so $bssl/libcrypto.so -Wl,-rpath,$bssl"
     fi
 }

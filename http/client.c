@@ -104,7 +104,9 @@ int ax_http_client_set_header(ax_http_client *c, const char *name, const char *v
         free(v);
         return AX_ENOMEM;
     }
-    d[c->ndefaults++] = (ax__hc_header){n, v};
+    c->defaults[c->ndefaults].name = n;
+    c->defaults[c->ndefaults].value = v;
+    c->ndefaults++;
     return 0;
 }
 

@@ -11,13 +11,14 @@ ax__http_body *ax__hc_body_new(ax_http_client *cl, size_t cap) {
     if (!b) return NULL;
     memset(b, 0, offsetof(ax__http_body, hdrs));
     b->cl = cl;
+    b->pool = cl->pool;
     b->cap = cap;
     return b;
 }
 
 void ax__hc_release(ax__http_body *b, bool reusable) {
     if (!b->lease) return;
-    ax_pool_put(b->cl->pool, b->lease, reusable);
+    ax_pool_put(b->pool, b->lease, reusable);
     b->lease = NULL;
     b->s = NULL;
 }

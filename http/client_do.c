@@ -150,7 +150,9 @@ int ax_http_client_send(ax_http_client *cl, const ax_http_request *req, ax_http_
         if (redirect_status(r.status) && max_redirects > 0 &&
             ax_http_response_header(&r, "location", &loc)) {
             bool keep = r.status == 307 || r.status == 308;
-            if (keep && !replayable) goto done; /* the body cannot be sent again */
+            bool to_get = !keep && (r.status == 303 ? strcmp(q.method, "HEAD") != 0
+                                                    : strcmp(q.method, "POST") == 0);
+            if (!to_get && !replayable) goto done; /* the body cannot be sent again */
             if (redirects >= max_redirects) {
                 ax__hc_body_free(b);
                 free(url);
@@ -176,11 +178,11 @@ int ax_http_client_send(ax_http_client *cl, const ax_http_request *req, ax_http_
             free(url);
             url = next;
             u = nu;
-            if (!keep &&
-                (r.status == 303 ? strcmp(q.method, "HEAD") != 0 : strcmp(q.method, "POST") == 0)) {
+            if (to_get) {
                 q.method = "GET";
                 q.body = NULL;
                 q.body_len = 0;
+                q.body_fn = NULL;
                 q.has_body = false;
                 q.dropped_body = true;
             }
@@ -204,6 +206,11 @@ int ax_http_client_do(ax_http_client *cl, const ax_http_request *req, ax_http_re
     if (err) return err;
     ax__http_body *b = out->priv;
     b->max_body = cl->o.max_body;
+    if (cl->o.max_body && out->content_length > 0 &&
+        (uint64_t)out->content_length > cl->o.max_body) {
+        ax_http_response_free(out); /* refused before reading it */
+        return AX_EMSGSIZE;
+    }
     size_t cap = 0, len = 0;
     char *body = NULL;
     if (out->content_length > 0 && (uint64_t)out->content_length <= cl->o.max_body)

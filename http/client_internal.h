@@ -36,7 +36,8 @@ enum { AX__HB_NONE, AX__HB_LENGTH, AX__HB_CHUNKED, AX__HB_CLOSE };
  * it: buf[0, head_len) holds the response head the response's slices
  * point into, body bytes are read into buf[head_len, cap). */
 struct ax__http_body {
-    ax_http_client *cl;
+    ax_http_client *cl;   /* only until the head is read (the client may go first) */
+    ax_pool *pool;        /* outlives ax_pool_free while a lease is out */
     ax_pool_lease *lease; /* NULL once given back */
     ax_stream *s;
     char *url; /* the URL that answered; malloc'd */

@@ -83,8 +83,8 @@ static int run_crawl(crawl *c, size_t concurrency) {
     ax_http_request *reqs = calloc((size_t)c->max_pages, sizeof *reqs);
     ax_http_response *out = calloc((size_t)c->max_pages, sizeof *out);
     int *errs = calloc((size_t)c->max_pages, sizeof *errs);
-    if (!urls || !reqs || !out || !errs) return AX_ENOMEM;
-    while (c->nfrontier > 0) {
+    int err = (!urls || !reqs || !out || !errs) ? AX_ENOMEM : 0;
+    while (!err && c->nfrontier > 0) {
         for (long i = 0; i < c->nfrontier; i++) {
             snprintf(urls[i], sizeof urls[i], "http://127.0.0.1:%u/page/%ld", (unsigned)c->port,
                      c->frontier[i]);
@@ -92,7 +92,10 @@ static int run_crawl(crawl *c, size_t concurrency) {
         }
         ssize_t failed =
             ax_http_fetch_all(c->client, reqs, (size_t)c->nfrontier, concurrency, out, errs);
-        if (failed < 0) return (int)failed;
+        if (failed < 0) {
+            err = (int)failed;
+            break;
+        }
         c->nnext = 0;
         for (long i = 0; i < c->nfrontier; i++) {
             if (errs[i] == 0 && out[i].status == 200) {
@@ -112,7 +115,7 @@ static int run_crawl(crawl *c, size_t concurrency) {
     free(reqs);
     free(out);
     free(errs);
-    return 0;
+    return err;
 }
 
 typedef struct opts {

@@ -83,6 +83,9 @@ static void *fetch_main(void *arg) {
     ax_http_response *out = calloc(a->nurls, sizeof *out);
     int *errs = calloc(a->nurls, sizeof *errs);
     if (!reqs || !out || !errs) {
+        free(reqs);
+        free(out);
+        free(errs);
         ax_http_client_free(c);
         return (void *)1;
     }
@@ -107,35 +110,47 @@ static void *fetch_main(void *arg) {
     return (void *)(intptr_t)(failed != 0);
 }
 
-int main(int argc, char **argv) {
-    args a = {0};
-    a.urls = calloc((size_t)argc, sizeof *a.urls);
-    if (!a.urls) return 1;
+/* Reads the command line into a; false on bad usage. */
+static bool parse_args(args *a, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         bool more = i + 1 < argc;
         if (!strcmp(s, "-X") && more)
-            a.method = argv[++i];
+            a->method = argv[++i];
         else if (!strcmp(s, "-H") && more) {
-            if (add_header(&a, argv[++i])) return usage();
+            if (add_header(a, argv[++i])) return false;
         } else if (!strcmp(s, "-d") && more)
-            a.body = argv[++i];
+            a->body = argv[++i];
         else if (!strcmp(s, "--cafile") && more)
-            a.cafile = argv[++i];
+            a->cafile = argv[++i];
         else if (s[0] == '-')
-            return usage();
+            return false;
         else
-            a.urls[a.nurls++] = argv[i];
+            a->urls[a->nurls++] = argv[i];
     }
-    if (a.nurls == 0) return usage();
-    if (!a.method) a.method = a.body ? "POST" : "GET";
-    ax_runtime *rt;
-    if (ax_runtime_new(&rt, NULL)) return 1;
-    void *res = (void *)1;
-    ax_run(rt, fetch_main, &a, &res);
-    ax_runtime_free(rt);
+    return a->nurls > 0;
+}
+
+int main(int argc, char **argv) {
+    args a = {0};
+    a.urls = calloc((size_t)argc, sizeof *a.urls);
+    if (!a.urls) return 1;
+    int rc = 2;
+    if (parse_args(&a, argc, argv)) {
+        if (!a.method) a.method = a.body ? "POST" : "GET";
+        ax_runtime *rt;
+        rc = 1;
+        if (ax_runtime_new(&rt, NULL) == 0) {
+            void *res = (void *)1;
+            ax_run(rt, fetch_main, &a, &res);
+            ax_runtime_free(rt);
+            rc = (int)(intptr_t)res;
+        }
+    } else {
+        usage();
+    }
     fflush(stdout);
     for (size_t i = 0; i < a.nheaders; i++) free(a.hdr_text[i]);
     free(a.urls);
-    return (int)(intptr_t)res;
+    return rc;
 }

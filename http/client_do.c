@@ -47,16 +47,17 @@ static long retry_after(const ax_http_response *r) {
     return s;
 }
 
-/* Sleeps before retry number `n` (0-based); false when the deadline would
- * pass first (or the task was cancelled). */
-static bool backoff(ax_http_client *cl, unsigned n, long ra_s, ax_instant deadline) {
+/* Sleeps before retry number `n` (0-based). Returns 0 after the sleep, 1
+ * when no retry fits (the deadline would pass first, or Retry-After asks
+ * for more than 10 s), or AX_ECANCELED. */
+static int backoff(ax_http_client *cl, unsigned n, long ra_s, ax_instant deadline) {
     uint64_t ms = (uint64_t)cl->o.retry_backoff_ms << (n < 5 ? n : 5);
     if (ra_s >= 0) {
-        if (ra_s > 10) return false;
+        if (ra_s > 10) return 1;
         if ((uint64_t)ra_s * 1000 > ms) ms = (uint64_t)ra_s * 1000;
     }
-    if (deadline != AX_NO_DEADLINE && ax_deadline_in_ms(ms) >= deadline) return false;
-    return ax_sleep(ms) == 0;
+    if (deadline != AX_NO_DEADLINE && ax_deadline_in_ms(ms) >= deadline) return 1;
+    return ax_sleep(ms) == 0 ? 0 : AX_ECANCELED;
 }
 
 /* Scheme, host and port equal: the same origin. */
@@ -131,20 +132,29 @@ int ax_http_client_send(ax_http_client *cl, const ax_http_request *req, ax_http_
                 continue;
             }
             if (replayable && idempotent(q.method) && retries < max_retries &&
-                (transient(err) && (nothing || err == AX_ECONNREFUSED)) &&
-                backoff(cl, retries, -1, deadline)) {
-                retries++;
-                continue;
+                (transient(err) && (nothing || err == AX_ECONNREFUSED))) {
+                int bo = backoff(cl, retries, -1, deadline);
+                if (bo == 0) {
+                    retries++;
+                    continue;
+                }
+                if (bo < 0) err = bo;
             }
             free(url);
             return err;
         }
         if ((r.status == 502 || r.status == 503 || r.status == 504) && replayable &&
-            idempotent(q.method) && retries < max_retries &&
-            backoff(cl, retries, retry_after(&r), deadline)) {
-            ax__hc_body_free(b);
-            retries++;
-            continue;
+            idempotent(q.method) && retries < max_retries) {
+            int bo = backoff(cl, retries, retry_after(&r), deadline);
+            if (bo <= 0) {
+                ax__hc_body_free(b);
+                if (bo < 0) {
+                    free(url);
+                    return bo;
+                }
+                retries++;
+                continue;
+            }
         }
         ax_http_str loc;
         if (redirect_status(r.status) && max_redirects > 0 &&

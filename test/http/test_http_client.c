@@ -285,10 +285,9 @@ static void *t_cancel(void *arg) {
     cr_assert_eq(ax_spawn(&t, t_slow_get, c), 0);
     ax_sleep(100);
     ax_abort(t);
-    void *res;
-    int jr = ax_join(t, &res);
-    cr_assert(jr == AX_ECANCELED || (intptr_t)res == AX_ECANCELED, "join %d res %ld", jr,
-              (long)(intptr_t)res);
+    void *res = (void *)(intptr_t)1;
+    ax_join(t, &res);
+    cr_assert_eq((intptr_t)res, AX_ECANCELED, "res %ld", (long)(intptr_t)res);
     ax_http_client_free(c);
     return NULL;
 }
@@ -675,4 +674,36 @@ static void *t_client_first(void *arg) {
 
 Test(http_client, response_outlives_client) {
     run_task(t_client_first, NULL);
+}
+
+static void *t_flaky_get(void *arg) {
+    ax_http_response r;
+    int err = ax_http_get(arg, U("/flaky?n=5"), &r);
+    if (!err) ax_http_response_free(&r);
+    return (void *)(intptr_t)err;
+}
+
+/* Cancelled while it waits to retry: AX_ECANCELED, not the 503 it got. */
+static void *t_cancel_backoff(void *arg) {
+    ax_http_client_opts o;
+    ax_http_client_opts_init(&o);
+    o.retry_backoff_ms = 5000;
+    ax_http_client *c;
+    cr_assert_eq(ax_http_client_new(&o, &c), 0);
+    atomic_store(&flaky_count, 0);
+    ax_task *t;
+    cr_assert_eq(ax_spawn(&t, t_flaky_get, c), 0);
+    while (atomic_load(&flaky_count) == 0) ax_sleep(5);
+    ax_sleep(50);
+    ax_abort(t);
+    void *res = (void *)(intptr_t)1;
+    ax_join(t, &res); /* AX_ECANCELED: the task was cancelled; res: what the call said */
+    cr_assert_eq((intptr_t)res, AX_ECANCELED, "res %ld", (long)(intptr_t)res);
+    cr_assert_eq(atomic_load(&flaky_count), 1);
+    ax_http_client_free(c);
+    return NULL;
+}
+
+Test(http_client, cancelled_during_backoff) {
+    run_task(t_cancel_backoff, NULL);
 }

@@ -707,3 +707,33 @@ static void *t_cancel_backoff(void *arg) {
 Test(http_client, cancelled_during_backoff) {
     run_task(t_cancel_backoff, NULL);
 }
+
+/* An IPv6 literal: brackets in the URL and in Host, none in the connect. */
+static void *t_ipv6(void *arg) {
+    ax_http_server *s6;
+    cr_assert_eq(ax_http_server_new(&s6, NULL, ax_http_router_handler, crouter), 0);
+    ax_addr a = ax_addr_loopback(AX_INET6, 0), bound;
+    int err = ax_http_server_listen(s6, &a);
+    if (err) { /* no IPv6 loopback on this machine */
+        ax_http_server_free(s6);
+        return (void *)(intptr_t)err;
+    }
+    ax_http_server_addr(s6, &bound);
+    char u[64], host[32];
+    snprintf(u, sizeof u, "http://[::1]:%u/hdr/host", (unsigned)bound.port);
+    snprintf(host, sizeof host, "[::1]:%u", (unsigned)bound.port);
+    ax_http_client *c = new_client();
+    ax_http_response r;
+    cr_assert_eq(ax_http_get(c, u, &r), 0);
+    expect_text(&r, host);
+    ax_http_response_free(&r);
+    ax_http_client_free(c);
+    ax_http_server_shutdown(s6, 1000);
+    ax_http_server_free(s6);
+    return NULL;
+}
+
+Test(http_client, ipv6_literal) {
+    intptr_t err = run_task(t_ipv6, NULL);
+    if (err) cr_skip_test("no IPv6 loopback: %s", ax_strerror((int)err));
+}

@@ -211,6 +211,34 @@ int ax_http_client_send(ax_http_client *cl, const ax_http_request *req, ax_http_
     }
 }
 
+/* Once a body is collected the exchange's buffer holds only the head:
+ * gives the rest back (realloc to the head's size), moving the response's
+ * slices along if the record moved, so a response kept for later (fetch_all
+ * results) costs its head, not a 32 KiB buffer. */
+static void shrink(ax_http_response *r) {
+    ax__http_body *b = r->priv;
+    if (b->lease || b->cap <= b->head_len + 64) return;
+    size_t off[2 * AX__HC_MAX_HEADERS + 1];
+    size_t nh = r->nheaders;
+    for (size_t i = 0; i < nh; i++) {
+        off[2 * i] = (size_t)(b->hdrs[i].name.ptr - b->buf);
+        off[2 * i + 1] = (size_t)(b->hdrs[i].value.ptr - b->buf);
+    }
+    bool reason_in = r->reason.ptr >= b->buf && r->reason.ptr <= b->buf + b->head_len;
+    off[2 * nh] = reason_in ? (size_t)(r->reason.ptr - b->buf) : 0;
+    ax__http_body *nb = realloc(b, sizeof *b + b->head_len);
+    if (!nb) return; /* keep the larger one */
+    nb->cap = nb->pos = nb->end = nb->head_len;
+    nb->cur = NULL;
+    for (size_t i = 0; i < nh; i++) {
+        nb->hdrs[i].name.ptr = nb->buf + off[2 * i];
+        nb->hdrs[i].value.ptr = nb->buf + off[2 * i + 1];
+    }
+    if (reason_in) r->reason.ptr = nb->buf + off[2 * nh];
+    r->headers = nb->hdrs;
+    r->priv = nb;
+}
+
 int ax_http_client_do(ax_http_client *cl, const ax_http_request *req, ax_http_response *out) {
     int err = ax_http_client_send(cl, req, out);
     if (err) return err;
@@ -256,6 +284,7 @@ int ax_http_client_do(ax_http_client *cl, const ax_http_request *req, ax_http_re
     body[len] = 0;
     out->body = body;
     out->body_len = len;
+    shrink(out);
     return 0;
 }
 

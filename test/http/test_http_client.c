@@ -22,6 +22,7 @@ static void *t_methods(void *arg) {
     cr_assert(ax_http_response_header(&r, "content-type", &v));
     cr_assert(ax_http_str_eq(v, "text/plain"));
     cr_assert_eq(r.content_length, 13);
+    cr_assert(ax_http_str_eq(r.reason, "OK"));
     cr_assert_str_eq(r.url, U("/"));
     ax_http_response_free(&r);
     /* HEAD: the length is announced, no body follows (the next request on
@@ -562,6 +563,12 @@ static void *t_fetch_all(void *arg) {
             expect_text(&out[i], want);
         }
         cr_assert_str_eq(out[i].url, urls[i]);
+        /* The head outlives the exchange's buffer, which was given back. */
+        ax_http_str ct;
+        cr_assert(ax_http_response_header(&out[i], "Content-Type", &ct));
+        cr_assert(ax_http_str_eq(ct, i % 3 == 0 ? "text/plain; charset=utf-8" : "application/json"),
+                  "%.*s", (int)ct.len, ct.ptr);
+        cr_assert(ax_http_str_eq(out[i].reason, "OK"));
         ax_http_response_free(&out[i]);
     }
     /* Connections to three hosts were kept apart and reused. */

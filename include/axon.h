@@ -28,6 +28,7 @@
 #include "axon/tls.h"
 #include "axon/http_parse.h"
 #include "axon/http.h"
+#include "axon/http_static.h"
 #include "axon/http_client.h"
 
 #endif

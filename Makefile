@@ -171,13 +171,14 @@ endif
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 EX_SRC    := $(sort $(filter-out $(if $(TLS_DIRS),,examples/tls_%),$(wildcard examples/*.c)))
 ifeq ($(TARGET_OS),windows)
-# Examples left out of the Windows build: demo.c is the HTTP demo and grep.c
-# reads files (http/ and fs/ are not built there), unix_pass_fd.c needs
-# Unix-domain sockets (AX_ENOTSUP there), and embed_poll.c polls the
-# runtime's descriptor (a completion port has none). echo builds without
-# TLS (TLS=0 there), as do hello and udp_echo.
-EX_SRC    := $(filter-out examples/demo.c examples/grep.c examples/unix_pass_fd.c \
-                          examples/embed_poll.c,$(EX_SRC))
+# Examples left out of the Windows build: demo.c is the HTTP demo, fetch.c
+# and crawler.c use the HTTP client, and grep.c reads files (http/ and fs/
+# are not built there), unix_pass_fd.c needs Unix-domain sockets
+# (AX_ENOTSUP there), and embed_poll.c polls the runtime's descriptor (a
+# completion port has none). echo builds without TLS (TLS=0 there), as do
+# hello and udp_echo.
+EX_SRC    := $(filter-out examples/demo.c examples/fetch.c examples/crawler.c examples/grep.c \
+                          examples/unix_pass_fd.c examples/embed_poll.c,$(EX_SRC))
 endif
 # examples/tls_client.c is built as tls-client, the name its usage gives.
 EX_BIN    := $(subst /tls_client,/tls-client,$(EX_SRC:examples/%.c=$(BUILD)/examples/%$(EXE)))

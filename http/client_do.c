@@ -166,7 +166,7 @@ int ax_http_client_send(ax_http_client *cl, const ax_http_request *req, ax_http_
             if (redirects >= max_redirects) {
                 ax__hc_body_free(b);
                 free(url);
-                return AX_ELOOP;
+                return AX_EREDIRECTS;
             }
             size_t ncap = strlen(url) + loc.len + 64;
             char *next = malloc(ncap);

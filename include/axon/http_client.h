@@ -43,7 +43,7 @@
  *     max_redirects: 301/302 turn POST into GET, 303 turns everything but
  *     HEAD into GET (the body dropped), 307/308 keep method and body; a
  *     redirect to another host (or scheme or port) drops Authorization and
- *     Cookie. Past the limit: AX_ELOOP. A body given as a callback cannot
+ *     Cookie. Past the limit: AX_EREDIRECTS. A body given as a callback cannot
  *     be sent twice: such a redirect is returned as the response.
  *   - Retries for idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS,
  *     TRACE) with a replayable body: a connect failure, a connection that
@@ -65,7 +65,7 @@
  * AX_ETIMEDOUT, AX_ECANCELED, connect errors (AX_ECONNREFUSED,
  * AX_ENXDOMAIN, ...), TLS errors (AX_ECERT*, AX_ETLS*), AX_EPROTO (a
  * malformed response, or a body cut short), AX_EMSGSIZE (a head past
- * max_head or a body past max_body), AX_ELOOP (too many redirects),
+ * max_head or a body past max_body), AX_EREDIRECTS (too many redirects),
  * AX_ECONNRESET / AX_EPIPE (the peer went away), AX_ENOMEM.
  * An HTTP error status (404, 500) is not an error: the call returns 0 and
  * the response says it.

@@ -341,7 +341,7 @@ static void *t_redirects(void *arg) {
     expect_text(&r, "GET - ");
     cr_assert_str_eq(r.url, U("/a/b/method"));
     ax_http_response_free(&r);
-    /* A chain of redirects to itself: AX_ELOOP past the limit. */
+    /* A chain of redirects to itself: AX_EREDIRECTS past the limit. */
     char self[1100];
     redirect_url(self, sizeof self, 302, "/method");
     snprintf(u, sizeof u, "/redir/302?to=/redir/302?to=/method");
@@ -351,7 +351,7 @@ static void *t_redirects(void *arg) {
     ax_http_request q;
     ax_http_request_init(&q, NULL, U(u));
     q.max_redirects = 1;
-    cr_assert_eq(ax_http_client_do(c, &q, &r), AX_ELOOP);
+    cr_assert_eq(ax_http_client_do(c, &q, &r), AX_EREDIRECTS);
     /* max_redirects 0: the 3xx is the answer. */
     q.max_redirects = 0;
     cr_assert_eq(ax_http_client_do(c, &q, &r), 0);

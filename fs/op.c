@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "axon/cancel.h"
 #include "axon/runtime.h"
 #include "executor/runtime_internal.h"
 #include "fs/fs_internal.h"
@@ -127,7 +128,7 @@ void ax__fsjob_unref(ax__fsjob *j) {
     if (j->kind->cleanup) j->kind->cleanup(j);
     free(j->path);
     free(j->path2);
-    free(j->data);
+    if (!j->borrowed) free(j->data);
     ax__fsfd_unref(j->fd);
     if (j->aux_fd >= 0) close(j->aux_fd);
     ax__policy_release(j->policy);
@@ -271,4 +272,44 @@ void ax__fs_future_fail(ax_fs_future *f, int err) {
 
 intptr_t ax__fs_await(ax_fs_future *f, ax_instant deadline) {
     return ax_await_until(&f->base, deadline);
+}
+
+/* The future ax__fs_await_borrowed awaits in place of the file future: it
+ * polls that future, and when dropped unfinished (a deadline, a
+ * cancellation) only marks the job abandoned, leaving the file future to
+ * be awaited to its end. */
+typedef struct ax__fs_lend {
+    ax_future base;
+    ax_fs_future *f;
+} ax__fs_lend;
+
+static ax_poll ax__fs_lend_poll(ax_future *fu, ax_context *cx) {
+    ax__fs_lend *l = (ax__fs_lend *)fu;
+    if (ax_future_poll(&l->f->base, cx) == AX_PENDING) return AX_PENDING;
+    l->base.result = l->f->base.result;
+    return AX_READY;
+}
+
+static void ax__fs_lend_drop(ax_future *fu) {
+    ax__fs_lend *l = (ax__fs_lend *)fu;
+    if (l->f->state == AX__FS_RUN)
+        atomic_store_explicit(&l->f->job->abandoned, true, memory_order_release);
+}
+
+static const ax_future_vtable ax__fs_lend_vtable = {ax__fs_lend_poll, ax__fs_lend_drop};
+
+intptr_t ax__fs_await_borrowed(ax_fs_future *f, ax_instant deadline) {
+    ax__fs_lend l = {.base = {.vtable = &ax__fs_lend_vtable}, .f = f};
+    intptr_t r = ax_await_until(&l.base, deadline);
+    if (f->state == AX__FS_RUN) {
+        /* Given up while a pool thread may be using the caller's bytes:
+         * wait for the job (abandoned, it stops at its next check). The
+         * pool drops this waker if the runtime shuts down first. */
+        ax_shield_begin();
+        ax_await(&f->base);
+        ax_shield_end();
+    } else {
+        ax_future_drop(&f->base); /* not started, or done: nothing runs */
+    }
+    return r;
 }

@@ -412,3 +412,76 @@ static void *t_logger(void *arg) {
 Test(fs_write, line_buffered_logger) {
     run(t_logger, NULL);
 }
+
+/* ax_fs_write_file that gives up (deadline, cancellation) must not return
+ * while its job may still read the caller's bytes: a FIFO whose reader
+ * starts late holds the job in write(2) past the deadline; once the call
+ * returned, the caller reuses its buffer, and the reader must never see
+ * the new bytes. */
+#define GIVEUP_LEN ((size_t)4 << 20)
+static char giveup_fifo[512];
+static char *giveup_buf;
+
+typedef struct {
+    size_t got, foreign; /* bytes read, of which not 'A' */
+} giveup_reader;
+
+static void *giveup_read(void *arg) {
+    giveup_reader *r = arg;
+    int fd = open(giveup_fifo, O_RDONLY | O_CLOEXEC); /* meets the job's open */
+    if (fd < 0) return NULL;
+    usleep(150 * 1000); /* well past the writer's deadline or cancellation */
+    char b[65536];
+    ssize_t n;
+    while ((n = read(fd, b, sizeof b)) > 0) {
+        for (ssize_t i = 0; i < n; i++) r->foreign += b[i] != 'A';
+        r->got += (size_t)n;
+    }
+    close(fd);
+    return NULL;
+}
+
+static void *t_giveup_deadline(void *arg) {
+    int rc = ax_fs_write_file(giveup_fifo, giveup_buf, GIVEUP_LEN, NULL, ax_deadline_in_ms(20));
+    cr_assert_eq(rc, AX_ETIMEDOUT);
+    memset(giveup_buf, 'B', GIVEUP_LEN); /* the caller's bytes are its own again */
+    return NULL;
+}
+
+static void *t_giveup_writer(void *arg) {
+    return (void *)(intptr_t)ax_fs_write_file(giveup_fifo, giveup_buf, GIVEUP_LEN, NULL,
+                                              AX_NO_DEADLINE);
+}
+static void *t_giveup_cancel(void *arg) {
+    ax_task *t;
+    cr_assert_eq(ax_spawn(&t, t_giveup_writer, NULL), 0);
+    ax_sleep(20);
+    ax_abort(t);
+    cr_assert_eq(ax_join(t, NULL), AX_ECANCELED);
+    memset(giveup_buf, 'B', GIVEUP_LEN);
+    return NULL;
+}
+
+static void giveup_run(void *(*body)(void *), const char *name) {
+    signal(SIGPIPE, SIG_IGN);
+    cr_assert_eq(mkfifo(P(giveup_fifo, name), 0644), 0);
+    giveup_buf = malloc(GIVEUP_LEN);
+    memset(giveup_buf, 'A', GIVEUP_LEN);
+    giveup_reader r = {0};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, giveup_read, &r), 0);
+    run(body, NULL);
+    pthread_join(th, NULL);
+    cr_assert_gt(r.got, 0);
+    cr_assert_eq(r.foreign, 0, "%zu of %zu bytes written after the call returned", r.foreign,
+                 r.got);
+    free(giveup_buf);
+}
+
+Test(fs_write, deadline_never_reads_caller_buffer_after_return) {
+    giveup_run(t_giveup_deadline, "fifo-deadline");
+}
+
+Test(fs_write, cancel_never_reads_caller_buffer_after_return) {
+    giveup_run(t_giveup_cancel, "fifo-cancel");
+}

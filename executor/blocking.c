@@ -67,7 +67,10 @@ struct ax__bjob {
     void (*free_result)(void *);
     void *value; /* fn's result, once DONE with code 0 */
     int code;    /* once DONE: 0, AX_ESHUTDOWN, AX_ECANCELED, or a spawn error */
-    uint8_t state;
+    /* Written under the lock; DONE is stored last (release), and the pool
+     * never touches a job it published to a waiter again, so the waiter's
+     * poll may see DONE without the lock (acquire) and read code and value. */
+    _Atomic uint8_t state;
     bool detached; /* the waiting side is gone: the pool frees the job */
     bool orphaned; /* shutdown stopped waiting: nobody is woken any more */
     ax_waker waker;
@@ -283,12 +286,14 @@ static void ax__job_free(struct ax__bjob *j) {
  * *wake and, if this returns true (the waiter is gone), releases the result
  * and frees the job; otherwise it must not touch j again. */
 static bool ax__job_publish(struct ax__bjob *j, int code, void *value, ax_waker *wake) {
-    j->state = AX__J_DONE;
+    bool detached = j->detached;
     j->code = code;
     j->value = value;
     *wake = j->waker;
     j->waker = (ax_waker){0};
-    return j->detached;
+    /* Last: a waiter that sees DONE without the lock may free j at once. */
+    atomic_store_explicit(&j->state, AX__J_DONE, memory_order_release);
+    return detached;
 }
 
 /* After ax__job_publish, without the lock. */
@@ -546,6 +551,14 @@ static ax_poll ax__bf_poll(ax_future *f, ax_context *cx) {
     if (!j) return AX_READY;
     struct ax__blocking *b = j->pool;
     ax_waker old = {0};
+    /* The usual poll, after the wake-up: done, no lock needed (see state). */
+    if (atomic_load_explicit(&j->state, memory_order_acquire) == AX__J_DONE) {
+        bf->base.result = j->code;
+        bf->value = j->value;
+        bf->job = NULL;
+        ax__job_free(j);
+        return AX_READY;
+    }
     pthread_mutex_lock(&b->lock);
     if (j->state == AX__J_DONE) {
         pthread_mutex_unlock(&b->lock);

@@ -39,15 +39,33 @@ static void ax__run_read(ax__fsjob *j) {
             j->res = AX_ECANCELED;
             goto out;
         }
-        if (len + 1 == cap) { /* grew, or a file whose size lies (/proc) */
-            uint8_t *nb = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
+        uint8_t probe[512];
+        if (len + 1 == cap) {
+            /* Full: usually the end of a file read to its fstat size, so
+             * look for more into a small buffer before growing (growing
+             * first cost a realloc per small file). */
+            ssize_t n = read(fd, probe, sizeof probe);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                j->res = ax_translate_sys_error(errno);
+                free(buf);
+                goto out;
+            }
+            if (n == 0) break;
+            /* It grew, or its size lies (/proc): double (room for the
+             * probe's bytes included) and go on. */
+            size_t ncap = cap * 2 + sizeof probe;
+            uint8_t *nb = cap > (SIZE_MAX - sizeof probe) / 2 ? NULL : realloc(buf, ncap);
             if (!nb) {
                 free(buf);
                 j->res = AX_ENOMEM;
                 goto out;
             }
             buf = nb;
-            cap *= 2;
+            cap = ncap;
+            memcpy(buf + len, probe, (size_t)n);
+            len += (size_t)n;
+            continue;
         }
         size_t want = cap - 1 - len;
         if (want > ((size_t)1 << 30)) want = (size_t)1 << 30;

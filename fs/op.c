@@ -202,15 +202,17 @@ static ax_poll ax__fs_pool_poll(ax_fs_future *f, ax_context *cx) {
             int err = ax__fs_precheck(j);
             if (err) return ax__fs_finish(f, err);
             atomic_fetch_add_explicit(&j->refs, 1, memory_order_relaxed); /* the pool's */
-            err = ax__blocking_start_in(&f->bf, rt, fs->group, ax__fs_thunk, j, ax__fs_pool_done,
-                                        NULL);
+            /* cx's waker goes with the job: no poll is needed to register
+             * it (a lock round trip per operation). */
+            err = ax__blocking_start_waking(&f->bf, rt, fs->group, ax__fs_thunk, j,
+                                            ax__fs_pool_done, NULL, cx->waker);
             if (err) {
                 ax_future_drop(&f->bf.base);
                 atomic_fetch_sub_explicit(&j->refs, 1, memory_order_relaxed); /* ours remains */
                 return ax__fs_finish(f, err);
             }
             f->state = AX__FS_RUN;
-            continue;
+            return AX_PENDING;
         }
         case AX__FS_RUN: {
             if (ax_future_poll(&f->bf.base, cx) == AX_PENDING) return AX_PENDING;

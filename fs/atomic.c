@@ -35,10 +35,7 @@ static int ax__fs_write_range(int fd, const uint8_t *p, size_t len, ax__fsjob *j
     while (done < len) {
         if (job && ax__fsjob_abandoned(job)) return AX_ECANCELED;
         size_t want = len - done;
-        /* A job that may be abandoned writes in chunks, so it stops soon;
-         * otherwise as few calls as possible (an append is one write). */
-        size_t most = job ? AX__FS_WRITE_CHUNK : (size_t)1 << 30;
-        if (want > most) want = most;
+        if (want > ((size_t)1 << 30)) want = (size_t)1 << 30;
         ssize_t n = write(fd, p + done, want);
         if (n < 0) {
             if (errno == EINTR) continue;

@@ -96,7 +96,8 @@ struct ax__fsjob {
     size_t len;
     void *data; /* input or output bytes, owned unless borrowed */
     size_t dlen;
-    bool borrowed; /* data is the caller's (ax__fs_await_borrowed): never freed here */
+    bool borrowed;    /* data is the caller's (ax__fs_await_borrowed): never freed here */
+    _Atomic int lend; /* AX__LEND_*: who may touch borrowed data now */
     ax__fsfd *fd;
     int aux_fd; /* another descriptor the job owns (-1: none) */
     ax_fs_write_opts wopts;
@@ -118,13 +119,21 @@ void ax__fs_future_init(ax_fs_future *f, ax__fsjob *j);
 void ax__fs_future_fail(ax_fs_future *f, int err);
 /* Awaits f with a deadline (drops it in every case). */
 intptr_t ax__fs_await(ax_fs_future *f, ax_instant deadline);
-/* ax__fs_await for a job whose data the caller lends (j->borrowed): on the
- * deadline or a cancellation the job is marked abandoned (so run() stops
- * at its next check) and the task then waits, shielded, until the pool is
- * done with the job, so the caller's bytes are never read after this
- * returns. Returns AX_ETIMEDOUT / AX_ECANCELED in those cases, as
- * ax__fs_await. */
+/* Borrowed data (j->borrowed) is read only by ax__fs_lent_copy, between
+ * IDLE -> COPYING -> IDLE; the caller ends the loan by moving IDLE -> GONE,
+ * after which the job never reads it again. */
+enum { AX__LEND_IDLE, AX__LEND_COPYING, AX__LEND_GONE };
+
+/* ax__fs_await for a job whose data the caller lends (j->borrowed): once
+ * the future is done or given up (deadline, cancellation: the job is then
+ * abandoned and detached, as with ax__fs_await), ends the loan, waiting at
+ * most for a chunk copy in progress (never for I/O), so the caller's bytes
+ * are never read after this returns. */
 intptr_t ax__fs_await_borrowed(ax_fs_future *f, ax_instant deadline);
+
+/* On the pool thread: copies len bytes at offset off of j's borrowed data
+ * into dst, unless the loan has ended (AX_ECANCELED). */
+int ax__fs_lent_copy(ax__fsjob *j, void *dst, size_t off, size_t len);
 
 /* ---- paths (path.c), pool threads only -------------------------------------------------- */
 
@@ -169,9 +178,6 @@ int ax__fs_tmp_create(int dirfd, const char *name, mode_t mode, char *tmp, size_
 /* The finishing steps of an atomic write: fsync fd, rename tmp over name
  * in dirfd, fsync dirfd. On failure tmp is removed. */
 int ax__fs_tmp_commit(int fd, int dirfd, const char *tmp, const char *name);
-
-/* The most one write(2) of ax__fs_write_all asks for when given a job. */
-#define AX__FS_WRITE_CHUNK ((size_t)8 << 20)
 
 /* Writes all len bytes at data to fd (write(2) loop). If job is not NULL
  * and is abandoned between chunks, stops with AX_ECANCELED. With

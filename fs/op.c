@@ -13,11 +13,11 @@
  * pool holds its own reference to the job; an abandoned operation counts
  * against the bound until its run() has really returned.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "axon/cancel.h"
 #include "axon/runtime.h"
 #include "executor/runtime_internal.h"
 #include "fs/fs_internal.h"
@@ -276,42 +276,29 @@ intptr_t ax__fs_await(ax_fs_future *f, ax_instant deadline) {
     return ax_await_until(&f->base, deadline);
 }
 
-/* The future ax__fs_await_borrowed awaits in place of the file future: it
- * polls that future, and when dropped unfinished (a deadline, a
- * cancellation) only marks the job abandoned, leaving the file future to
- * be awaited to its end. */
-typedef struct ax__fs_lend {
-    ax_future base;
-    ax_fs_future *f;
-} ax__fs_lend;
-
-static ax_poll ax__fs_lend_poll(ax_future *fu, ax_context *cx) {
-    ax__fs_lend *l = (ax__fs_lend *)fu;
-    if (ax_future_poll(&l->f->base, cx) == AX_PENDING) return AX_PENDING;
-    l->base.result = l->f->base.result;
-    return AX_READY;
-}
-
-static void ax__fs_lend_drop(ax_future *fu) {
-    ax__fs_lend *l = (ax__fs_lend *)fu;
-    if (l->f->state == AX__FS_RUN)
-        atomic_store_explicit(&l->f->job->abandoned, true, memory_order_release);
-}
-
-static const ax_future_vtable ax__fs_lend_vtable = {ax__fs_lend_poll, ax__fs_lend_drop};
-
 intptr_t ax__fs_await_borrowed(ax_fs_future *f, ax_instant deadline) {
-    ax__fs_lend l = {.base = {.vtable = &ax__fs_lend_vtable}, .f = f};
-    intptr_t r = ax_await_until(&l.base, deadline);
-    if (f->state == AX__FS_RUN) {
-        /* Given up while a pool thread may be using the caller's bytes:
-         * wait for the job (abandoned, it stops at its next check). The
-         * pool drops this waker if the runtime shuts down first. */
-        ax_shield_begin();
-        ax_await(&f->base);
-        ax_shield_end();
-    } else {
-        ax_future_drop(&f->base); /* not started, or done: nothing runs */
+    ax__fsjob *j = f->job;
+    if (j) atomic_fetch_add_explicit(&j->refs, 1, memory_order_relaxed);
+    intptr_t r = ax_await_until(&f->base, deadline);
+    if (!j) return r;
+    /* A job still running (detached) may be copying a chunk right now:
+     * wait for that copy (a memcpy of at most one chunk), not its I/O. */
+    int idle = AX__LEND_IDLE;
+    while (!atomic_compare_exchange_weak_explicit(&j->lend, &idle, AX__LEND_GONE,
+                                                  memory_order_acq_rel, memory_order_acquire)) {
+        idle = AX__LEND_IDLE;
+        sched_yield();
     }
+    ax__fsjob_unref(j);
     return r;
+}
+
+int ax__fs_lent_copy(ax__fsjob *j, void *dst, size_t off, size_t len) {
+    int idle = AX__LEND_IDLE;
+    if (!atomic_compare_exchange_strong_explicit(&j->lend, &idle, AX__LEND_COPYING,
+                                                 memory_order_acquire, memory_order_acquire))
+        return AX_ECANCELED; /* the caller took its bytes back */
+    memcpy(dst, (const uint8_t *)j->data + off, len);
+    atomic_store_explicit(&j->lend, AX__LEND_IDLE, memory_order_release);
+    return 0;
 }

@@ -209,6 +209,35 @@ static mode_t ax__mode(const ax_fs_write_opts *o) {
     return o->mode ? (mode_t)(o->mode & 07777) : 0666;
 }
 
+/* A lent buffer reaches write(2) through this copy, chunk by chunk (128
+ * KiB: small enough for a pool thread's stack anywhere, large enough that
+ * the extra calls do not count): write(2) never reads the caller's memory,
+ * so a caller that gives up waits for no I/O (ax__fs_await_borrowed). */
+#define AX__LEND_CHUNK ((size_t)128 << 10)
+
+/* Writes j's data to fd: stops between chunks once j is abandoned when
+ * abandon (always for lent data); with mid_step, the test step
+ * "mid-write" is taken halfway. */
+static int ax__write_data(int fd, ax__fsjob *j, bool abandon, bool mid_step) {
+    if (!j->borrowed) return ax__fs_write_all(fd, j->data, j->dlen, abandon ? j : NULL, mid_step);
+    uint8_t bounce[AX__LEND_CHUNK];
+    size_t half = j->dlen / 2, done = 0;
+    for (;;) {
+        if (mid_step && done == half) {
+            ax__fs_test_step("mid-write");
+            mid_step = false;
+        }
+        if (done == j->dlen) return 0;
+        size_t n = j->dlen - done;
+        if (n > sizeof bounce) n = sizeof bounce;
+        if (mid_step && n > half - done) n = half - done; /* a chunk ends halfway */
+        int err = ax__fs_lent_copy(j, bounce, done, n);
+        if (!err) err = ax__fs_write_all(fd, bounce, n, j, false);
+        if (err) return err;
+        done += n;
+    }
+}
+
 static void ax__run_write_atomic(ax__fsjob *j) {
     const ax_fs_write_opts *o = &j->wopts;
     char buf[AX__FS_PATH_MAX], tmp[AX__FS_PATH_MAX];
@@ -241,7 +270,7 @@ static void ax__run_write_atomic(ax__fsjob *j) {
         return;
     }
     if (keep_mode) fchmod(fd, old.st_mode & 07777);
-    err = ax__fs_write_all(fd, j->data, j->dlen, j, true);
+    err = ax__write_data(fd, j, true, true);
     if (!err && ax__fsjob_abandoned(j)) err = AX_ECANCELED;
     if (err)
         unlinkat(dirfd, tmp, 0);
@@ -275,10 +304,9 @@ static void ax__run_write(ax__fsjob *j) {
         j->res = fd;
         return;
     }
-    /* With the caller's bytes, stop between chunks once abandoned: the
-     * caller waits for that (ax__fs_await_borrowed). A copy is written to
-     * the end, as before. */
-    int err = ax__fs_write_all(fd, j->data, j->dlen, j->borrowed ? j : NULL, false);
+    /* A copy is written to the end once started; lent bytes only while
+     * the caller waits (it gives up between chunks). */
+    int err = ax__write_data(fd, j, j->borrowed, false);
     if (!err) err = ax__fs_sync_fd(fd, j->wopts.sync);
     if (close(fd) < 0 && !err && errno != EINTR) err = ax_translate_sys_error(errno);
     j->res = err;
@@ -335,9 +363,10 @@ void ax_fs_write_file_future_init(ax_fs_future *f, const char *path, const void 
     ax__write_init(f, &ax__kind_write, path, data, len, opts, false);
 }
 
-/* Lends data to the job instead of copying it (a 1 GiB copy made the
- * write 6x slower than a handle's, bench/fs); ax__fs_await_borrowed keeps
- * the call from returning while the job may still read it. */
+/* Lends data to the job instead of copying it whole (faulting in a fresh
+ * 1 GiB copy made the write 6x slower than a handle's, bench/fs); the job
+ * copies it a chunk at a time into a reused buffer, and
+ * ax__fs_await_borrowed ends the loan before the call returns. */
 int ax_fs_write_file(const char *path, const void *data, size_t len, const ax_fs_write_opts *opts,
                      ax_instant deadline) {
     ax_fs_future f;

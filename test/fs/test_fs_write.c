@@ -1,6 +1,7 @@
 /* Whole-file writes (plain and atomic), appends and the log writer. */
 #include <dirent.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <stdatomic.h>
 
 #include "fs_util.h"
@@ -416,8 +417,9 @@ Test(fs_write, line_buffered_logger) {
 /* ax_fs_write_file that gives up (deadline, cancellation) must not return
  * while its job may still read the caller's bytes: a FIFO whose reader
  * starts late holds the job in write(2) past the deadline; once the call
- * returned, the caller reuses its buffer, and the reader must never see
- * the new bytes. */
+ * returned, the caller overwrites its buffer and then makes it unreadable
+ * (a later read by the job faults), and the reader must never see the
+ * new bytes. */
 #define GIVEUP_LEN ((size_t)4 << 20)
 static char giveup_fifo[512];
 static char *giveup_buf;
@@ -441,10 +443,22 @@ static void *giveup_read(void *arg) {
     return NULL;
 }
 
+static char *giveup_alloc(void) {
+    void *p = mmap(NULL, GIVEUP_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(p, MAP_FAILED);
+    memset(p, 'A', GIVEUP_LEN);
+    return p;
+}
+/* The call returned: the caller's bytes are its own again. */
+static void giveup_take_back(void) {
+    memset(giveup_buf, 'B', GIVEUP_LEN);
+    cr_assert_eq(mprotect(giveup_buf, GIVEUP_LEN, PROT_NONE), 0);
+}
+
 static void *t_giveup_deadline(void *arg) {
     int rc = ax_fs_write_file(giveup_fifo, giveup_buf, GIVEUP_LEN, NULL, ax_deadline_in_ms(20));
     cr_assert_eq(rc, AX_ETIMEDOUT);
-    memset(giveup_buf, 'B', GIVEUP_LEN); /* the caller's bytes are its own again */
+    giveup_take_back();
     return NULL;
 }
 
@@ -458,15 +472,14 @@ static void *t_giveup_cancel(void *arg) {
     ax_sleep(20);
     ax_abort(t);
     cr_assert_eq(ax_join(t, NULL), AX_ECANCELED);
-    memset(giveup_buf, 'B', GIVEUP_LEN);
+    giveup_take_back();
     return NULL;
 }
 
 static void giveup_run(void *(*body)(void *), const char *name) {
     signal(SIGPIPE, SIG_IGN);
     cr_assert_eq(mkfifo(P(giveup_fifo, name), 0644), 0);
-    giveup_buf = malloc(GIVEUP_LEN);
-    memset(giveup_buf, 'A', GIVEUP_LEN);
+    giveup_buf = giveup_alloc();
     giveup_reader r = {0};
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, giveup_read, &r), 0);
@@ -475,7 +488,7 @@ static void giveup_run(void *(*body)(void *), const char *name) {
     cr_assert_gt(r.got, 0);
     cr_assert_eq(r.foreign, 0, "%zu of %zu bytes written after the call returned", r.foreign,
                  r.got);
-    free(giveup_buf);
+    munmap(giveup_buf, GIVEUP_LEN);
 }
 
 Test(fs_write, deadline_never_reads_caller_buffer_after_return) {
@@ -484,4 +497,36 @@ Test(fs_write, deadline_never_reads_caller_buffer_after_return) {
 
 Test(fs_write, cancel_never_reads_caller_buffer_after_return) {
     giveup_run(t_giveup_cancel, "fifo-cancel");
+}
+
+/* A write that gives up returns at once even when its job is stuck in
+ * write(2) for good (a FIFO nobody reads): the job writes from its own
+ * copy of each chunk, so the caller never waits for the I/O, and the
+ * runtime still shuts down (the pool leaves the stuck thread behind). */
+static void *t_stuck_writer(void *arg) {
+    ax_instant t0 = ax_now();
+    int rc = ax_fs_write_file(giveup_fifo, giveup_buf, GIVEUP_LEN, NULL, ax_deadline_in_ms(50));
+    cr_assert_eq(rc, AX_ETIMEDOUT);
+    cr_assert_lt(ax_now() - t0, (ax_instant)5000 * 1000000u, "returned after the job's I/O");
+    giveup_take_back();
+    return NULL;
+}
+static int stuck_rfd = -1;
+Test(fs_write, deadline_returns_while_the_job_is_stuck_in_io, .timeout = 30) {
+    signal(SIGPIPE, SIG_IGN);
+    cr_assert_eq(mkfifo(P(giveup_fifo, "fifo-stuck"), 0644), 0);
+    stuck_rfd = open(giveup_fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* never read */
+    cr_assert_geq(stuck_rfd, 0);
+    giveup_buf = giveup_alloc();
+    run(t_stuck_writer, NULL);
+    /* fs_teardown frees the runtime: its pool gives the stuck job up. The
+     * reader end stays open (closing it would unblock the job). The pipe
+     * holds only bytes copied before the call returned. */
+    char b[4096];
+    ssize_t n;
+    size_t foreign = 0;
+    while ((n = read(stuck_rfd, b, sizeof b)) > 0)
+        for (ssize_t i = 0; i < n; i++) foreign += b[i] != 'A';
+    cr_assert_eq(foreign, 0);
+    munmap(giveup_buf, GIVEUP_LEN); /* the stuck job writes from its own copy */
 }

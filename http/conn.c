@@ -214,6 +214,7 @@ static int ax__conn_serve(ax__http_io *io) {
                 res.is_head = req.head.method_id == AX_HTTP_HEAD;
                 res.status = 0;
                 res.hlen = 0;
+                res.tlen = 0;
                 if (!req.head.keep_alive ||
                     atomic_load_explicit(&srv->draining, memory_order_relaxed))
                     io->closing = true;

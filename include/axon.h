@@ -28,5 +28,6 @@
 #include "axon/tls.h"
 #include "axon/http_parse.h"
 #include "axon/http.h"
+#include "axon/http_static.h"
 
 #endif

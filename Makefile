@@ -154,6 +154,9 @@ ifeq ($(TARGET_OS),windows)
 #                                (Windows resolves through getaddrinfo:
 #                                test_dns_win.c)
 #   test/examples/*              runs the examples as child processes with fork
+#   test/http/test_http_client_examples.c  runs the fetch and crawler examples
+#                                as child processes with fork
+#   test/http/test_http_client_nginx.c     starts nginx with fork (none here)
 #   test/http/test_http_static.c static files are served only under a policy file
 #                                root, which Windows does not offer (AX_ENOTSUP:
 #                                the handler refuses there, fail-closed); the
@@ -163,7 +166,9 @@ ifeq ($(TARGET_OS),windows)
 # Single tests that cannot run there skip themselves with a reason from
 # test/win_skip.h, which the runner prints.
 WIN_TEST_SKIP := test/reactor/test_epoll.c test/reactor/test_os_unix.c test/net/test_unix.c \
-                 test/net/test_dns.c test/examples/% test/http/test_http_static.c test/tls/%
+                 test/net/test_dns.c test/examples/% \
+                 test/http/test_http_client_examples.c test/http/test_http_client_nginx.c \
+                 test/http/test_http_static.c test/tls/%
 TEST_SRC  := $(filter-out $(WIN_TEST_SKIP),$(TEST_SRC))
 else
 TEST_SRC  := $(filter-out %_win.c test/reactor/test_iocp.c,$(TEST_SRC))
@@ -172,10 +177,12 @@ TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 EX_SRC    := $(sort $(filter-out $(if $(TLS_DIRS),,examples/tls_%),$(wildcard examples/*.c)))
 ifeq ($(TARGET_OS),windows)
 # Examples left out of the Windows build: unix_pass_fd.c needs Unix-domain
-# sockets (AX_ENOTSUP there), and embed_poll.c polls the runtime's
-# descriptor (a completion port has none). echo builds without TLS (TLS=0
-# there), as do hello, udp_echo, grep and the HTTP demo.
-EX_SRC    := $(filter-out examples/unix_pass_fd.c examples/embed_poll.c,$(EX_SRC))
+# sockets (AX_ENOTSUP there), embed_poll.c polls the runtime's descriptor
+# (a completion port has none), and crawler.c calls memmem (a GNU
+# function mingw-w64's C runtime lacks). echo builds without TLS (TLS=0
+# there), as do hello, udp_echo, grep, the HTTP demo and fetch.
+EX_SRC    := $(filter-out examples/unix_pass_fd.c examples/embed_poll.c examples/crawler.c, \
+                          $(EX_SRC))
 endif
 # examples/tls_client.c is built as tls-client, the name its usage gives.
 EX_BIN    := $(subst /tls_client,/tls-client,$(EX_SRC:examples/%.c=$(BUILD)/examples/%$(EXE)))

@@ -67,7 +67,10 @@ struct ax__bjob {
     void (*free_result)(void *);
     void *value; /* fn's result, once DONE with code 0 */
     int code;    /* once DONE: 0, AX_ESHUTDOWN, AX_ECANCELED, or a spawn error */
-    uint8_t state;
+    /* Written under the lock; DONE is stored last (release), and the pool
+     * never touches a job it published to a waiter again, so the waiter's
+     * poll may see DONE without the lock (acquire) and read code and value. */
+    _Atomic uint8_t state;
     bool detached; /* the waiting side is gone: the pool frees the job */
     bool orphaned; /* shutdown stopped waiting: nobody is woken any more */
     ax_waker waker;
@@ -283,12 +286,14 @@ static void ax__job_free(struct ax__bjob *j) {
  * *wake and, if this returns true (the waiter is gone), releases the result
  * and frees the job; otherwise it must not touch j again. */
 static bool ax__job_publish(struct ax__bjob *j, int code, void *value, ax_waker *wake) {
-    j->state = AX__J_DONE;
+    bool detached = j->detached;
     j->code = code;
     j->value = value;
     *wake = j->waker;
     j->waker = (ax_waker){0};
-    return j->detached;
+    /* Last: a waiter that sees DONE without the lock may free j at once. */
+    atomic_store_explicit(&j->state, AX__J_DONE, memory_order_release);
+    return detached;
 }
 
 /* After ax__job_publish, without the lock. */
@@ -320,6 +325,20 @@ static bool ax__wait_for_work(struct ax__blocking *b) {
     }
 }
 
+/* Under b->lock: j, just taken out of its queue, starts on this thread. */
+static void ax__job_begin(struct ax__blocking *b, struct ax__bjob *j) {
+    /* A group's job made runnable by the one that just ended, left behind
+     * an older job taken here, needs another thread. */
+    if (b->idle && ax__runnable(b) > b->back) {
+        b->idle--;
+        b->wakeups++;
+        pthread_cond_signal(&b->work);
+    }
+    ax__running_push(b, j);
+    j->state = AX__J_RUNNING;
+    b->busy++;
+}
+
 static void *ax__blocking_thread(void *arg) {
     struct ax__blocking *b = arg;
 #ifdef _WIN32
@@ -333,18 +352,16 @@ static void *ax__blocking_thread(void *arg) {
     for (;;) {
         if (b->shutdown) break; /* what is still queued is shutdown's to fail */
         struct ax__bjob *j = ax__queue_pick(b);
-        if (j) {
-            /* A group's job made runnable by the one that just ended, left
-             * behind an older job taken here, needs another thread. */
-            if (b->idle && ax__runnable(b) > b->back) {
-                b->idle--;
-                b->wakeups++;
-                pthread_cond_signal(&b->work);
-            }
-            ax__running_push(b, j);
-            j->state = AX__J_RUNNING;
-            b->busy++;
-            pthread_mutex_unlock(&b->lock);
+        if (!j) {
+            if (!ax__wait_for_work(b)) break;
+            continue;
+        }
+        ax__job_begin(b, j);
+        pthread_mutex_unlock(&b->lock);
+        /* Runs j, then each job taken in the critical section that ended
+         * the one before (one lock round trip per job while the queue
+         * holds work, as with 64 tasks on the fs group). */
+        while (j) {
             void *v = j->fn(j->arg);
             if (j->free_arg) j->free_arg(j->arg);
             pthread_mutex_lock(&b->lock);
@@ -354,14 +371,17 @@ static void *ax__blocking_thread(void *arg) {
             if (j->group) j->group->running--;
             ax_waker wake;
             bool free_job = ax__job_publish(j, 0, v, &wake);
-            b->back++;
+            struct ax__bjob *next = b->shutdown ? NULL : ax__queue_pick(b);
+            if (next)
+                ax__job_begin(b, next);
+            else
+                b->back++;
             pthread_mutex_unlock(&b->lock);
             ax__job_published(j, free_job, 0, v, &wake);
-            pthread_mutex_lock(&b->lock);
-            b->back--;
-            continue;
+            j = next;
         }
-        if (!ax__wait_for_work(b)) break;
+        pthread_mutex_lock(&b->lock);
+        b->back--;
     }
     if (--b->threads == 0) pthread_cond_broadcast(&b->exited);
     pthread_mutex_unlock(&b->lock);
@@ -467,7 +487,7 @@ static int ax__submit(struct ax__blocking *b, struct ax__bjob *j) {
 /* A new job for rt's pool, queued. */
 static int ax__job_start(ax_runtime *rt, struct ax__blocking_group *group, ax_blocking_fn fn,
                          void *arg, void (*free_arg)(void *), void (*free_result)(void *),
-                         struct ax__bjob **out) {
+                         const ax_waker *waker, struct ax__bjob **out) {
     if (!fn) return AX_EINVAL;
     if (!rt) rt = ax_current_runtime();
     if (!rt) return AX_ENOTASK;
@@ -484,9 +504,11 @@ static int ax__job_start(ax_runtime *rt, struct ax__blocking_group *group, ax_bl
     j->arg = arg;
     j->free_arg = free_arg;
     j->free_result = free_result;
+    if (waker && waker->vtable) j->waker = ax_waker_clone(waker); /* before anyone sees j */
     ax__pool_ref(b);
     int err = ax__submit(b, j);
     if (err) {
+        ax_waker_drop(&j->waker);
         ax__job_free(j);
         return err;
     }
@@ -502,7 +524,7 @@ int ax_spawn_blocking(ax_blocking_fn fn, void *arg, void **result) {
     if (!t) return AX_ENOTASK;
     if (ax_is_cancelled()) return AX_ECANCELED;
     struct ax__bjob *j;
-    int err = ax__job_start(t->rt, NULL, fn, arg, NULL, NULL, &j);
+    int err = ax__job_start(t->rt, NULL, fn, arg, NULL, NULL, NULL, &j);
     if (err) return err;
     struct ax__blocking *b = j->pool;
     /* Not ax_await: that returns as soon as the task is cancelled, and the
@@ -546,6 +568,14 @@ static ax_poll ax__bf_poll(ax_future *f, ax_context *cx) {
     if (!j) return AX_READY;
     struct ax__blocking *b = j->pool;
     ax_waker old = {0};
+    /* The usual poll, after the wake-up: done, no lock needed (see state). */
+    if (atomic_load_explicit(&j->state, memory_order_acquire) == AX__J_DONE) {
+        bf->base.result = j->code;
+        bf->value = j->value;
+        bf->job = NULL;
+        ax__job_free(j);
+        return AX_READY;
+    }
     pthread_mutex_lock(&b->lock);
     if (j->state == AX__J_DONE) {
         pthread_mutex_unlock(&b->lock);
@@ -584,16 +614,23 @@ static void ax__bf_drop(ax_future *f) {
 
 static const ax_future_vtable ax__bf_vtable = {ax__bf_poll, ax__bf_drop};
 
-int ax__blocking_start_in(ax_blocking_future *bf, ax_runtime *rt, struct ax__blocking_group *group,
-                          ax_blocking_fn fn, void *arg, void (*free_arg)(void *arg),
-                          void (*free_result)(void *result)) {
+int ax__blocking_start_waking(ax_blocking_future *bf, ax_runtime *rt,
+                              struct ax__blocking_group *group, ax_blocking_fn fn, void *arg,
+                              void (*free_arg)(void *arg), void (*free_result)(void *result),
+                              const ax_waker *waker) {
     if (!bf) return AX_EINVAL;
     bf->base.vtable = &ax__bf_vtable;
     bf->job = NULL;
     bf->value = NULL;
-    int err = ax__job_start(rt, group, fn, arg, free_arg, free_result, &bf->job);
+    int err = ax__job_start(rt, group, fn, arg, free_arg, free_result, waker, &bf->job);
     bf->base.result = err;
     return err;
+}
+
+int ax__blocking_start_in(ax_blocking_future *bf, ax_runtime *rt, struct ax__blocking_group *group,
+                          ax_blocking_fn fn, void *arg, void (*free_arg)(void *arg),
+                          void (*free_result)(void *result)) {
+    return ax__blocking_start_waking(bf, rt, group, fn, arg, free_arg, free_result, NULL);
 }
 
 int ax_blocking_start(ax_blocking_future *bf, ax_runtime *rt, ax_blocking_fn fn, void *arg,

@@ -62,6 +62,15 @@ int ax__blocking_start_in(ax_blocking_future *bf, ax_runtime *rt, struct ax__blo
                           ax_blocking_fn fn, void *arg, void (*free_arg)(void *arg),
                           void (*free_result)(void *result));
 
+/* ax__blocking_start_in that also registers waker (NULL: none; cloned)
+ * as the one to wake when the job ends, as a first poll of bf with it
+ * would, without that poll's trip through the pool's lock. Errors as
+ * ax_blocking_start. Thread-safe. */
+int ax__blocking_start_waking(ax_blocking_future *bf, ax_runtime *rt,
+                              struct ax__blocking_group *group, ax_blocking_fn fn, void *arg,
+                              void (*free_arg)(void *arg), void (*free_result)(void *result),
+                              const ax_waker *waker);
+
 typedef struct ax__blocking_stats {
     uint64_t threads;     /* pool threads alive now */
     uint64_t idle;        /* ... of which waiting for work */

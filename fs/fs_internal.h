@@ -94,8 +94,10 @@ struct ax__fsjob {
     int whence;
     uint64_t off;
     size_t len;
-    void *data; /* input or output bytes, owned */
+    void *data; /* input or output bytes, owned unless borrowed */
     size_t dlen;
+    bool borrowed;    /* data is the caller's (ax__fs_await_borrowed): never freed here */
+    _Atomic int lend; /* AX__LEND_*: who may touch borrowed data now */
     ax__fsfd *fd;
     int aux_fd; /* another descriptor the job owns (-1: none) */
     ax_fs_write_opts wopts;
@@ -117,6 +119,21 @@ void ax__fs_future_init(ax_fs_future *f, ax__fsjob *j);
 void ax__fs_future_fail(ax_fs_future *f, int err);
 /* Awaits f with a deadline (drops it in every case). */
 intptr_t ax__fs_await(ax_fs_future *f, ax_instant deadline);
+/* Borrowed data (j->borrowed) is read only by ax__fs_lent_copy, between
+ * IDLE -> COPYING -> IDLE; the caller ends the loan by moving IDLE -> GONE,
+ * after which the job never reads it again. */
+enum { AX__LEND_IDLE, AX__LEND_COPYING, AX__LEND_GONE };
+
+/* ax__fs_await for a job whose data the caller lends (j->borrowed): once
+ * the future is done or given up (deadline, cancellation: the job is then
+ * abandoned and detached, as with ax__fs_await), ends the loan, waiting at
+ * most for a chunk copy in progress (never for I/O), so the caller's bytes
+ * are never read after this returns. */
+intptr_t ax__fs_await_borrowed(ax_fs_future *f, ax_instant deadline);
+
+/* On the pool thread: copies len bytes at offset off of j's borrowed data
+ * into dst, unless the loan has ended (AX_ECANCELED). */
+int ax__fs_lent_copy(ax__fsjob *j, void *dst, size_t off, size_t len);
 
 /* ---- paths (path.c), pool threads only -------------------------------------------------- */
 

@@ -13,6 +13,7 @@
  * pool holds its own reference to the job; an abandoned operation counts
  * against the bound until its run() has really returned.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -127,7 +128,7 @@ void ax__fsjob_unref(ax__fsjob *j) {
     if (j->kind->cleanup) j->kind->cleanup(j);
     free(j->path);
     free(j->path2);
-    free(j->data);
+    if (!j->borrowed) free(j->data);
     ax__fsfd_unref(j->fd);
     if (j->aux_fd >= 0) close(j->aux_fd);
     ax__policy_release(j->policy);
@@ -201,15 +202,17 @@ static ax_poll ax__fs_pool_poll(ax_fs_future *f, ax_context *cx) {
             int err = ax__fs_precheck(j);
             if (err) return ax__fs_finish(f, err);
             atomic_fetch_add_explicit(&j->refs, 1, memory_order_relaxed); /* the pool's */
-            err = ax__blocking_start_in(&f->bf, rt, fs->group, ax__fs_thunk, j, ax__fs_pool_done,
-                                        NULL);
+            /* cx's waker goes with the job: no poll is needed to register
+             * it (a lock round trip per operation). */
+            err = ax__blocking_start_waking(&f->bf, rt, fs->group, ax__fs_thunk, j,
+                                            ax__fs_pool_done, NULL, cx->waker);
             if (err) {
                 ax_future_drop(&f->bf.base);
                 atomic_fetch_sub_explicit(&j->refs, 1, memory_order_relaxed); /* ours remains */
                 return ax__fs_finish(f, err);
             }
             f->state = AX__FS_RUN;
-            continue;
+            return AX_PENDING;
         }
         case AX__FS_RUN: {
             if (ax_future_poll(&f->bf.base, cx) == AX_PENDING) return AX_PENDING;
@@ -271,4 +274,31 @@ void ax__fs_future_fail(ax_fs_future *f, int err) {
 
 intptr_t ax__fs_await(ax_fs_future *f, ax_instant deadline) {
     return ax_await_until(&f->base, deadline);
+}
+
+intptr_t ax__fs_await_borrowed(ax_fs_future *f, ax_instant deadline) {
+    ax__fsjob *j = f->job;
+    if (j) atomic_fetch_add_explicit(&j->refs, 1, memory_order_relaxed);
+    intptr_t r = ax_await_until(&f->base, deadline);
+    if (!j) return r;
+    /* A job still running (detached) may be copying a chunk right now:
+     * wait for that copy (a memcpy of at most one chunk), not its I/O. */
+    int idle = AX__LEND_IDLE;
+    while (!atomic_compare_exchange_weak_explicit(&j->lend, &idle, AX__LEND_GONE,
+                                                  memory_order_acq_rel, memory_order_acquire)) {
+        idle = AX__LEND_IDLE;
+        sched_yield();
+    }
+    ax__fsjob_unref(j);
+    return r;
+}
+
+int ax__fs_lent_copy(ax__fsjob *j, void *dst, size_t off, size_t len) {
+    int idle = AX__LEND_IDLE;
+    if (!atomic_compare_exchange_strong_explicit(&j->lend, &idle, AX__LEND_COPYING,
+                                                 memory_order_acquire, memory_order_acquire))
+        return AX_ECANCELED; /* the caller took its bytes back */
+    memcpy(dst, (const uint8_t *)j->data + off, len);
+    atomic_store_explicit(&j->lend, AX__LEND_IDLE, memory_order_release);
+    return 0;
 }

@@ -29,5 +29,6 @@
 #include "axon/http_parse.h"
 #include "axon/http.h"
 #include "axon/http_static.h"
+#include "axon/http_client.h"
 
 #endif

@@ -72,6 +72,14 @@ static inline int ax__fdatasync(int fd) {
     return _commit(fd);
 }
 
+/* strcasestr (a GNU extension the C runtime lacks): ASCII case folding. */
+static inline char *strcasestr(const char *hay, const char *needle) {
+    size_t n = strlen(needle);
+    for (; *hay; hay++)
+        if (_strnicmp(hay, needle, n) == 0) return (char *)hay;
+    return n ? NULL : (char *)hay;
+}
+
 /* A new directory <temp>/<prefix>.<pid>.<n> in dir (cap bytes); 0 or -1. */
 static inline int test_mkdtemp(char *dir, size_t cap, const char *prefix) {
     char tmp[MAX_PATH];

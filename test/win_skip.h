@@ -31,6 +31,10 @@
 #define AX_WIN_NO_SYMLINK_PRIV                                                                     \
     "creating symbolic links needs the SeCreateSymbolicLinkPrivilege or Developer Mode, "          \
     "which this account lacks (ax_fs_symlink returns AX_EPERM)"
+#define AX_WIN_NO_PROCFS "reads /proc/self/maps, a file whose stat size is 0 (Linux only)"
+#define AX_WIN_NO_MPROTECT                                                                         \
+    "makes the caller's buffer unreadable (mmap/mprotect) and holds a write job on a FIFO "        \
+    "whose reader opens late or never reads (POSIX FIFO semantics)"
 #define AX_WIN_NO_CURL "curl.exe is not installed under wine (the curl-based HTTP tests)"
 
 /* Wine (where make check-windows runs) differs from Windows here; these

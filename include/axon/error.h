@@ -87,7 +87,8 @@ extern "C" {
     X(ECERTNAME, -4076, "certificate does not match the host name or address")                     \
     X(ECERTSELF, -4075, "self-signed certificate")                                                 \
     X(ECERTREQUIRED, -4074, "peer sent no certificate")                                            \
-    X(ECERT, -4073, "certificate rejected")
+    X(ECERT, -4073, "certificate rejected")                                                        \
+    X(EREDIRECTS, -4072, "too many HTTP redirects")
 
 enum {
 #define AX__ERRNO_ENUM(name, val, msg) AX_##name = -(val),

@@ -147,8 +147,15 @@ typedef struct ax_fs_write_opts {
     unsigned mode;   /* 0: 0666 */
 } ax_fs_write_opts;
 
-/* Writes len bytes (copied now) as the file's whole content, creating or
- * truncating it. With AX_FS_ATOMIC: writes a temporary file
+/* Writes len bytes as the file's whole content, creating or truncating
+ * it. ax_fs_write_file reads data in place (128 KiB at a time) until it
+ * returns, and never after: on the deadline or a cancellation it returns
+ * AX_ETIMEDOUT / AX_ECANCELED at once (waiting at most for one such copy,
+ * never for I/O) and the write stops before its next chunk (the file may
+ * then hold part of the data; with AX_FS_ATOMIC it keeps its old
+ * content). The future form copies data at init, and a dropped one
+ * finishes the write in the background. With AX_FS_ATOMIC: writes a
+ * temporary file
  * `.NAME.axtmp.PID.N` in the target's directory, fsyncs it, renames it
  * over the target and fsyncs the directory, so a crash leaves the old or
  * the new content, never a mix; temporary files of dead writers are

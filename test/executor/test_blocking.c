@@ -651,3 +651,85 @@ Test(blocking, works_on_a_current_thread_runtime) {
     cr_assert_eq((intptr_t)v, 1 + 2 + 3 + 4 + 5 + 101);
     ax_runtime_free(crt);
 }
+
+/* ---- the fs path: a waker given at start, jobs run back to back --------------------------- */
+
+typedef struct counting_waker {
+    atomic_int clones, wakes, drops;
+} counting_waker;
+
+static void *cw_clone(void *d) {
+    atomic_fetch_add(&((counting_waker *)d)->clones, 1);
+    return d;
+}
+static void cw_wake(void *d) {
+    atomic_fetch_add(&((counting_waker *)d)->wakes, 1);
+}
+static void cw_wake_by_ref(void *d) {
+    atomic_fetch_add(&((counting_waker *)d)->wakes, 1);
+}
+static void cw_drop(void *d) {
+    atomic_fetch_add(&((counting_waker *)d)->drops, 1);
+}
+static const ax_waker_vtable cw_vtable = {cw_clone, cw_wake, cw_wake_by_ref, cw_drop};
+
+/* ax__blocking_start_waking registers the waker with the job, so the end
+ * of the job wakes it although the future was never polled; the clone is
+ * released exactly once. */
+Test(blocking, a_waker_given_at_start_is_woken_without_a_poll) {
+    ax_runtime *rt = pool_rt(1, 0, 0);
+    counting_waker c = {0};
+    ax_waker w = {&cw_vtable, &c};
+    ax_blocking_future bf;
+    cr_assert_eq(ax__blocking_start_waking(&bf, rt, NULL, add_one, (void *)1, NULL, NULL, &w), 0);
+    cr_assert(wait_flag(&c.wakes), "the job's end did not wake the waker given at start");
+    ax_context cx = {&w, rt};
+    cr_assert_eq(ax_future_poll(&bf.base, &cx), AX_READY);
+    cr_assert_eq(bf.base.result, 0);
+    cr_assert_eq((intptr_t)bf.value, 2);
+    ax_future_drop(&bf.base);
+    cr_assert_eq(atomic_load(&c.clones), 1);
+    cr_assert_eq(atomic_load(&c.wakes) + atomic_load(&c.drops), 1);
+    ax_runtime_free(rt);
+}
+
+typedef struct order_log {
+    atomic_int n;
+    int seen[32];
+    pthread_t thread[32];
+} order_log;
+static order_log olog;
+
+static void *log_job(void *arg) {
+    int k = atomic_fetch_add(&olog.n, 1);
+    olog.seen[k] = (int)(intptr_t)arg;
+    olog.thread[k] = pthread_self();
+    sleep_ms(1);
+    return arg;
+}
+
+/* A group of bound 1 with its jobs queued: the thread that ends one takes
+ * the next in the same critical section, so the group's jobs all run, in
+ * submission order, on that one thread, and every future completes. */
+Test(blocking, a_group_queue_runs_back_to_back_in_order) {
+    enum { JOBS = 32 };
+    ax_runtime *rt = pool_rt(1, 4, 0);
+    struct ax__blocking_group *g = ax__blocking_group_new(rt, 1);
+    cr_assert_not_null(g);
+    memset(&olog, 0, sizeof olog);
+    static ax_blocking_future bf[JOBS];
+    for (int i = 0; i < JOBS; i++)
+        cr_assert_eq(ax__blocking_start_in(&bf[i], rt, g, log_job, (void *)(intptr_t)i, NULL, NULL),
+                     0);
+    for (int i = 0; i < JOBS; i++) {
+        cr_assert_eq(ax_block_on(rt, &bf[i].base), 0);
+        cr_assert_eq((intptr_t)bf[i].value, i);
+    }
+    cr_assert_eq(atomic_load(&olog.n), JOBS);
+    for (int i = 0; i < JOBS; i++) {
+        cr_assert_eq(olog.seen[i], i, "job %d ran at position %d", olog.seen[i], i);
+        cr_assert(pthread_equal(olog.thread[i], olog.thread[0]));
+    }
+    cr_assert_eq(stats(rt).jobs, JOBS);
+    ax_runtime_free(rt);
+}

@@ -1,6 +1,10 @@
 /* Whole-file and streamed reads: sizes, errors, policy, UTF-8, cancel. */
 #include "fs_util.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 TestSuite(fs_read, .init = fs_setup, .fini = fs_teardown, .timeout = 120);
 
 static void *t_small(void *arg) {
@@ -206,6 +210,52 @@ static void *t_empty(void *arg) {
 }
 Test(fs_read, empty_file) {
     run(t_empty, NULL);
+}
+
+/* A regular file is read into a buffer sized from fstat: reaching that
+ * size must not grow the buffer (it used to double it, a realloc per
+ * small file, before the read that saw the end); a file that grew since
+ * the fstat still reads whole. */
+static void *t_exact_size(void *arg) {
+    char p[512];
+    size_t sizes[] = {1, 4096, (size_t)1 << 20};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t n = sizes[k];
+        char *src = malloc(n);
+        for (size_t i = 0; i < n; i++) src[i] = (char)('a' + i % 26);
+        put(P(p, "exact"), src, n);
+        void *data;
+        size_t len = 0;
+        cr_assert_eq(ax_fs_read_file(p, &data, &len, AX_NO_DEADLINE), 0);
+        cr_assert_eq(len, n);
+        cr_assert_eq(memcmp(data, src, n), 0);
+        cr_assert_eq(((char *)data)[n], 0);
+#ifdef __GLIBC__
+        cr_assert_lt(malloc_usable_size(data), n + n / 2 + 64, "%zu bytes for a %zu-byte file",
+                     malloc_usable_size(data), n);
+#endif
+        free(data);
+        free(src);
+    }
+    return NULL;
+}
+Test(fs_read, exact_size_buffer_not_grown) {
+    run(t_exact_size, NULL);
+}
+
+/* /proc files report size 0 (or less than they hold): read to the end. */
+static void *t_lying_size(void *arg) {
+    void *data;
+    size_t len = 0;
+    cr_assert_eq(ax_fs_read_file("/proc/self/maps", &data, &len, AX_NO_DEADLINE), 0);
+    cr_assert_gt(len, 4096); /* past the first buffer: the probe found more, it grew */
+    cr_assert_eq(strlen(data), len);
+    free(data);
+    return NULL;
+}
+Test(fs_read, size_that_lies_reads_to_the_end) {
+    AX_WIN_SKIP(AX_WIN_NO_PROCFS);
+    run(t_lying_size, NULL);
 }
 
 /* A read from a FIFO blocks in its job until a writer comes: the task is

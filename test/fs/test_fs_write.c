@@ -1,6 +1,9 @@
 /* Whole-file writes (plain and atomic), appends and the log writer. */
 #include <dirent.h>
 #include <pthread.h>
+#ifndef _WIN32
+#include <sys/mman.h>
+#endif
 #include <stdatomic.h>
 
 #include "fs_util.h"
@@ -420,4 +423,135 @@ static void *t_logger(void *arg) {
 }
 Test(fs_write, line_buffered_logger) {
     run(t_logger, NULL);
+}
+
+#ifndef _WIN32
+/* ax_fs_write_file that gives up (deadline, cancellation) must not return
+ * while its job may still read the caller's bytes: a FIFO whose reader
+ * starts late holds the job in write(2) past the deadline; once the call
+ * returned, the caller overwrites its buffer and then makes it unreadable
+ * (a later read by the job faults), and the reader must never see the
+ * new bytes. */
+#define GIVEUP_LEN ((size_t)4 << 20)
+static char giveup_fifo[512];
+static char *giveup_buf;
+
+typedef struct {
+    size_t got, foreign; /* bytes read, of which not 'A' */
+} giveup_reader;
+
+static void *giveup_read(void *arg) {
+    giveup_reader *r = arg;
+    int fd = open(giveup_fifo, O_RDONLY | O_CLOEXEC); /* meets the job's open */
+    if (fd < 0) return NULL;
+    usleep(150 * 1000); /* well past the writer's deadline or cancellation */
+    char b[65536];
+    ssize_t n;
+    while ((n = read(fd, b, sizeof b)) > 0) {
+        for (ssize_t i = 0; i < n; i++) r->foreign += b[i] != 'A';
+        r->got += (size_t)n;
+    }
+    close(fd);
+    return NULL;
+}
+
+static char *giveup_alloc(void) {
+    void *p = mmap(NULL, GIVEUP_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(p, MAP_FAILED);
+    memset(p, 'A', GIVEUP_LEN);
+    return p;
+}
+/* The call returned: the caller's bytes are its own again. */
+static void giveup_take_back(void) {
+    memset(giveup_buf, 'B', GIVEUP_LEN);
+    cr_assert_eq(mprotect(giveup_buf, GIVEUP_LEN, PROT_NONE), 0);
+}
+
+static void *t_giveup_deadline(void *arg) {
+    int rc = ax_fs_write_file(giveup_fifo, giveup_buf, GIVEUP_LEN, NULL, ax_deadline_in_ms(20));
+    cr_assert_eq(rc, AX_ETIMEDOUT);
+    giveup_take_back();
+    return NULL;
+}
+
+static void *t_giveup_writer(void *arg) {
+    return (void *)(intptr_t)ax_fs_write_file(giveup_fifo, giveup_buf, GIVEUP_LEN, NULL,
+                                              AX_NO_DEADLINE);
+}
+static void *t_giveup_cancel(void *arg) {
+    ax_task *t;
+    cr_assert_eq(ax_spawn(&t, t_giveup_writer, NULL), 0);
+    ax_sleep(20);
+    ax_abort(t);
+    cr_assert_eq(ax_join(t, NULL), AX_ECANCELED);
+    giveup_take_back();
+    return NULL;
+}
+
+static void giveup_run(void *(*body)(void *), const char *name) {
+    signal(SIGPIPE, SIG_IGN);
+    cr_assert_eq(mkfifo(P(giveup_fifo, name), 0644), 0);
+    giveup_buf = giveup_alloc();
+    giveup_reader r = {0};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, giveup_read, &r), 0);
+    run(body, NULL);
+    pthread_join(th, NULL);
+    cr_assert_gt(r.got, 0);
+    cr_assert_eq(r.foreign, 0, "%zu of %zu bytes written after the call returned", r.foreign,
+                 r.got);
+    munmap(giveup_buf, GIVEUP_LEN);
+}
+
+#endif
+
+Test(fs_write, deadline_never_reads_caller_buffer_after_return) {
+    AX_WIN_SKIP(AX_WIN_NO_MPROTECT);
+#ifndef _WIN32
+    giveup_run(t_giveup_deadline, "fifo-deadline");
+#endif
+}
+
+Test(fs_write, cancel_never_reads_caller_buffer_after_return) {
+    AX_WIN_SKIP(AX_WIN_NO_MPROTECT);
+#ifndef _WIN32
+    giveup_run(t_giveup_cancel, "fifo-cancel");
+#endif
+}
+
+#ifndef _WIN32
+/* A write that gives up returns at once even when its job is stuck in
+ * write(2) for good (a FIFO nobody reads): the job writes from its own
+ * copy of each chunk, so the caller never waits for the I/O, and the
+ * runtime still shuts down (the pool leaves the stuck thread behind). */
+static void *t_stuck_writer(void *arg) {
+    ax_instant t0 = ax_now();
+    int rc = ax_fs_write_file(giveup_fifo, giveup_buf, GIVEUP_LEN, NULL, ax_deadline_in_ms(50));
+    cr_assert_eq(rc, AX_ETIMEDOUT);
+    cr_assert_lt(ax_now() - t0, (ax_instant)5000 * 1000000u, "returned after the job's I/O");
+    giveup_take_back();
+    return NULL;
+}
+static int stuck_rfd = -1;
+#endif
+Test(fs_write, deadline_returns_while_the_job_is_stuck_in_io, .timeout = 30) {
+    AX_WIN_SKIP(AX_WIN_NO_MPROTECT);
+#ifndef _WIN32
+    signal(SIGPIPE, SIG_IGN);
+    cr_assert_eq(mkfifo(P(giveup_fifo, "fifo-stuck"), 0644), 0);
+    stuck_rfd = open(giveup_fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* never read */
+    cr_assert_geq(stuck_rfd, 0);
+    giveup_buf = giveup_alloc();
+    run(t_stuck_writer, NULL);
+    /* fs_teardown frees the runtime: its pool gives the stuck job up. The
+     * reader end stays open (closing it would unblock the job). The pipe
+     * holds only bytes copied before the call returned. */
+    char b[4096];
+    ssize_t n;
+    size_t foreign = 0;
+    while ((n = read(stuck_rfd, b, sizeof b)) > 0)
+        for (ssize_t i = 0; i < n; i++) foreign += b[i] != 'A';
+    cr_assert_eq(foreign, 0);
+    munmap(giveup_buf, GIVEUP_LEN); /* the stuck job writes from its own copy */
+#endif
 }

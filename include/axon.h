@@ -28,5 +28,7 @@
 #include "axon/tls.h"
 #include "axon/http_parse.h"
 #include "axon/http.h"
+#include "axon/http_metrics.h"
+#include "axon/http_middleware.h"
 
 #endif

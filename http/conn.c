@@ -206,7 +206,6 @@ static int ax__conn_serve(ax__http_io *io) {
             if (n > 0) {
                 head_deadline = AX_NO_DEADLINE;
                 c->fresh = false;
-                ax_instant t0 = srv->metrics ? ax_now() : 0;
                 req.io = io;
                 req.head_end = io->rs + (size_t)n;
                 io->rs = req.head_end;
@@ -259,7 +258,7 @@ static int ax__conn_serve(ax__http_io *io) {
                     }
                     ax__http_out_flush(io);
                     ax_shield_end();
-                    if (srv->metrics) ax__http_metrics_response(srv, res.status, t0);
+                    if (srv->metrics) ax__http_metrics_note(io, res.status, true);
                     ax__http_req_release(&req);
                     return 0;
                 }
@@ -272,12 +271,12 @@ static int ax__conn_serve(ax__http_io *io) {
                     ax__http_res_finish(&res, err < 0 ? err : AX_ECANCELED);
                     ax__http_out_flush(io);
                     ax_shield_end();
-                    if (srv->metrics) ax__http_metrics_response(srv, res.status, t0);
+                    if (srv->metrics) ax__http_metrics_note(io, res.status, true);
                     ax__http_req_release(&req);
                     return 0;
                 }
                 ax__http_res_finish(&res, err);
-                if (srv->metrics) ax__http_metrics_response(srv, res.status, t0);
+                if (srv->metrics) ax__http_metrics_note(io, res.status, true);
                 if (!io->broken && ax__http_body_drain(&req) != 0) io->closing = true;
                 ax__http_req_release(&req);
                 if (io->broken) return 0;
@@ -334,7 +333,10 @@ static int ax__conn_serve(ax__http_io *io) {
             continue;
         }
         if (n <= 0) return 0;
-        if (srv->metrics) ax__http_metrics_add(&srv->metrics->bytes_in, (uint64_t)n);
+        if (srv->metrics) {
+            io->m.bytes_in += (uint64_t)n;
+            io->m.mark = ax_now();
+        }
         io->re += (size_t)n;
     }
 }
@@ -370,6 +372,7 @@ static void *ax__conn_task(void *arg) {
     io.stream = c->stream;
     io.srv = c->srv;
     int idle = ax__conn_serve(&io);
+    if (io.srv->metrics) ax__http_metrics_flush(&io);
     if (idle) {
         ax__conn_unref(c); /* the wakers hold it now */
         return NULL;

@@ -113,6 +113,14 @@ enum {
 
 enum { AX__BODY_NONE, AX__BODY_LENGTH, AX__BODY_CHUNKED };
 
+/* Metrics a busy period gathers without atomics; added to the server's
+ * counters at each write and when the period ends (metrics.c). */
+typedef struct ax__http_mlocal {
+    uint32_t n, cls[6], lat_n, buckets[AX_HTTP_LATENCY_BUCKETS + 1];
+    uint64_t lat_sum_us, bytes_in, bytes_out;
+    ax_instant mark; /* the last clock read: when the next request began */
+} ax__http_mlocal;
+
 /* What one busy period of a connection holds, on its task's stack. */
 typedef struct ax__http_io {
     ax__http_conn *conn;
@@ -122,8 +130,9 @@ typedef struct ax__http_io {
     size_t rcap, rs, re;
     ax_buf *obuf; /* pooled output buffer */
     size_t olen, ocap;
-    bool closing; /* send Connection: close and end after this response */
-    bool broken;  /* the stream failed: drop everything */
+    bool closing;      /* send Connection: close and end after this response */
+    bool broken;       /* the stream failed: drop everything */
+    ax__http_mlocal m; /* with srv->metrics */
 } ax__http_io;
 
 struct ax_http_req {
@@ -216,9 +225,11 @@ void ax__http_res_run_hooks(ax_http_res *res, int *status);
 /* Services (services.c): runs the destructors and frees the registry. */
 void ax__http_services_free(ax__http_services *s);
 
-/* Metrics (metrics.c): one response of status, timed from t0 (0: not
- * timed). Only with srv->metrics. */
-void ax__http_metrics_response(ax_http_server *srv, int status, ax_instant t0);
+/* Metrics (metrics.c), only with srv->metrics: notes one response of
+ * status (timed: from io->m.mark to now, which becomes the next mark), and
+ * adds what io gathered to the server's counters. */
+void ax__http_metrics_note(ax__http_io *io, int status, bool timed);
+void ax__http_metrics_flush(ax__http_io *io);
 static inline void ax__http_metrics_add(_Atomic uint64_t *c, uint64_t n) {
     atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }

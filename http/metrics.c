@@ -21,18 +21,43 @@ int ax_http_server_enable_metrics(ax_http_server *srv) {
     return 0;
 }
 
-void ax__http_metrics_response(ax_http_server *srv, int status, ax_instant t0) {
-    ax__http_mstate *m = srv->metrics;
-    int cls = status >= 100 && status < 600 ? status / 100 : 0;
-    ax__http_metrics_add(&m->requests, 1);
-    ax__http_metrics_add(&m->status_class[cls], 1);
-    if (!t0) return;
-    uint64_t us = (uint64_t)(ax_now() - t0) / 1000;
+void ax__http_metrics_note(ax__http_io *io, int status, bool timed) {
+    ax__http_mlocal *m = &io->m;
+    m->n++;
+    m->cls[status >= 100 && status < 600 ? status / 100 : 0]++;
+    if (!timed || !m->mark) return;
+    ax_instant now = ax_now();
+    uint64_t us = (uint64_t)(now - m->mark) / 1000;
+    m->mark = now;
     size_t b = 0;
     while (b < AX_HTTP_LATENCY_BUCKETS && us > ax_http_latency_bounds_us[b]) b++;
-    ax__http_metrics_add(&m->lat_buckets[b], 1);
-    ax__http_metrics_add(&m->lat_count, 1);
-    ax__http_metrics_add(&m->lat_sum_us, us);
+    m->buckets[b]++;
+    m->lat_n++;
+    m->lat_sum_us += us;
+}
+
+void ax__http_metrics_flush(ax__http_io *io) {
+    ax__http_mlocal *m = &io->m;
+    ax__http_mstate *g = io->srv->metrics;
+    if (m->n) {
+        ax__http_metrics_add(&g->requests, m->n);
+        for (int i = 0; i < 6; i++)
+            if (m->cls[i]) ax__http_metrics_add(&g->status_class[i], m->cls[i]);
+        m->n = 0;
+        memset(m->cls, 0, sizeof m->cls);
+    }
+    if (m->lat_n) {
+        ax__http_metrics_add(&g->lat_count, m->lat_n);
+        ax__http_metrics_add(&g->lat_sum_us, m->lat_sum_us);
+        for (int i = 0; i <= AX_HTTP_LATENCY_BUCKETS; i++)
+            if (m->buckets[i]) ax__http_metrics_add(&g->lat_buckets[i], m->buckets[i]);
+        m->lat_n = 0;
+        m->lat_sum_us = 0;
+        memset(m->buckets, 0, sizeof m->buckets);
+    }
+    if (m->bytes_in) ax__http_metrics_add(&g->bytes_in, m->bytes_in);
+    if (m->bytes_out) ax__http_metrics_add(&g->bytes_out, m->bytes_out);
+    m->bytes_in = m->bytes_out = 0;
 }
 
 static uint64_t ax__ld(const _Atomic uint64_t *c) {

@@ -35,9 +35,8 @@ static int ax__out_writev(ax__http_io *io, const struct iovec *extra, int n) {
         if (extra[i].iov_len) iov[k++] = extra[i];
     if (k == 0) return 0;
     if (io->srv->metrics) {
-        uint64_t total = 0;
-        for (int i = 0; i < k; i++) total += iov[i].iov_len;
-        ax__http_metrics_add(&io->srv->metrics->bytes_out, total);
+        for (int i = 0; i < k; i++) io->m.bytes_out += iov[i].iov_len;
+        ax__http_metrics_flush(io);
     }
     int err = ax_stream_writev_all(io->stream, iov, k, ax__write_deadline(io));
     io->olen = 0;
@@ -292,7 +291,7 @@ int ax__http_res_finish(ax_http_res *res, int err) {
 void ax__http_send_error(ax__http_io *io, int status) {
     io->closing = true;
     if (status < 400) status = 400;
-    if (io->srv->metrics) ax__http_metrics_response(io->srv, status, 0);
+    if (io->srv->metrics) ax__http_metrics_note(io, status, false);
     const char *reason = ax_http_reason(status);
     char head[256];
     char *p = head;

@@ -8,10 +8,24 @@
 
 static ax_http_shed_opts shed;
 
+/* 16 KiB, starting with the id: far more than write_buffer_limit. */
+static int h_blob(ax_http_req *req, ax_http_res *res, void *u) {
+    ax_http_str id;
+    ax_http_req_param(req, "id", &id);
+    char *body = malloc(16384);
+    memset(body, 'x', 16384);
+    memcpy(body, id.ptr, id.len < 16 ? id.len : 16);
+    body[16] = '\n';
+    int err = ax_http_res_send(res, 200, "text/plain", body, 16384);
+    free(body);
+    return err;
+}
+
 static void *shed_start_task(void *arg) {
     cr_assert_eq(ax_http_router_new(&router), 0);
     ax_http_router_add(router, "GET", "/", h_hello, NULL);
     ax_http_router_add(router, "GET", "/sleep/:ms", h_sleep, NULL);
+    ax_http_router_add(router, "GET", "/blob/:id", h_blob, NULL);
     cr_assert_eq(ax_http_server_new(&srv, &srv_opts, ax_http_router_handler, router), 0);
     cr_assert_eq(ax_http_server_enable_metrics(srv), 0);
     cr_assert_eq(ax_http_server_set_shed(srv, &shed), 0);
@@ -49,6 +63,13 @@ static void up_hard(void) {
 static void up_slow(void) {
     ax_http_server_opts_init(&srv_opts);
     srv_opts.header_timeout_ms = 1000;
+    shed = (ax_http_shed_opts){0};
+    shed_up();
+}
+
+static void up_wbuf(void) {
+    ax_http_server_opts_init(&srv_opts);
+    srv_opts.write_buffer_limit = 1024;
     shed = (ax_http_shed_opts){0};
     shed_up();
 }
@@ -149,6 +170,52 @@ Test(http_shed, connections_past_max_are_closed_at_once, .init = up_hard) {
     cli_close(c);
     free(a);
     free(b);
+    free(c);
+}
+
+/* A client that pipelines without reading: past write_buffer_limit the
+ * server does not queue more output, its handler waits on the write; once
+ * the client reads, every response arrives, in order. */
+Test(http_shed, write_buffer_limit_holds_the_handler, .init = up_wbuf) {
+    enum { N = 1000 }; /* 16 MiB of responses: more than the kernel buffers */
+    int fd = ax__socket(AF_INET, SOCK_STREAM, 0, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(srv_port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char req[64];
+    static char burst[N * 48];
+    size_t len = 0;
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(req, sizeof req, "GET /blob/%d HTTP/1.1\r\nHost: a\r\n\r\n", i);
+        memcpy(burst + len, req, (size_t)n);
+        len += (size_t)n;
+    }
+    cli_send(fd, burst, len);
+    wait_inflight(1); /* a handler waits for the client */
+    usleep(100000);
+    ax_http_metrics m;
+    ax_http_server_metrics(srv, &m);
+    cr_assert_eq(m.handlers_inflight, 1);
+    cr_assert_lt(m.requests, N, "all %llu answered without a reader",
+                 (unsigned long long)m.requests);
+    cli_conn *c = malloc(sizeof *c);
+    c->fd = fd;
+    c->len = 0;
+    for (int i = 0; i < N; i++) {
+        cli_res r;
+        cr_assert_eq(cli_read_res(c, &r, false), 0, "response %d", i);
+        cr_assert_eq(r.status, 200);
+        char want[32];
+        int n = snprintf(want, sizeof want, "%d", i);
+        cr_assert_eq(r.body_len, 16384);
+        cr_assert(memcmp(r.body, want, (size_t)n) == 0 && r.body[n] == 'x', "response %d", i);
+        cli_res_free(&r);
+    }
+    cli_close(c);
     free(c);
 }
 

@@ -10,8 +10,9 @@ int ax_http_access_log_mw(ax_http_req *req, ax_http_res *res, ax_http_next *next
     ax_instant t0 = ax_now();
     int err = ax_http_next_run(next, req, res);
     /* Answer now what the server would answer after the chain, so the
-     * line has the real status. */
-    if (!res->head_sent) ax__http_res_finish(res, err < 0 ? err : AX_EIO);
+     * line has the real status; not for a cancelled handler, which the
+     * server answers itself (503 past the handler deadline). */
+    if (!res->head_sent && !ax_is_cancelled()) ax__http_res_finish(res, err < 0 ? err : AX_EIO);
     ax_instant t1 = ax_now();
     char peer[AX_IP_STRLEN] = "-";
     ax_addr a;

@@ -111,7 +111,10 @@ ax_http_server *ax_http_req_server(const ax_http_req *req);
 
 /* Called once, just before the response head is formatted: it may change
  * *status and add headers with ax_http_res_header. At most 4 per
- * response; they run in the order added. */
+ * response; they run in the order added. user must stay valid until the
+ * head is sent, which for an unanswered request is after the chain
+ * returned (the server's 500): point it at long-lived data, or answer
+ * before returning. */
 typedef void (*ax_http_head_hook)(ax_http_res *res, int *status, void *user);
 /* Returns 0, AX_ENOSPC or AX_EALREADY (the head was sent). */
 int ax_http_res_on_head(ax_http_res *res, ax_http_head_hook fn, void *user);
@@ -190,7 +193,7 @@ typedef struct ax_http_ratelimit_opts {
     double rate;           /* tokens added per second per key (> 0) */
     double burst;          /* bucket size (>= 1) */
     size_t max_keys;       /* keys tracked (4096); the least recently seen is evicted */
-    ax_http_key_fn key_fn; /* NULL: the peer's IP address */
+    ax_http_key_fn key_fn; /* NULL: the peer's IP address (none: not limited) */
     void *key_user;
 } ax_http_ratelimit_opts;
 
@@ -248,7 +251,9 @@ typedef struct ax_http_access_log {
 /* The middleware (user: an ax_http_access_log *): after the rest of the
  * chain, one line per request:
  *   127.0.0.1 "GET /path?q HTTP/1.1" 200 13 0.042ms id=<request id or ->
- * (peer, request line, status, body bytes, time in the chain). */
+ * (peer, request line, status, body bytes, time in the chain). A request
+ * the rest left unanswered is answered 500 before the line is written; a
+ * cancelled one is logged with status 0 and answered by the server. */
 int ax_http_access_log_mw(ax_http_req *req, ax_http_res *res, ax_http_next *next, void *log);
 
 #ifdef __cplusplus

@@ -162,6 +162,7 @@ static void *mw_start_task(void *arg) {
     ax_http_router_add(router, "GET", "/abort", h_self_abort, NULL);
     ax_http_router_add(router, "GET", "/abort-err", h_self_abort_err, NULL);
     ax_http_router_add(router, "GET", "/svc", h_service, NULL);
+    ax_http_router_add(router, "GET", "/sleep/:ms", h_sleep, NULL);
     ax_http_router_add(router, "POST", "/echo", h_echo, NULL);
     cr_assert_eq(ax_http_router_use(router, mw_named, "R"), 0);
     ax_http_group g, sub, guarded, limited, small;
@@ -192,6 +193,7 @@ static void *mw_start_task(void *arg) {
     cr_assert_eq(ax_http_chain_use(chain, mw_trace_outer, NULL), 0);
     cr_assert_eq(ax_http_chain_use(chain, mw_rewrite, NULL), 0);
     ax_http_server_opts_init(&srv_opts);
+    srv_opts.handler_timeout_ms = 1000;
     cr_assert_eq(ax_http_server_new(&srv, &srv_opts, ax_http_chain_handler, chain), 0);
     atomic_store(&dtor_calls, 0);
     atomic_store(&svc_counter.hits, 0);
@@ -501,4 +503,21 @@ Test(http_mw, failing_handlers_yield_500_and_the_server_lives_on) {
     /* The server lives on. */
     cr_assert_eq(req_status("GET / HTTP/1.1\r\nHost: a\r\n\r\n", &r), 200);
     cli_res_free(&r);
+}
+
+/* Past the handler deadline the server answers 503, even through the
+ * access log (which must not answer a cancelled request itself). */
+Test(http_mw, handler_past_its_deadline_gets_503_through_the_chain) {
+    cli_res r;
+    cr_assert_eq(req_status("GET /sleep/10000 HTTP/1.1\r\nHost: a\r\n\r\n", &r), 503);
+    cr_assert(strstr(r.head, "X-Request-Id: "), "%s", r.head);
+    cli_res_free(&r);
+    for (int i = 0; i < 200; i++) {
+        pthread_mutex_lock(&log_lock);
+        bool done = strstr(log_text, "\"GET /sleep/10000 HTTP/1.1\" 0 0 ") != NULL;
+        pthread_mutex_unlock(&log_lock);
+        if (done) return;
+        usleep(5000);
+    }
+    cr_assert_fail("log: %s", log_text);
 }

@@ -16,7 +16,7 @@ enum { CONNS = 10000, EXTRA = 20, BATCH = 250 };
 /* --- the client process (plain libc: it runs after fork) ---------------------- */
 
 static int k_connect(uint16_t port) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = ax__socket(AF_INET, SOCK_STREAM, 0, 0);
     if (fd < 0) return -1;
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -190,7 +190,7 @@ Test(http_10k, ten_thousand_keep_alive_connections) {
     rl.rlim_cur = rl.rlim_max;
     cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
     int sv[2];
-    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    cr_assert_eq(ax__socketpair(AF_UNIX, SOCK_STREAM, 0, sv, 0), 0);
     /* Fork before the runtime's threads exist: the child is a plain
      * single-threaded client. */
     pid_t pid = fork();

@@ -314,9 +314,25 @@ soak: deps lib
 	$(MAKE) --no-print-directory $(BUILD)/examples/demo
 	BUILD=$(BUILD) bash bench/http/soak.sh
 
+# The demo on 127.0.0.1:8080 with docs/ at /static/; with TLS it also
+# serves HTTPS on 8443 with a self-signed certificate for localhost made
+# once into $(BUILD)/demo-cert.pem (needs the openssl command).
+DEMO_CERT := $(BUILD)/demo-cert.pem
+DEMO_KEY  := $(BUILD)/demo-key.pem
 run: deps
 	$(MAKE) --no-print-directory lib examples
-	$(BUILD)/examples/demo
+ifeq ($(TLS),1)
+	@if [ ! -s $(DEMO_CERT) ] && command -v openssl >/dev/null; then \
+	  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
+	    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+	    -keyout $(DEMO_KEY) -out $(DEMO_CERT) 2>/dev/null && \
+	  echo "made a self-signed certificate: $(DEMO_CERT) (curl -k, or --cacert $(DEMO_CERT))"; fi
+	@if [ -s $(DEMO_CERT) ]; then \
+	  exec $(BUILD)/examples/demo --root docs --tls-port 8443 --cert $(DEMO_CERT) --key $(DEMO_KEY); \
+	else exec $(BUILD)/examples/demo --root docs; fi
+else
+	$(BUILD)/examples/demo --root docs
+endif
 
 # Every test/fuzz/fuzz_*.c is a libFuzzer target, linked with the library
 # built with the same sanitizers; each runs FUZZ_SECONDS, starting from the

@@ -16,6 +16,8 @@ void ax__http_body_init(ax_http_req *req) {
     req->body_buf = NULL;
     req->deadline = AX_NO_DEADLINE;
     req->nparams = 0;
+    req->trailer_len = 0;
+    req->trailer_over = false;
     if (req->head.chunked) {
         req->body_mode = AX__BODY_CHUNKED;
         ax_http_chunked_init(&req->chunked, req->io->srv->opts.limits.max_body);
@@ -70,6 +72,56 @@ static ssize_t ax__body_fill(ax_http_req *req) {
     return n;
 }
 
+/* Keeps the framing bytes a chunked decode step consumed after its payload
+ * (all of them when it had none): once the body ends, what is kept since
+ * the last payload is the last chunk's line and the trailer block. */
+static void ax__keep_framing(ax_http_req *req, const char *in, size_t used, const char *data,
+                             size_t dlen) {
+    if (dlen) {
+        req->trailer_len = 0;
+        req->trailer_over = false;
+        size_t skip = (size_t)(data + dlen - in);
+        in += skip;
+        used -= skip;
+    }
+    if (req->trailer_over) return;
+    if (used > sizeof req->trailers - req->trailer_len) {
+        req->trailer_over = true;
+        return;
+    }
+    memcpy(req->trailers + req->trailer_len, in, used);
+    req->trailer_len += used;
+}
+
+bool ax_http_req_trailer(const ax_http_req *req, const char *name, ax_http_str *value) {
+    if (req->body_mode != AX__BODY_CHUNKED || !req->body_done || req->trailer_over) return false;
+    const char *p = req->trailers, *end = p + req->trailer_len;
+    /* Skip the CRLF that ended the last payload, then the "0" size line. */
+    if (end - p >= 2 && p[0] == '\r' && p[1] == '\n') p += 2;
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    if (!nl) return false;
+    p = nl + 1;
+    size_t want = strlen(name);
+    while (p < end) {
+        nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) return false;
+        const char *le = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
+        const char *colon = memchr(p, ':', (size_t)(le - p));
+        if (!colon) return false; /* the empty line that ends the trailers */
+        if ((size_t)(colon - p) == want && ax_http_str_eq((ax_http_str){p, want}, name)) {
+            const char *v = colon + 1;
+            while (v < le && (*v == ' ' || *v == '\t')) v++;
+            const char *ve = le;
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+            value->ptr = v;
+            value->len = (size_t)(ve - v);
+            return true;
+        }
+        p = nl + 1;
+    }
+    return false;
+}
+
 ssize_t ax_http_req_read(ax_http_req *req, void *buf, size_t cap) {
     if (req->body_error) return AX_EPROTO;
     if (req->body_done || cap == 0) return 0;
@@ -105,6 +157,8 @@ ssize_t ax_http_req_read(ax_http_req *req, void *buf, size_t cap) {
                 ax_http_chunked_decode(&req->chunked, (const char *)ax_buf_data(io->rbuf) + io->rs,
                                        io->re - io->rs, cap, &data, &dlen, NULL);
             if (used < 0) return ax__body_fail(req, used);
+            ax__keep_framing(req, (const char *)ax_buf_data(io->rbuf) + io->rs, (size_t)used, data,
+                             dlen);
             if (dlen) memcpy(buf, data, dlen);
             io->rs += (size_t)used;
             if (ax_http_chunked_done(&req->chunked)) req->body_done = true;

@@ -221,6 +221,7 @@ static int ax__conn_serve(ax__http_io *io) {
                 res.hlen = 0;
                 req.nlocals = 0;
                 req.id[0] = 0;
+                res.tlen = 0;
                 if (!req.head.keep_alive ||
                     atomic_load_explicit(&srv->draining, memory_order_relaxed))
                     io->closing = true;

@@ -27,6 +27,7 @@
 #define AX__HTTP_MAX_HOOKS   4
 #define AX__HTTP_RES_HDRS    1024
 #define AX__HTTP_DRAIN_MAX   (1u << 20) /* unread body bytes skipped to keep a connection */
+#define AX__HTTP_TRAILERS    1024       /* request trailers kept; response trailers space */
 
 typedef struct ax__http_conn ax__http_conn;
 typedef struct ax__http_services ax__http_services;
@@ -147,6 +148,12 @@ struct ax_http_req {
     int body_status;  /* after a body error: the status to answer with */
     ax_buf *body_buf; /* owned copy of the body, released after the handler */
     ax_instant deadline;
+    /* Chunked bodies: the bytes after the last payload slice (the last
+     * chunk's size line and the trailer block), for ax_http_req_trailer;
+     * trailer_over when they did not fit (the trailers are then dropped). */
+    size_t trailer_len;
+    bool trailer_over;
+    char trailers[AX__HTTP_TRAILERS];
     size_t nparams;
     struct {
         ax_http_str name, value;
@@ -172,6 +179,8 @@ struct ax_http_res {
     } hooks[AX__HTTP_MAX_HOOKS];
     size_t hlen;
     char hdrs[AX__HTTP_RES_HDRS];
+    size_t tlen; /* response trailers, sent with the last chunk */
+    char trailers[AX__HTTP_TRAILERS / 2];
 };
 
 /* Output (response.c): queue bytes, flush. Return 0 or AX_E*. */
@@ -179,6 +188,11 @@ int ax__http_out_append(ax__http_io *io, const void *p, size_t n);
 int ax__http_out_flush(ax__http_io *io);
 /* Writes the out buffer and then data directly (no copy). */
 int ax__http_out_flush_with(ax__http_io *io, const void *data, size_t n);
+/* Queues a head with Content-Length len (len < 0: none, for 304) and
+ * marks the response sent and ended: the caller then writes exactly len
+ * body bytes itself (none for HEAD), flushing the queue first
+ * (http/static.c sends files this way). Returns 0 or AX_E*. */
+int ax__http_res_head_only(ax_http_res *res, int status, const char *ctype, int64_t len);
 /* Queues a minimal error response with Connection: close. */
 void ax__http_send_error(ax__http_io *io, int status);
 /* Ends a response the handler left unfinished (500 for err < 0). */

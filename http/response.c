@@ -142,22 +142,27 @@ static size_t ax__format_head(ax_http_res *res, char *dst, int status, const cha
     return (size_t)(p - dst);
 }
 
-int ax_http_res_header(ax_http_res *res, const char *name, const char *value) {
-    if (res->head_sent) return AX_EALREADY;
+/* Checks a header (or trailer) line and appends it to dst[*len, cap). */
+static int ax__add_field(char *dst, size_t *len, size_t cap, const char *name, const char *value) {
     size_t nl = strlen(name), vl = strlen(value);
     if (nl == 0) return AX_EINVAL;
     for (size_t i = 0; i < nl; i++)
         if (!ax__http_is_token((unsigned char)name[i])) return AX_EINVAL;
     for (size_t i = 0; i < vl; i++)
         if (!ax__http_is_value((unsigned char)value[i])) return AX_EINVAL;
-    if (res->hlen + nl + vl + 4 > sizeof res->hdrs) return AX_ENOSPC;
-    char *p = res->hdrs + res->hlen;
+    if (*len + nl + vl + 4 > cap) return AX_ENOSPC;
+    char *p = dst + *len;
     p = ax__put(p, name, nl);
     p = AX__PUTLIT(p, ": ");
     p = ax__put(p, value, vl);
     p = AX__PUTLIT(p, "\r\n");
-    res->hlen = (size_t)(p - res->hdrs);
+    *len = (size_t)(p - dst);
     return 0;
+}
+
+int ax_http_res_header(ax_http_res *res, const char *name, const char *value) {
+    if (res->head_sent) return AX_EALREADY;
+    return ax__add_field(res->hdrs, &res->hlen, sizeof res->hdrs, name, value);
 }
 
 void ax_http_res_close(ax_http_res *res) {
@@ -220,7 +225,8 @@ int ax_http_res_stream_begin(ax_http_res *res, int status, const char *content_t
     ax__http_io *io = res->io;
     bool chunked = res->req->head.minor_version == 1;
     if (!chunked) io->closing = true; /* HTTP/1.0: the body ends with the connection */
-    int err = ax__queue_head(res, status, content_type, -1, chunked && !res->is_head);
+    /* HEAD gets the head GET would get, Transfer-Encoding included. */
+    int err = ax__queue_head(res, status, content_type, -1, chunked);
     if (err) return err;
     res->streaming = true;
     return ax__http_out_flush(io);
@@ -260,7 +266,28 @@ int ax_http_res_stream_end(ax_http_res *res) {
     if (res->ended) return 0;
     res->ended = true;
     if (res->is_head || res->req->head.minor_version == 0) return 0;
-    return ax__http_out_append(res->io, "0\r\n\r\n", 5);
+    if (res->tlen == 0) return ax__http_out_append(res->io, "0\r\n\r\n", 5);
+    int err = ax__http_out_append(res->io, "0\r\n", 3);
+    if (!err) err = ax__http_out_append(res->io, res->trailers, res->tlen);
+    if (!err) err = ax__http_out_append(res->io, "\r\n", 2);
+    return err;
+}
+
+int ax_http_res_trailer(ax_http_res *res, const char *name, const char *value) {
+    if (res->ended) return AX_EALREADY;
+    if (ax_http_str_eq((ax_http_str){name, strlen(name)}, "content-length") ||
+        ax_http_str_eq((ax_http_str){name, strlen(name)}, "transfer-encoding"))
+        return AX_EINVAL;
+    return ax__add_field(res->trailers, &res->tlen, sizeof res->trailers, name, value);
+}
+
+int ax__http_res_head_only(ax_http_res *res, int status, const char *ctype, int64_t len) {
+    if (res->head_sent) return AX_EALREADY;
+    if (res->io->broken) return AX_EPIPE;
+    int err = ax__queue_head(res, status, ctype, len, false);
+    res->ended = true;
+    if (len > 0) res->bytes = (uint64_t)len; /* the caller writes the body */
+    return err;
 }
 
 int ax__http_res_finish(ax_http_res *res, int err) {

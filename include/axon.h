@@ -30,5 +30,6 @@
 #include "axon/http.h"
 #include "axon/http_metrics.h"
 #include "axon/http_middleware.h"
+#include "axon/http_static.h"
 
 #endif

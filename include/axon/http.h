@@ -144,6 +144,15 @@ ssize_t ax_http_req_read(ax_http_req *req, void *buf, size_t cap);
  * Task only. */
 int ax_http_req_body(ax_http_req *req, ax_http_str *body);
 
+/* A trailer field of a chunked request body, once the body has been read
+ * to its end (ax_http_req_read returned 0, or ax_http_req_body): the first
+ * one called name (case-insensitive), its value a slice valid until the
+ * handler returns. False when absent, before the end of the body, for a
+ * body that was not chunked, and when the trailer block passed 1 KiB
+ * (larger blocks, up to the parser's 8 KiB limit, are accepted but not
+ * kept). Task only (the handler's). */
+bool ax_http_req_trailer(const ax_http_req *req, const char *name, ax_http_str *value);
+
 /* --- the response ---------------------------------------------------------- */
 
 /* Adds a header to the response (copied). Returns 0, AX_EINVAL for a name
@@ -165,14 +174,23 @@ int ax_http_res_text(ax_http_res *res, int status, const char *text);
 /* application/json with the given JSON text. */
 int ax_http_res_json(ax_http_res *res, int status, const char *json, size_t len);
 
-/* Streaming: sends the head (chunked for HTTP/1.1; for 1.0 the body runs
- * to the connection's close), then each write goes out as one chunk and
- * returns once the stream took it (backpressure: a slow client suspends
- * the handler), and end sends the last chunk. A handler that returns
- * without end gets it ended. Return 0 or AX_E*. */
+/* Streaming: sends the head (chunked for HTTP/1.1, and for HEAD the same
+ * head with no body; for 1.0 the body runs to the connection's close),
+ * then each write goes out as one chunk and returns once the stream took
+ * it (backpressure: a slow client suspends the handler), and end sends the
+ * last chunk. A handler that returns without end gets it ended. Return 0
+ * or AX_E*. */
 int ax_http_res_stream_begin(ax_http_res *res, int status, const char *content_type);
 int ax_http_res_stream_write(ax_http_res *res, const void *data, size_t len);
 int ax_http_res_stream_end(ax_http_res *res);
+/* Adds a trailer field (copied) that ax_http_res_stream_end sends after the
+ * last chunk; may be called before or during the stream. Only a chunked
+ * stream (HTTP/1.1, not HEAD) carries trailers: for other responses they
+ * are dropped. Returns 0, AX_EINVAL (a name that is not a token,
+ * Content-Length or Transfer-Encoding, or a value with a control byte),
+ * AX_ENOSPC (trailer space, 512 bytes, is full) or AX_EALREADY after the
+ * response ended. */
+int ax_http_res_trailer(ax_http_res *res, const char *name, const char *value);
 
 /* Ends the connection after this response (adds Connection: close). */
 void ax_http_res_close(ax_http_res *res);

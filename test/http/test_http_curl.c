@@ -162,3 +162,18 @@ Test(http_curl, head_and_http10) {
     free(out);
     free(err);
 }
+
+/* HEAD on a streaming route gets GET's head, Transfer-Encoding included,
+ * and no body (curl would hang or complain on a stray body). */
+Test(http_curl, head_on_a_stream_matches_get) {
+    const char *args[] = {"-sI", url(0, "/stream?n=3"), url(1, "/"), NULL};
+    char *out, *err;
+    size_t olen;
+    cr_assert_eq(curl(args, &out, &olen, &err), 0, "stderr: %s", err);
+    cr_assert_not_null(strstr(out, "HTTP/1.1 200 OK\r\n"), "out: %s", out);
+    cr_assert_not_null(strstr(out, "Transfer-Encoding: chunked\r\n"), "out: %s", out);
+    cr_assert_null(strstr(out, "0000000000 "), "HEAD got a body: %s", out);
+    cr_assert_not_null(strstr(out, "Content-Length: 13\r\n"), "the second HEAD: %s", out);
+    free(out);
+    free(err);
+}

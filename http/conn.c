@@ -205,7 +205,7 @@ static int ax__conn_serve(ax__http_io *io) {
             }
             if (n > 0) {
                 head_deadline = AX_NO_DEADLINE;
-                c->fresh = false;
+                if (c->fresh) c->fresh = false;
                 req.io = io;
                 req.head_end = io->rs + (size_t)n;
                 io->rs = req.head_end;

@@ -291,7 +291,6 @@ int ax__http_res_head_only(ax_http_res *res, int status, const char *ctype, int6
 }
 
 int ax__http_res_finish(ax_http_res *res, int err) {
-    if (ax_is_cancelled()) res->io->closing = true; /* the task must end: no keep-alive */
     if (!res->head_sent) {
         if (err < 0 && res->req->body_status) {
             /* The body was bad (or too large, or too slow): the client's fault. */

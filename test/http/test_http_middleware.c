@@ -521,3 +521,43 @@ Test(http_mw, handler_past_its_deadline_gets_503_through_the_chain) {
     }
     cr_assert_fail("log: %s", log_text);
 }
+
+/* Runs a curl command line (its %u is the server's port) and returns its
+ * output (malloc'd). */
+static char *curl_out(const char *fmt) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, fmt, srv_port);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t cap = 65536, len = 0;
+    char *out = malloc(cap);
+    size_t n;
+    while ((n = fread(out + len, 1, cap - 1 - len, p)) > 0) len += n;
+    out[len] = 0;
+    cr_assert_eq(pclose(p), 0, "%s: %s", cmd, out);
+    return out;
+}
+
+/* A real client: curl's preflight, guard and rate-limit answers. */
+Test(http_mw, curl_sees_cors_guards_and_rate_limits) {
+    char *o = curl_out("curl -s -i --max-time 10 -X OPTIONS -H 'Origin: https://good.example' "
+                       "-H 'Access-Control-Request-Method: POST' http://127.0.0.1:%u/users/1");
+    cr_assert(strncmp(o, "HTTP/1.1 204 ", 13) == 0, "%s", o);
+    cr_assert(strstr(o, "Access-Control-Allow-Origin: https://good.example\r\n"), "%s", o);
+    cr_assert(strstr(o, "Access-Control-Allow-Methods: GET, POST\r\n"), "%s", o);
+    free(o);
+    o = curl_out("curl -s -o /dev/null -w '%%{http_code} ' --max-time 10 "
+                 "http://127.0.0.1:%1$u/admin -H 'Authorization: Bearer good' "
+                 "--next -s -o /dev/null -w '%%{http_code} ' http://127.0.0.1:%1$u/admin "
+                 "--next -s -o /dev/null -w '%%{http_code}' -H 'Authorization: Bearer x' "
+                 "http://127.0.0.1:%1$u/admin");
+    cr_assert_str_eq(o, "200 401 403");
+    free(o);
+    /* Four requests on one keep-alive connection, one key: the fourth is 429. */
+    o = curl_out("curl -s -o /dev/null -o /dev/null -o /dev/null -o /dev/null "
+                 "-w '%%{http_code} ' --max-time 10 -H 'X-Client: curl' "
+                 "http://127.0.0.1:%1$u/limited http://127.0.0.1:%1$u/limited "
+                 "http://127.0.0.1:%1$u/limited http://127.0.0.1:%1$u/limited");
+    cr_assert_str_eq(o, "200 200 200 429 ");
+    free(o);
+}

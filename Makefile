@@ -1,6 +1,8 @@
 # Axon build. `make` builds build/libaxon.a and build/libaxon.so.
 # Variants build into their own folder with the same rules:
 #   build/        gcc -O2, tests linked with Criterion
+#   build/static-tls/  STATIC_BORINGSSL=1: TLS over BoringSSL's static libs
+#                 built from Debian's source (its asan/ and tsan/ inside)
 #   build/asan/   ASan + UBSan (gcc), Criterion
 #   build/tsan/   clang TSan, the project's own test runner (Criterion aborts under TSan)
 #   build/aarch64 AArch64 cross build, static, run under qemu-user with the runner
@@ -22,6 +24,20 @@ CROSS     ?=
 
 ifeq ($(origin CC),default)
 CC := gcc
+endif
+
+# STATIC_BORINGSSL=1 links tls/ (and so the examples, tests and benches)
+# against BoringSSL's static libssl.a / libcrypto.a built from Debian's own
+# source package by tools/build_boringssl.sh into build/boringssl (cached:
+# built once). Its objects go to their own folder, build/static-tls, so
+# they never mix with the default build's (Debian's shared libraries).
+# Its sanitizer builds go to build/static-tls/asan and .../tsan.
+STATIC_BORINGSSL ?= 0
+ifeq ($(STATIC_BORINGSSL),1)
+BUILD     ?= build/static-tls
+SAN_ROOT  := build/static-tls/
+else
+SAN_ROOT  := build/
 endif
 
 ifneq ($(findstring mingw32,$(CROSS)),)
@@ -59,11 +75,33 @@ TLS       ?= 0
 endif
 BSSL_INC  ?= /usr/include/android
 BSSL_LIB  ?= /usr/lib/x86_64-linux-gnu/android
+# With STATIC_BORINGSSL=1 the headers are the built source's and the two
+# archives are linked by full path, with libstdc++ (BoringSSL's libssl is
+# C++). No -L or -lssl appears on any link line, so OpenSSL 3's libssl
+# (also installed) can never be picked up; tools/check_static_tls.sh then
+# checks every linked program: BoringSSL's code inside, no libssl/libcrypto
+# shared library needed, no OpenSSL-3-only symbol.
+STATIC_CHECK :=
+STATIC_DEPS  :=
+BSSL_STAMP   :=
 ifeq ($(TLS),1)
 TLS_DIRS  := tls
 TLS_DEF   := -DAX_HAVE_TLS=1
-TLS_LIBS  := $(BSSL_LIB)/libssl.so $(BSSL_LIB)/libcrypto.so -Wl,-rpath,$(BSSL_LIB)
+ifeq ($(STATIC_BORINGSSL),1)
+BSSL_DIR  := build/boringssl
+BSSL_INC  := $(BSSL_DIR)/include
+BSSL_STAMP := $(BSSL_DIR)/STAMP
+TLS_LIBS  := $(BSSL_DIR)/lib/libssl.a $(BSSL_DIR)/lib/libcrypto.a -lstdc++
+STATIC_CHECK := bash tools/check_static_tls.sh
+# What tools/build_boringssl.sh needs; `make deps` adds them in this mode.
+STATIC_DEPS := cmake ninja-build clang golang-go perl dpkg-dev
 else
+TLS_LIBS  := $(BSSL_LIB)/libssl.so $(BSSL_LIB)/libcrypto.so -Wl,-rpath,$(BSSL_LIB)
+endif
+else
+ifeq ($(STATIC_BORINGSSL),1)
+$(error STATIC_BORINGSSL=1 needs a build with TLS (native x86-64 Linux))
+endif
 TLS_DIRS  :=
 TLS_DEF   :=
 TLS_LIBS  :=
@@ -133,13 +171,14 @@ endif
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 EX_SRC    := $(sort $(filter-out $(if $(TLS_DIRS),,examples/tls_%),$(wildcard examples/*.c)))
 ifeq ($(TARGET_OS),windows)
-# Examples left out of the Windows build: demo.c is the HTTP demo and grep.c
-# reads files (http/ and fs/ are not built there), unix_pass_fd.c needs
-# Unix-domain sockets (AX_ENOTSUP there), and embed_poll.c polls the
-# runtime's descriptor (a completion port has none). echo builds without
-# TLS (TLS=0 there), as do hello and udp_echo.
-EX_SRC    := $(filter-out examples/demo.c examples/grep.c examples/unix_pass_fd.c \
-                          examples/embed_poll.c,$(EX_SRC))
+# Examples left out of the Windows build: demo.c is the HTTP demo, fetch.c
+# and crawler.c use the HTTP client, and grep.c reads files (http/ and fs/
+# are not built there), unix_pass_fd.c needs Unix-domain sockets
+# (AX_ENOTSUP there), and embed_poll.c polls the runtime's descriptor (a
+# completion port has none). echo builds without TLS (TLS=0 there), as do
+# hello and udp_echo.
+EX_SRC    := $(filter-out examples/demo.c examples/fetch.c examples/crawler.c examples/grep.c \
+                          examples/unix_pass_fd.c examples/embed_poll.c,$(EX_SRC))
 endif
 # examples/tls_client.c is built as tls-client, the name its usage gives.
 EX_BIN    := $(subst /tls_client,/tls-client,$(EX_SRC:examples/%.c=$(BUILD)/examples/%$(EXE)))
@@ -157,7 +196,7 @@ RUNNER_OBJ  := $(BUILD)/obj/test/runner/runner.o
 endif
 
 .PHONY: all lib test check check-asan check-tsan check-aarch64 check-macos-compile check-windows \
-        bench soak run fuzz deps install clean examples format lint tests-build
+        check-static-tls bench soak run fuzz deps install clean examples format lint tests-build
 all: lib
 
 ifeq ($(TARGET_OS),windows)
@@ -173,12 +212,20 @@ $(BUILD)/libaxon.a: $(LIB_OBJ)
 $(BUILD)/libaxon.so: $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -shared -o $@ $^ $(LDLIBS)
+	$(if $(STATIC_CHECK),$(STATIC_CHECK) $@)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/obj/tls/%.o: CFLAGS += -I$(BSSL_INC)
+
+ifneq ($(BSSL_STAMP),)
+# The static BoringSSL is built (once) before anything compiles against it.
+$(LIB_OBJ) $(TEST_OBJ): | $(BSSL_STAMP)
+$(BSSL_STAMP):
+	bash tools/build_boringssl.sh $(BSSL_DIR)
+endif
 
 $(BUILD)/obj/%.o: %.S
 	@mkdir -p $(@D)
@@ -191,18 +238,22 @@ $(BUILD)/obj/test/%.o: test/%.c
 $(BUILD)/test/axon_tests$(EXE): $(TEST_OBJ) $(RUNNER_OBJ) $(BUILD)/libaxon.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(RUNNER_OBJ) $(BUILD)/libaxon.a $(TEST_LINK) $(LDLIBS)
+	$(if $(STATIC_CHECK),$(STATIC_CHECK) $@)
 
 $(BUILD)/examples/%$(EXE): examples/%.c $(BUILD)/libaxon.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libaxon.a $(LDLIBS)
+	$(if $(STATIC_CHECK),$(STATIC_CHECK) $@)
 
 $(BUILD)/examples/tls-client: examples/tls_client.c $(BUILD)/libaxon.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libaxon.a $(LDLIBS)
+	$(if $(STATIC_CHECK),$(STATIC_CHECK) $@)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libaxon.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libaxon.a $(LDLIBS)
+	$(if $(STATIC_CHECK),$(STATIC_CHECK) $@)
 
 examples: $(EX_BIN)
 tests-build: $(BUILD)/test/axon_tests$(EXE) $(EX_BIN)
@@ -219,19 +270,19 @@ check: test
 # ASan's SIGSEGV handler would otherwise answer first. Criterion leaks a
 # little of its own memory at exit, hence the suppression file.
 check-asan: deps
-	@mkdir -p build/asan
-	$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
+	@mkdir -p $(SAN_ROOT)asan
+	$(MAKE) --no-print-directory BUILD=$(SAN_ROOT)asan OPT=-O1 \
 	  CFLAGS_V="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
 	  LDFLAGS_V="-fsanitize=address,undefined" \
 	  EXEC="env ASAN_OPTIONS=handle_segv=0:detect_leaks=1 LSAN_OPTIONS=suppressions=$(abspath test/lsan.supp)" \
-	  test 2>&1 | tee build/asan/test.log; test $${PIPESTATUS[0]} -eq 0
+	  test 2>&1 | tee $(SAN_ROOT)asan/test.log; test $${PIPESTATUS[0]} -eq 0
 	@# A leak in a test's child process is printed but does not fail Criterion.
-	@! grep -q "ERROR: LeakSanitizer" build/asan/test.log || \
-	  { echo "check-asan: LeakSanitizer reported leaks (see build/asan/test.log)"; exit 1; }
+	@! grep -q "ERROR: LeakSanitizer" $(SAN_ROOT)asan/test.log || \
+	  { echo "check-asan: LeakSanitizer reported leaks (see $(SAN_ROOT)asan/test.log)"; exit 1; }
 
 # handle_segv=0 for the same reason as under ASan: the overflow reporter is tested.
 check-tsan: deps
-	$(MAKE) --no-print-directory BUILD=build/tsan CC=clang RUNNER=own OPT=-O1 \
+	$(MAKE) --no-print-directory BUILD=$(SAN_ROOT)tsan CC=clang RUNNER=own OPT=-O1 \
 	  CFLAGS_V="-fsanitize=thread -fno-omit-frame-pointer -Wno-unused-command-line-argument" \
 	  LDFLAGS_V="-fsanitize=thread" \
 	  EXEC="env TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:handle_segv=0" test
@@ -358,7 +409,14 @@ fuzz: deps
 	done
 
 deps:
-	@bash .ci/deps.sh
+	@bash .ci/deps.sh $(STATIC_DEPS)
+
+# With STATIC_BORINGSSL=1: shows that tools/check_static_tls.sh, run after
+# every link of that variant, passes the static BoringSSL and rejects
+# Debian's shared one and OpenSSL 3 (shared or static).
+check-static-tls: lib
+	@test "$(STATIC_BORINGSSL)" = 1 || { echo "check-static-tls: run it as make STATIC_BORINGSSL=1 check-static-tls"; exit 1; }
+	bash tools/test_check_static_tls.sh $(BSSL_DIR) $(BUILD)
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/include/axon $(DESTDIR)$(PREFIX)/lib/pkgconfig

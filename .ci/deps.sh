@@ -10,7 +10,7 @@ set -euo pipefail
 # make CROSS=x86_64-w64-mingw32 and make check-windows.
 pkgs=(make gcc clang libclang-rt-14-dev libcriterion-dev pkg-config
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static dnsmasq-base
-      android-libboringssl-dev openssl curl mingw-w64 wine wine64 "$@")
+      android-libboringssl-dev openssl curl nginx-light mingw-w64 wine wine64 "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)

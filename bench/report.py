@@ -23,6 +23,7 @@ import tempfile
 from echo_report import echo_section
 from http_report import HEADING as HTTP_HEADING, SOAK_HEADING, http_section, keep_section
 from fs_report import BEGIN as FS_BEGIN, END as FS_END, fs_section
+from tls_report import HEADING as TLS_HEADING, tls_section
 
 PEERS = [("tokio", "tokio current_thread"), ("tokio-mt", "tokio multi_thread, 1 worker"), ("go", "Go, GOMAXPROCS=1")]
 
@@ -683,7 +684,7 @@ def write_docs(summary, docs, sched=None):
     now = os.environ.get("BENCH_DATE") or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     env = os.environ.get
     other = other_figures(summary)
-    # Sections of suites that did not run in this build (fs, HTTP) are kept
+    # Sections of suites that did not run in this build (fs, HTTP, TLS) are kept
     # from the file as it was; the soak section (make soak) is always kept.
     path = os.path.join(docs, "BENCHMARKS.md")
     old = open(path).read() if os.path.exists(path) else ""
@@ -717,6 +718,7 @@ was not built or does not have that operation.
 {"### Other figures" + chr(10) + chr(10) + other + chr(10) if other else ""}{sched_section(sched, docs)}{echo_section(os.environ.get("BUILD", "build"))}{fs_text}"""
     text += http_section(build_dir, docs) or keep_section(old, HTTP_HEADING)
     text += keep_section(old, SOAK_HEADING)
+    text += tls_section(build_dir, docs) or keep_section(old, TLS_HEADING)
     with open(path, "w") as f:
         f.write(text)
 

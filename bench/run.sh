@@ -24,12 +24,18 @@
 #          server against a hand-written epoll responder, nginx, h2o, Go and
 #          hyper; pipelined req/s, CPU per request, latency, memory per idle
 #          keep-alive connection, and the client benchmark), about 4 minutes.
+#   tls    the TLS benchmark of issue 7 (bench/tls/run.sh: Axon's TLS echo
+#          against a minimal BoringSSL server and nginx, on Debian's shared
+#          BoringSSL and on the static build of STATIC_BORINGSSL=1; full and
+#          resumed handshakes, bulk, server CPU, crypto speeds), about 15
+#          minutes (plus building BoringSSL the first time); alone
+#          (SUITES=tls) it rewrites only its own section of docs/BENCHMARKS.md.
 #
 # A missing toolchain or binary skips that program (the table shows "-");
 # only a harness error fails the run.
 # Env: ROUNDS (5), CPU to pin 1-worker runs to (0), CPUS2 for 2-worker runs
 # (0,1), BUILD (build), DOCS=0 leaves docs/ alone, SUITES ("core sched echo fs
-# http"). docs/BENCHMARKS.md is regenerated whole only by a run with both
+# http tls"). docs/BENCHMARKS.md is regenerated whole only by a run with both
 # core and sched; a run without them but with fs or http replaces only that
 # suite's section (`make bench SUITES=http`). The fs suite's variables (MIB,
 # N, FSBENCH_DIR, ...) are in bench/fs/run.sh.
@@ -39,7 +45,7 @@ cd "$(dirname "$0")/.." || exit 1
 ROUNDS=${ROUNDS:-5}
 CPU=${CPU:-0}
 CPUS2=${CPUS2:-0,1}
-SUITES=${SUITES:-core sched echo fs http}
+SUITES=${SUITES:-core sched echo fs http tls}
 BUILD=${BUILD:-build}
 DOCS=${DOCS:-1}
 RUN_TIMEOUT=180 # seconds; a hung runtime must not hang `make bench`
@@ -204,6 +210,12 @@ if [[ " $SUITES " == *" http "* ]]; then
     [ "$DOCS" = 1 ] && [ "$FULL_DOCS" = 0 ] && http_docs=1
     BUILD=$BUILD DOCS=$http_docs HTTP_VIA="make bench SUITES=\"$SUITES\"" \
         bash bench/http/run.sh || note "HTTP benchmark failed"
+fi
+if [[ " $SUITES " == *" tls "* ]]; then
+    tls_docs=0
+    [ "$DOCS" = 1 ] && [ "$FULL_DOCS" = 0 ] && tls_docs=1
+    BUILD=$BUILD DOCS=$tls_docs TLS_VIA="make bench SUITES=\"$SUITES\"" ROUNDS=$ROUNDS \
+        bash bench/tls/run.sh || note "TLS benchmark failed"
 fi
 DOCS=$FULL_DOCS
 export BUILD

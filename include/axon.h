@@ -31,5 +31,6 @@
 #include "axon/http_metrics.h"
 #include "axon/http_middleware.h"
 #include "axon/http_static.h"
+#include "axon/http_client.h"
 
 #endif

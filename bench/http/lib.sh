@@ -76,6 +76,16 @@ build_all() {
 # (same output line as go/client.go) built against $BUILD/libaxon.a, once
 # Axon has an HTTP client. AXON_CLIENT_STATUS says why it is skipped otherwise.
 AXON_CLIENT_STATUS=
+# The BoringSSL libraries when the library was built with tls/ (the client
+# links its TLS connector then), as the Makefile links them.
+axon_tls_libs() {
+    local bssl=${BSSL_LIB:-/usr/lib/x86_64-linux-gnu/android}
+    # (grep reads all of nm's output: with pipefail, grep -q would fail the
+    # pipeline when nm gets SIGPIPE.)
+    if [ "$(nm "$BUILD/libaxon.a" 2>/dev/null | grep -c ' T ax_tls_client$')" != 0 ]; then
+        echo "$bssl/libssl.so $bssl/libcrypto.so -Wl,-rpath,$bssl"
+    fi
+}
 build_axon_client() {
     rm -f "$OUT/axon_client"
     if ! grep -rqs 'ax_http_client' include/; then
@@ -85,7 +95,7 @@ build_axon_client() {
     elif [ ! -f "$BUILD/libaxon.a" ]; then
         AXON_CLIENT_STATUS="skipped: $BUILD/libaxon.a is not built"
     elif gcc "${CFLAGS_HTTP[@]}" -D_GNU_SOURCE -pthread -Iinclude -I. bench/http/axon_client.c \
-        "$BUILD/libaxon.a" -pthread -o "$OUT/axon_client" >&2; then
+        "$BUILD/libaxon.a" -pthread $(axon_tls_libs) -o "$OUT/axon_client" >&2; then
         AXON_CLIENT_STATUS=ok
     else
         AXON_CLIENT_STATUS="skipped: bench/http/axon_client.c failed to build"

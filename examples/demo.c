@@ -207,6 +207,11 @@ static void *main_task(void *arg) {
     }
     ax_http_server *srv;
     int err = ax_http_server_new(&srv, NULL, ax_http_router_handler, r);
+    /* Metrics: the server's and the runtime's, as Prometheus text and JSON. */
+    if (!err) err = ax_http_server_enable_metrics(srv);
+    if (!err) err = ax_http_router_add(r, "GET", "/metrics", ax_http_metrics_handler, srv);
+    if (!err)
+        err = ax_http_router_add(r, "GET", "/metrics.json", ax_http_metrics_json_handler, srv);
     if (!err) err = ax_http_server_listen(srv, &addr);
     if (err) {
         fprintf(stderr, "demo: listen on %s: %s\n", text, ax_strerror(err));
@@ -234,8 +239,8 @@ static void *main_task(void *arg) {
     ax_addr_format(&addr, text, sizeof text);
     printf("axon demo: %u workers, listening on http://%s/\n",
            ax_runtime_workers(ax_current_runtime()), text);
-    static const char *const urls[] = {"/",       "/json",     "/echo (POST)",
-                                       "/stream", "/users/42", "/delay/250"};
+    static const char *const urls[] = {"/",         "/json",      "/echo (POST)", "/stream",
+                                       "/users/42", "/delay/250", "/metrics",     "/metrics.json"};
     for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++)
         printf("  http://%s%s\n", text, urls[i]);
     if (files) printf("  http://%s/static/ (files under %s)\n", text, ax_http_static_root(files));

@@ -189,7 +189,9 @@ static int ax__conn_serve(ax__http_io *io) {
     ax_http_server *srv = io->srv;
     ax__http_conn *c = io->conn;
     bool want_read = true;
-    ax_instant head_deadline = AX_NO_DEADLINE;
+    /* The first head must arrive within the header timeout of the accept,
+     * however slowly its first byte came. */
+    ax_instant head_deadline = c->fresh ? c->idle_deadline : AX_NO_DEADLINE;
     ax_http_req req;
     for (;;) {
         if (io->rs < io->re) {
@@ -203,6 +205,7 @@ static int ax__conn_serve(ax__http_io *io) {
             }
             if (n > 0) {
                 head_deadline = AX_NO_DEADLINE;
+                if (c->fresh) c->fresh = false;
                 req.io = io;
                 req.head_end = io->rs + (size_t)n;
                 io->rs = req.head_end;
@@ -213,7 +216,11 @@ static int ax__conn_serve(ax__http_io *io) {
                 res.head_sent = res.streaming = res.ended = false;
                 res.is_head = req.head.method_id == AX_HTTP_HEAD;
                 res.status = 0;
+                res.bytes = 0;
+                res.nhooks = 0;
                 res.hlen = 0;
+                req.nlocals = 0;
+                req.id[0] = 0;
                 res.tlen = 0;
                 if (!req.head.keep_alive ||
                     atomic_load_explicit(&srv->draining, memory_order_relaxed))
@@ -225,7 +232,20 @@ static int ax__conn_serve(ax__http_io *io) {
                                           atomic_load_explicit(&srv->now_sec, memory_order_relaxed),
                                           memory_order_release);
                 }
-                int err = srv->handler(&req, &res, srv->user);
+                int err;
+                if (c->shed) {
+                    err = ax__http_shed_answer(&res);
+                } else if (srv->track_inflight) {
+                    size_t busy =
+                        atomic_fetch_add_explicit(&srv->inflight, 1, memory_order_relaxed);
+                    if (srv->shed.max_inflight && busy >= srv->shed.max_inflight)
+                        err = ax__http_shed_answer(&res);
+                    else
+                        err = srv->handler(&req, &res, srv->user);
+                    atomic_fetch_sub_explicit(&srv->inflight, 1, memory_order_relaxed);
+                } else {
+                    err = srv->handler(&req, &res, srv->user);
+                }
                 if (watch && ax__handler_done(c)) {
                     /* Past the handler deadline: the task was aborted.
                      * Answer 503 if nothing went out yet, then close. */
@@ -239,10 +259,25 @@ static int ax__conn_serve(ax__http_io *io) {
                     }
                     ax__http_out_flush(io);
                     ax_shield_end();
+                    if (srv->metrics) ax__http_metrics_note(io, res.status, true);
+                    ax__http_req_release(&req);
+                    return 0;
+                }
+                if (ax_is_cancelled()) {
+                    /* The handler's task was aborted: answer 500 if nothing
+                     * went out, shielded so the answer can be written,
+                     * then close (the task must end). */
+                    io->closing = true;
+                    ax_shield_begin();
+                    ax__http_res_finish(&res, err < 0 ? err : AX_ECANCELED);
+                    ax__http_out_flush(io);
+                    ax_shield_end();
+                    if (srv->metrics) ax__http_metrics_note(io, res.status, true);
                     ax__http_req_release(&req);
                     return 0;
                 }
                 ax__http_res_finish(&res, err);
+                if (srv->metrics) ax__http_metrics_note(io, res.status, true);
                 if (!io->broken && ax__http_body_drain(&req) != 0) io->closing = true;
                 ax__http_req_release(&req);
                 if (io->broken) return 0;
@@ -292,12 +327,17 @@ static int ax__conn_serve(ax__http_io *io) {
             ax__conn_linger(io);
             return 0;
         }
+        if (n == AX_ETIMEDOUT && c->fresh) return 0; /* no first request in time */
         if (n == AX_ETIMEDOUT && io->olen == 0 && !io->closing) {
             /* Readiness was stale and nothing came: wait idle again. */
             head_deadline = AX_NO_DEADLINE;
             continue;
         }
         if (n <= 0) return 0;
+        if (srv->metrics) {
+            io->m.bytes_in += (uint64_t)n;
+            io->m.mark = ax_now();
+        }
         io->re += (size_t)n;
     }
 }
@@ -333,6 +373,7 @@ static void *ax__conn_task(void *arg) {
     io.stream = c->stream;
     io.srv = c->srv;
     int idle = ax__conn_serve(&io);
+    if (io.srv->metrics) ax__http_metrics_flush(&io);
     if (idle) {
         ax__conn_unref(c); /* the wakers hold it now */
         return NULL;
@@ -343,7 +384,7 @@ static void *ax__conn_task(void *arg) {
     return NULL;
 }
 
-int ax__http_conn_start(ax_http_server *srv, ax_stream *s) {
+int ax__http_conn_start(ax_http_server *srv, ax_stream *s, const ax_addr *peer) {
     if (atomic_load(&srv->draining)) {
         ax_stream_close(s);
         return AX_ESHUTDOWN;
@@ -351,6 +392,7 @@ int ax__http_conn_start(ax_http_server *srv, ax_stream *s) {
     size_t n = atomic_fetch_add(&srv->nconns, 1) + 1;
     if (srv->opts.max_connections && n > srv->opts.max_connections) {
         atomic_fetch_sub(&srv->nconns, 1);
+        if (srv->metrics) ax__http_metrics_add(&srv->metrics->conns_refused, 1);
         ax_stream_close(s);
         return AX_EBUSY;
     }
@@ -362,6 +404,13 @@ int ax__http_conn_start(ax_http_server *srv, ax_stream *s) {
     }
     c->srv = srv;
     c->stream = s;
+    if (peer) {
+        c->peer = *peer;
+        c->has_peer = true;
+    }
+    c->fresh = true;
+    c->shed = srv->shed.soft_connections && n > srv->shed.soft_connections;
+    if (srv->metrics) ax__http_metrics_add(&srv->metrics->conns_total, 1);
     atomic_fetch_add(&srv->refs, 1); /* dropped by ax__conn_end */
     atomic_init(&c->refs, 1);        /* the first task's */
     pthread_mutex_lock(&srv->lock);

@@ -16,16 +16,29 @@
 
 #include "axon.h"
 #include "axon/http.h"
+#include "axon/http_metrics.h"
+#include "axon/http_middleware.h"
 
 #pragma GCC visibility push(hidden)
 
 #define AX__HTTP_MAX_HEADERS 64
 #define AX__HTTP_MAX_PARAMS  8
+#define AX__HTTP_MAX_LOCALS  8
+#define AX__HTTP_MAX_HOOKS   4
 #define AX__HTTP_RES_HDRS    1024
 #define AX__HTTP_DRAIN_MAX   (1u << 20) /* unread body bytes skipped to keep a connection */
 #define AX__HTTP_TRAILERS    1024       /* request trailers kept; response trailers space */
 
 typedef struct ax__http_conn ax__http_conn;
+typedef struct ax__http_services ax__http_services;
+
+/* Metrics counters (metrics.c), allocated by ax_http_server_enable_metrics. */
+typedef struct ax__http_mstate {
+    _Atomic uint64_t requests, status_class[6];
+    _Atomic uint64_t lat_count, lat_sum_us, lat_buckets[AX_HTTP_LATENCY_BUCKETS + 1];
+    _Atomic uint64_t conns_total, conns_refused, shed;
+    _Atomic uint64_t bytes_in, bytes_out;
+} ax__http_mstate;
 
 /* The Date header's text, refreshed once a second by the server's clock
  * task; read with a sequence lock so no reader sees a torn value. */
@@ -55,6 +68,12 @@ struct ax_http_server {
     pthread_mutex_t lock;
     ax__http_conn *conns;
     ax_notify all_closed; /* notified when nconns drops to 0 while draining */
+    /* Middleware support: NULL / zero unless configured before serving. */
+    ax__http_mstate *metrics;
+    ax_http_shed_opts shed;
+    bool track_inflight;     /* metrics or shed.max_inflight */
+    _Atomic size_t inflight; /* handlers running, when tracked */
+    ax__http_services *services;
 };
 
 struct ax__http_conn {
@@ -73,6 +92,10 @@ struct ax__http_conn {
     ax_task *task;
     ax__http_conn *prev, *next; /* srv->conns, under srv->lock */
     ax__http_conn *reap_next;   /* shutdown's list of claimed idle connections */
+    ax_addr peer;
+    bool has_peer;
+    bool shed;  /* accepted past shed.soft_connections: answer 503 and close */
+    bool fresh; /* no request served yet: the head deadline runs from the accept */
 };
 
 enum { AX__WAKE_READ = 1, AX__WAKE_TIMER = 2 };
@@ -91,6 +114,14 @@ enum {
 
 enum { AX__BODY_NONE, AX__BODY_LENGTH, AX__BODY_CHUNKED };
 
+/* Metrics a busy period gathers without atomics; added to the server's
+ * counters at each write and when the period ends (metrics.c). */
+typedef struct ax__http_mlocal {
+    uint32_t n, cls[6], lat_n, buckets[AX_HTTP_LATENCY_BUCKETS + 1];
+    uint64_t lat_sum_us, bytes_in, bytes_out;
+    ax_instant mark; /* the last clock read: when the next request began */
+} ax__http_mlocal;
+
 /* What one busy period of a connection holds, on its task's stack. */
 typedef struct ax__http_io {
     ax__http_conn *conn;
@@ -100,8 +131,9 @@ typedef struct ax__http_io {
     size_t rcap, rs, re;
     ax_buf *obuf; /* pooled output buffer */
     size_t olen, ocap;
-    bool closing; /* send Connection: close and end after this response */
-    bool broken;  /* the stream failed: drop everything */
+    bool closing;      /* send Connection: close and end after this response */
+    bool broken;       /* the stream failed: drop everything */
+    ax__http_mlocal m; /* with srv->metrics */
 } ax__http_io;
 
 struct ax_http_req {
@@ -126,6 +158,12 @@ struct ax_http_req {
     struct {
         ax_http_str name, value;
     } params[AX__HTTP_MAX_PARAMS];
+    char id[65];    /* ax_http_request_id_mw; "" when none */
+    size_t nlocals; /* ax_http_req_set_local */
+    struct {
+        const void *key;
+        void *value;
+    } locals[AX__HTTP_MAX_LOCALS];
 };
 
 struct ax_http_res {
@@ -133,6 +171,12 @@ struct ax_http_res {
     ax_http_req *req;
     bool head_sent, streaming, ended, is_head;
     int status;
+    uint64_t bytes; /* body bytes sent or queued */
+    size_t nhooks;  /* ax_http_res_on_head */
+    struct {
+        ax_http_head_hook fn;
+        void *user;
+    } hooks[AX__HTTP_MAX_HOOKS];
     size_t hlen;
     char hdrs[AX__HTTP_RES_HDRS];
     size_t tlen; /* response trailers, sent with the last chunk */
@@ -166,8 +210,8 @@ void ax__http_watchdog(ax_http_server *srv);
 /* Drops a reference to the server; the last one frees it. */
 void ax__http_server_unref(ax_http_server *srv);
 
-/* Connections (conn.c). */
-int ax__http_conn_start(ax_http_server *srv, ax_stream *s);
+/* Connections (conn.c). peer may be NULL (unknown). */
+int ax__http_conn_start(ax_http_server *srv, ax_stream *s, const ax_addr *peer);
 /* Shutdown, under srv->lock: claims c if it is idle (taking a reference)
  * and returns true; the caller then ends it with ax__http_conn_reap after
  * dropping the lock. */
@@ -179,8 +223,33 @@ void ax__http_conn_reap(ax__http_conn *c);
  * be NULL), 404 or 405. */
 int ax__http_router_find(const ax_http_router *r, ax_http_str method, bool head, ax_http_str path,
                          ax_http_req *req, ax_http_handler *h, void **user);
+/* The same, also giving the matched route's group middleware. */
+int ax__http_router_find_mw(const ax_http_router *r, ax_http_str method, bool head,
+                            ax_http_str path, ax_http_req *req, ax_http_handler *h, void **user,
+                            const ax_http_mw **mw, size_t *nmw);
+/* Adds a route that runs mw[0, nmw) (copied) before h. */
+int ax__http_router_add_mw(ax_http_router *r, const char *method, const char *pattern,
+                           ax_http_handler h, void *user, const ax_http_mw *mw, size_t nmw);
 /* The Allow header's value for path ("GET, HEAD"), NUL-terminated. */
 size_t ax__http_router_allow(const ax_http_router *r, ax_http_str path, char *allow, size_t cap);
+
+/* Response interceptors (middleware.c): runs and clears res's head hooks. */
+void ax__http_res_run_hooks(ax_http_res *res, int *status);
+
+/* Services (services.c): runs the destructors and frees the registry. */
+void ax__http_services_free(ax__http_services *s);
+
+/* Metrics (metrics.c), only with srv->metrics: notes one response of
+ * status (timed: from io->m.mark to now, which becomes the next mark), and
+ * adds what io gathered to the server's counters. */
+void ax__http_metrics_note(ax__http_io *io, int status, bool timed);
+void ax__http_metrics_flush(ax__http_io *io);
+static inline void ax__http_metrics_add(_Atomic uint64_t *c, uint64_t n) {
+    atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+/* Load shedding (shed.c): answers 503 with Retry-After and closes. */
+int ax__http_shed_answer(ax_http_res *res);
 
 #pragma GCC visibility pop
 

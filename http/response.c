@@ -34,6 +34,10 @@ static int ax__out_writev(ax__http_io *io, const struct iovec *extra, int n) {
     for (int i = 0; i < n; i++)
         if (extra[i].iov_len) iov[k++] = extra[i];
     if (k == 0) return 0;
+    if (io->srv->metrics) {
+        for (int i = 0; i < k; i++) io->m.bytes_out += iov[i].iov_len;
+        ax__http_metrics_flush(io);
+    }
     int err = ax_stream_writev_all(io->stream, iov, k, ax__write_deadline(io));
     io->olen = 0;
     if (err) io->broken = true;
@@ -85,6 +89,9 @@ static size_t ax__format_head(ax_http_res *res, char *dst, int status, const cha
                               int64_t body_len, bool chunked) {
     ax__http_io *io = res->io;
     ax_http_req *req = res->req;
+    if (res->nhooks) ax__http_res_run_hooks(res, &status);
+    if (status < 100 || status > 999) status = 500;
+    res->status = status;
     /* Decide now whether the connection survives this response: not when
      * the server drains, nor when a body is left that the client has not
      * sent (it waits for 100 Continue) or that is too long to skip. */
@@ -172,7 +179,6 @@ static int ax__queue_head(ax_http_res *res, int status, const char *ctype, int64
     char head[AX__HTTP_RES_HDRS + 512];
     size_t n = ax__format_head(res, head, status, ctype, body_len, chunked);
     res->head_sent = true;
-    res->status = status;
     return ax__http_out_append(res->io, head, n);
 }
 
@@ -193,14 +199,14 @@ int ax_http_res_send(ax_http_res *res, int status, const char *content_type, con
         if (len) memcpy(o + n, body, len);
         io->olen += n + len;
         res->head_sent = res->ended = true;
-        res->status = status;
+        res->bytes = blen;
         return 0;
     }
     char head[AX__HTTP_RES_HDRS + 512];
     size_t n = ax__format_head(res, head, status, content_type, (int64_t)blen, false);
     res->head_sent = true;
     res->ended = true;
-    res->status = status;
+    res->bytes = blen;
     if ((err = ax__http_out_append(io, head, n))) return err;
     if (len == 0) return 0;
     return ax__http_out_append(io, body, len);
@@ -231,6 +237,7 @@ int ax_http_res_stream_write(ax_http_res *res, const void *data, size_t len) {
     ax__http_io *io = res->io;
     if (io->broken) return AX_EPIPE;
     if (res->is_head || len == 0) return 0;
+    res->bytes += len;
     if (res->req->head.minor_version == 0) return ax__http_out_flush_with(io, data, len);
     char line[24];
     size_t n = 0;
@@ -279,6 +286,7 @@ int ax__http_res_head_only(ax_http_res *res, int status, const char *ctype, int6
     if (res->io->broken) return AX_EPIPE;
     int err = ax__queue_head(res, status, ctype, len, false);
     res->ended = true;
+    if (len > 0) res->bytes = (uint64_t)len; /* the caller writes the body */
     return err;
 }
 
@@ -291,11 +299,9 @@ int ax__http_res_finish(ax_http_res *res, int err) {
             return ax_http_res_send(res, res->req->body_status, "text/plain", reason,
                                     strlen(reason));
         }
-        if (err < 0) {
-            res->hlen = 0;
-            return ax_http_res_send(res, 500, "text/plain", "Internal Server Error\n", 22);
-        }
-        return ax_http_res_send(res, 200, NULL, "", 0);
+        /* An error, or a handler that answered nothing: a 500. */
+        res->hlen = 0;
+        return ax_http_res_send(res, 500, "text/plain", "Internal Server Error\n", 22);
     }
     if (res->streaming && !res->ended) {
         if (err < 0) {
@@ -311,6 +317,7 @@ int ax__http_res_finish(ax_http_res *res, int err) {
 void ax__http_send_error(ax__http_io *io, int status) {
     io->closing = true;
     if (status < 400) status = 400;
+    if (io->srv->metrics) ax__http_metrics_note(io, status, false);
     const char *reason = ax_http_reason(status);
     char head[256];
     char *p = head;

@@ -33,11 +33,15 @@ typedef struct ax__route {
     char *pattern; /* owns the text the segments point into */
     ax_http_handler handler;
     void *user;
+    ax_http_mw *mw; /* the group's middleware when added (owned), or NULL */
+    size_t nmw;
 } ax__route;
 
 struct ax_http_router {
     ax__route *routes;
     size_t n, cap;
+    ax_http_mw *mw; /* ax_http_router_use */
+    size_t nmw, mwcap;
 };
 
 int ax_http_router_new(ax_http_router **out) {
@@ -47,8 +51,12 @@ int ax_http_router_new(ax_http_router **out) {
 
 void ax_http_router_free(ax_http_router *r) {
     if (!r) return;
-    for (size_t i = 0; i < r->n; i++) free(r->routes[i].pattern);
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->routes[i].pattern);
+        free(r->routes[i].mw);
+    }
     free(r->routes);
+    free(r->mw);
     free(r);
 }
 
@@ -85,6 +93,11 @@ static int ax__split(ax__route *rt) {
 
 int ax_http_router_add(ax_http_router *r, const char *method, const char *pattern,
                        ax_http_handler h, void *user) {
+    return ax__http_router_add_mw(r, method, pattern, h, user, NULL, 0);
+}
+
+int ax__http_router_add_mw(ax_http_router *r, const char *method, const char *pattern,
+                           ax_http_handler h, void *user, const ax_http_mw *mw, size_t nmw) {
     if (!r || !method || !pattern || !h || strlen(method) >= 16 || !*method) return AX_EINVAL;
     ax__route rt;
     memset(&rt, 0, sizeof rt);
@@ -120,7 +133,51 @@ int ax_http_router_add(ax_http_router *r, const char *method, const char *patter
         r->routes = nr;
         r->cap = nc;
     }
+    if (nmw) {
+        rt.mw = malloc(nmw * sizeof *mw);
+        if (!rt.mw) {
+            free(rt.pattern);
+            return AX_ENOMEM;
+        }
+        memcpy(rt.mw, mw, nmw * sizeof *mw);
+        rt.nmw = nmw;
+    }
     r->routes[r->n++] = rt;
+    return 0;
+}
+
+int ax_http_router_use(ax_http_router *r, ax_http_middleware fn, void *user) {
+    if (!r || !fn) return AX_EINVAL;
+    if (r->nmw == r->mwcap) {
+        size_t nc = r->mwcap ? r->mwcap * 2 : 4;
+        ax_http_mw *nm = realloc(r->mw, nc * sizeof *nm);
+        if (!nm) return AX_ENOMEM;
+        r->mw = nm;
+        r->mwcap = nc;
+    }
+    r->mw[r->nmw++] = (ax_http_mw){fn, user};
+    return 0;
+}
+
+int ax_http_group_use(ax_http_group *g, ax_http_middleware fn, void *user) {
+    if (!g || !fn) return AX_EINVAL;
+    if (g->nmw == AX_HTTP_GROUP_MW_MAX) return AX_ENOSPC;
+    g->mw[g->nmw++] = (ax_http_mw){fn, user};
+    return 0;
+}
+
+int ax_http_group_sub(ax_http_group *g, const ax_http_group *parent, const char *prefix) {
+    char full[sizeof g->prefix];
+    size_t pl = strlen(parent->prefix), l = strlen(prefix);
+    if (pl + l + 1 > sizeof full || (l > 0 && prefix[0] != '/')) return AX_EINVAL;
+    memcpy(full, parent->prefix, pl);
+    memcpy(full + pl, prefix, l + 1);
+    ax_http_group tmp;
+    int err = ax_http_group_init(&tmp, parent->router, full);
+    if (err) return err;
+    memcpy(tmp.mw, parent->mw, sizeof tmp.mw);
+    tmp.nmw = parent->nmw;
+    *g = tmp;
     return 0;
 }
 
@@ -131,6 +188,7 @@ int ax_http_group_init(ax_http_group *g, ax_http_router *r, const char *prefix) 
     g->router = r;
     memcpy(g->prefix, prefix, n);
     g->prefix[n] = 0;
+    g->nmw = 0;
     return 0;
 }
 
@@ -142,7 +200,7 @@ int ax_http_group_add(ax_http_group *g, const char *method, const char *pattern,
     memcpy(full, g->prefix, pl);
     memcpy(full + pl, pattern, l + 1);
     if (pl && l == 1) full[pl] = 0; /* group "/api" + "/" is "/api" */
-    return ax_http_router_add(g->router, method, full, h, user);
+    return ax__http_router_add_mw(g->router, method, full, h, user, g->mw, g->nmw);
 }
 
 /* Matches path (without the leading '/') against rt. On success fills
@@ -207,6 +265,14 @@ static bool ax__method_ok(const ax__route *rt, ax_http_str m, bool head) {
 
 int ax__http_router_find(const ax_http_router *r, ax_http_str m, bool head, ax_http_str path,
                          ax_http_req *req, ax_http_handler *h, void **user) {
+    const ax_http_mw *mw;
+    size_t nmw;
+    return ax__http_router_find_mw(r, m, head, path, req, h, user, &mw, &nmw);
+}
+
+int ax__http_router_find_mw(const ax_http_router *r, ax_http_str m, bool head, ax_http_str path,
+                            ax_http_req *req, ax_http_handler *h, void **user,
+                            const ax_http_mw **mw, size_t *nmw) {
     if (path.len == 0 || path.ptr[0] != '/') return 404;
     const char *p = path.ptr + 1;
     size_t plen = path.len - 1;
@@ -240,6 +306,8 @@ int ax__http_router_find(const ax_http_router *r, ax_http_str m, bool head, ax_h
         }
         *h = best->handler;
         *user = best->user;
+        *mw = best->mw;
+        *nmw = best->nmw;
         return 200;
     }
     return other_method ? 405 : 404;
@@ -288,9 +356,15 @@ int ax_http_router_handler(ax_http_req *req, ax_http_res *res, void *router) {
     const ax_http_router *r = router;
     ax_http_handler h;
     void *user;
-    int st = ax__http_router_find(r, req->head.method, req->head.method_id == AX_HTTP_HEAD,
-                                  req->head.path, req, &h, &user);
-    if (st == 200) return h(req, res, user);
+    const ax_http_mw *mw;
+    size_t nmw;
+    int st = ax__http_router_find_mw(r, req->head.method, req->head.method_id == AX_HTTP_HEAD,
+                                     req->head.path, req, &h, &user, &mw, &nmw);
+    if (st == 200) {
+        if (r->nmw == 0 && nmw == 0) return h(req, res, user);
+        ax_http_next next = {r->mw, mw, r->nmw, nmw, 0, h, user};
+        return ax_http_next_run(&next, req, res);
+    }
     if (st == 404) return ax_http_res_text(res, 404, "Not Found\n");
     char allow[256];
     ax__http_router_allow(r, req->head.path, allow, sizeof allow);

@@ -67,7 +67,8 @@ static void *ax__accept_loop(void *arg) {
     ax_http_server *srv = arg;
     for (;;) {
         ax_tcp *c;
-        int err = ax_tcp_accept(srv->listener, &c, NULL, AX_NO_DEADLINE);
+        ax_addr peer;
+        int err = ax_tcp_accept(srv->listener, &c, &peer, AX_NO_DEADLINE);
         if (err == AX_ECANCELED || err == AX_EBADF) break;
         if (err == AX_EMFILE || err == AX_ENOMEM) { /* let connections drain, then retry */
             if (ax_sleep(10) == AX_ECANCELED) break;
@@ -75,7 +76,7 @@ static void *ax__accept_loop(void *arg) {
         }
         if (err) continue;
         ax_tcp_set_nodelay(c, true);
-        ax__http_conn_start(srv, ax_tcp_stream(c));
+        ax__http_conn_start(srv, ax_tcp_stream(c), &peer);
     }
     return NULL;
 }
@@ -137,7 +138,7 @@ int ax_http_server_serve_stream(ax_http_server *srv, ax_stream *s) {
         }
         if (!srv->clock) ax_spawn(&srv->clock, ax__clock_loop, srv);
     }
-    return ax__http_conn_start(srv, s);
+    return ax__http_conn_start(srv, s, NULL);
 }
 
 size_t ax_http_server_connections(const ax_http_server *srv) {
@@ -221,6 +222,8 @@ void ax_http_server_free(ax_http_server *srv) {
 
 void ax__http_server_unref(ax_http_server *srv) {
     if (atomic_fetch_sub(&srv->refs, 1) != 1) return;
+    ax__http_services_free(srv->services);
+    free(srv->metrics);
     pthread_mutex_destroy(&srv->lock);
     free(srv);
 }

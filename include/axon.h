@@ -28,6 +28,8 @@
 #include "axon/tls.h"
 #include "axon/http_parse.h"
 #include "axon/http.h"
+#include "axon/http_metrics.h"
+#include "axon/http_middleware.h"
 #include "axon/http_static.h"
 #include "axon/http_client.h"
 

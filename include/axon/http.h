@@ -41,9 +41,11 @@ typedef struct ax_http_req ax_http_req;
 typedef struct ax_http_res ax_http_res;
 
 /* A handler answers one request through res. Returning a negative AX_E*
- * before a response was sent makes the server answer 500; returning
- * without sending anything sends an empty 200. The handler runs in a task
- * and may suspend. */
+ * before a response was sent, returning without sending anything, or
+ * being cancelled (ax_abort of its task) makes the server answer 500, and
+ * the connection and the server live on (after a cancellation the
+ * connection is closed). The handler runs in a task and may suspend; it
+ * must not end its task with ax_task_exit. */
 typedef int (*ax_http_handler)(ax_http_req *req, ax_http_res *res, void *user);
 
 typedef struct ax_http_server_opts {
@@ -217,9 +219,22 @@ int ax_http_router_add(ax_http_router *r, const char *method, const char *patter
                        ax_http_handler h, void *user);
 /* A route group: adds prefix in front of its patterns ("/api/v1"). The
  * group lives as long as the router. */
+typedef struct ax_http_next ax_http_next;
+/* A middleware (axon/http_middleware.h): answer through res, or call
+ * ax_http_next_run(next, req, res) to run the rest of the chain, doing its
+ * work before and after. Returns what a handler returns. Task only. */
+typedef int (*ax_http_middleware)(ax_http_req *req, ax_http_res *res, ax_http_next *next,
+                                  void *user);
+typedef struct ax_http_mw {
+    ax_http_middleware fn;
+    void *user;
+} ax_http_mw;
+#define AX_HTTP_GROUP_MW_MAX 8
 typedef struct ax_http_group {
     ax_http_router *router;
     char prefix[128];
+    ax_http_mw mw[AX_HTTP_GROUP_MW_MAX]; /* ax_http_group_use */
+    size_t nmw;
 } ax_http_group;
 int ax_http_group_init(ax_http_group *g, ax_http_router *r, const char *prefix);
 int ax_http_group_add(ax_http_group *g, const char *method, const char *pattern, ax_http_handler h,

@@ -129,6 +129,13 @@ Test(examples, demo_serves_http_and_stops_on_sigint, .timeout = 60) {
     cr_assert_not_null(strstr(out, "\r\n\r\nHello, World!"), "%s", out);
     http_get(port, "GET /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", out, sizeof out);
     cr_assert_not_null(strstr(out, "\r\n\r\n{\"message\":\"Hello, World!\"}"), "%s", out);
+    http_get(port, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", out,
+             sizeof out);
+    cr_assert_not_null(strstr(out, "\naxon_http_requests_total{class=\"2xx\"} 2\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "\naxon_tasks_spawned_total "), "%s", out);
+    http_get(port, "GET /metrics.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", out,
+             sizeof out);
+    cr_assert_not_null(strstr(out, "\r\n\r\n{\"http\":{\"requests\":3,"), "%s", out);
     http_get(port, "GET /users/77 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", out,
              sizeof out);
     cr_assert_not_null(strstr(out, "{\"id\":\"77\"}"), "%s", out);

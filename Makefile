@@ -157,6 +157,9 @@ ifeq ($(TARGET_OS),windows)
 #   test/http/test_http_client_examples.c  runs the fetch and crawler examples
 #                                as child processes with fork
 #   test/http/test_http_client_nginx.c     starts nginx with fork (none here)
+#   test/http/test_http_10k.c    forks a client process for 10,000 connections
+#   test/http/test_http_shed.c   its raw client sockets use POSIX calls (close,
+#                                SO_RCVTIMEO as a timeval); not ported yet
 #   test/http/test_http_static.c static files are served only under a policy file
 #                                root, which Windows does not offer (AX_ENOTSUP:
 #                                the handler refuses there, fail-closed); the
@@ -168,7 +171,8 @@ ifeq ($(TARGET_OS),windows)
 WIN_TEST_SKIP := test/reactor/test_epoll.c test/reactor/test_os_unix.c test/net/test_unix.c \
                  test/net/test_dns.c test/examples/% \
                  test/http/test_http_client_examples.c test/http/test_http_client_nginx.c \
-                 test/http/test_http_static.c test/tls/%
+                 test/http/test_http_10k.c test/http/test_http_shed.c test/http/test_http_static.c \
+                 test/tls/%
 TEST_SRC  := $(filter-out $(WIN_TEST_SKIP),$(TEST_SRC))
 else
 TEST_SRC  := $(filter-out %_win.c test/reactor/test_iocp.c,$(TEST_SRC))

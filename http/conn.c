@@ -183,6 +183,12 @@ static void ax__conn_linger(ax__http_io *io) {
         if (ax_stream_read(io->stream, sink, sizeof sink, dl) <= 0) break;
 }
 
+static void ax__io_inflight_end(ax__http_io *io) {
+    if (!io->inflight) return;
+    atomic_fetch_sub_explicit(&io->srv->inflight, 1, memory_order_relaxed);
+    io->inflight = false;
+}
+
 /* Serves requests until the connection goes idle (returns 1) or must end
  * (returns 0). */
 static int ax__conn_serve(ax__http_io *io) {
@@ -236,13 +242,20 @@ static int ax__conn_serve(ax__http_io *io) {
                 if (c->shed) {
                     err = ax__http_shed_answer(&res);
                 } else if (srv->track_inflight) {
-                    size_t busy =
-                        atomic_fetch_add_explicit(&srv->inflight, 1, memory_order_relaxed);
+                    /* Counted once per busy period, not per request: the
+                     * pipelined requests of one read share it (two atomic
+                     * adds per burst instead of per request). */
+                    size_t busy;
+                    if (!io->inflight) {
+                        busy = atomic_fetch_add_explicit(&srv->inflight, 1, memory_order_relaxed);
+                        io->inflight = true;
+                    } else {
+                        busy = atomic_load_explicit(&srv->inflight, memory_order_relaxed) - 1;
+                    }
                     if (srv->shed.max_inflight && busy >= srv->shed.max_inflight)
                         err = ax__http_shed_answer(&res);
                     else
                         err = srv->handler(&req, &res, srv->user);
-                    atomic_fetch_sub_explicit(&srv->inflight, 1, memory_order_relaxed);
                 } else {
                     err = srv->handler(&req, &res, srv->user);
                 }
@@ -289,7 +302,8 @@ static int ax__conn_serve(ax__http_io *io) {
                 continue;
             }
         }
-        /* No complete head buffered. */
+        /* No complete head buffered: this busy period's handlers are done. */
+        ax__io_inflight_end(io);
         if (io->rs == io->re && !want_read) {
             if (ax__http_out_flush(io) != 0) return 0;
             ax__io_release(io);
@@ -373,6 +387,7 @@ static void *ax__conn_task(void *arg) {
     io.stream = c->stream;
     io.srv = c->srv;
     int idle = ax__conn_serve(&io);
+    ax__io_inflight_end(&io);
     if (io.srv->metrics) ax__http_metrics_flush(&io);
     if (idle) {
         ax__conn_unref(c); /* the wakers hold it now */

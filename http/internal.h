@@ -133,6 +133,7 @@ typedef struct ax__http_io {
     size_t olen, ocap;
     bool closing;      /* send Connection: close and end after this response */
     bool broken;       /* the stream failed: drop everything */
+    bool inflight;     /* counted in srv->inflight for this busy period */
     ax__http_mlocal m; /* with srv->metrics */
 } ax__http_io;
 

@@ -128,18 +128,15 @@ endif
 # Files named *_win.c and reactor/iocp.c are the Windows platform layer; the
 # Unix-only files they replace are listed in UNIX_ONLY (with the kqueue
 # backend, which Windows does not have either). The Windows build leaves
-# out these layers (WIN_SKIP; README.md "Windows" says the same):
+# out one layer (WIN_SKIP; README.md "Windows" says the same):
 #   tls/   BoringSSL exists in Debian for the native Linux build only (TLS=0)
-#   http/  not ported yet: the code uses only net/, but its tests drive the
-#          server through Unix socket pairs and curl, so nothing would
-#          check it there (the HTTP demo, examples/demo.c, goes with it)
-#   fs/    the file layer runs on Unix descriptors, openat2 and the blocking
-#          pool's POSIX file calls; no Windows file layer yet
+# fs/ runs there on the POSIX calls of fs/fs_os.h, done with Win32 by
+# fs/fs_os_win.c; http/ is socket code over ax_stream and builds as is.
 ALL_SRC   := $(sort $(wildcard reactor/*.c executor/*.c net/*.c $(TLS_DIRS:%=%/*.c) http/*.c fs/*.c))
 WIN_ONLY  := $(filter %_win.c,$(ALL_SRC)) reactor/iocp.c
 UNIX_ONLY := reactor/epoll.c reactor/kqueue.c executor/stack.c executor/overflow.c \
              executor/signal.c net/unix.c net/unix_dgram.c executor/io_wait.c executor/buf_map.c
-WIN_SKIP  := $(wildcard tls/*.c http/*.c fs/*.c)
+WIN_SKIP  := $(wildcard tls/*.c)
 ifeq ($(TARGET_OS),windows)
 LIB_SRC   := $(filter-out $(UNIX_ONLY) $(WIN_SKIP),$(ALL_SRC))
 else
@@ -157,13 +154,25 @@ ifeq ($(TARGET_OS),windows)
 #                                (Windows resolves through getaddrinfo:
 #                                test_dns_win.c)
 #   test/examples/*              runs the examples as child processes with fork
-#   test/fs/*                    fs/ is not part of the Windows build
-#   test/http/*                  http/ is not part of the Windows build
+#   test/http/test_http_client_examples.c  runs the fetch and crawler examples
+#                                as child processes with fork
+#   test/http/test_http_client_nginx.c     starts nginx with fork (none here)
+#   test/http/test_http_10k.c    forks a client process for 10,000 connections
+#   test/http/test_http_shed.c   its raw client sockets use POSIX calls (close,
+#                                SO_RCVTIMEO as a timeval); not ported yet
+#   test/http/test_http_static.c static files are served only under a policy file
+#                                root, which Windows does not offer (AX_ENOTSUP:
+#                                the handler refuses there, fail-closed); the
+#                                suite also builds its tree with symlinks and
+#                                drives curl
 #   test/tls/*                   tls/ is not part of the Windows build (TLS=0)
 # Single tests that cannot run there skip themselves with a reason from
 # test/win_skip.h, which the runner prints.
 WIN_TEST_SKIP := test/reactor/test_epoll.c test/reactor/test_os_unix.c test/net/test_unix.c \
-                 test/net/test_dns.c test/fs/% test/examples/% test/http/% test/tls/%
+                 test/net/test_dns.c test/examples/% \
+                 test/http/test_http_client_examples.c test/http/test_http_client_nginx.c \
+                 test/http/test_http_10k.c test/http/test_http_shed.c test/http/test_http_static.c \
+                 test/tls/%
 TEST_SRC  := $(filter-out $(WIN_TEST_SKIP),$(TEST_SRC))
 else
 TEST_SRC  := $(filter-out %_win.c test/reactor/test_iocp.c,$(TEST_SRC))
@@ -171,14 +180,13 @@ endif
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 EX_SRC    := $(sort $(filter-out $(if $(TLS_DIRS),,examples/tls_%),$(wildcard examples/*.c)))
 ifeq ($(TARGET_OS),windows)
-# Examples left out of the Windows build: demo.c is the HTTP demo, fetch.c
-# and crawler.c use the HTTP client, and grep.c reads files (http/ and fs/
-# are not built there), unix_pass_fd.c needs Unix-domain sockets
-# (AX_ENOTSUP there), and embed_poll.c polls the runtime's descriptor (a
-# completion port has none). echo builds without TLS (TLS=0 there), as do
-# hello and udp_echo.
-EX_SRC    := $(filter-out examples/demo.c examples/fetch.c examples/crawler.c examples/grep.c \
-                          examples/unix_pass_fd.c examples/embed_poll.c,$(EX_SRC))
+# Examples left out of the Windows build: unix_pass_fd.c needs Unix-domain
+# sockets (AX_ENOTSUP there), embed_poll.c polls the runtime's descriptor
+# (a completion port has none), and crawler.c calls memmem (a GNU
+# function mingw-w64's C runtime lacks). echo builds without TLS (TLS=0
+# there), as do hello, udp_echo, grep, the HTTP demo and fetch.
+EX_SRC    := $(filter-out examples/unix_pass_fd.c examples/embed_poll.c examples/crawler.c, \
+                          $(EX_SRC))
 endif
 # examples/tls_client.c is built as tls-client, the name its usage gives.
 EX_BIN    := $(subst /tls_client,/tls-client,$(EX_SRC:examples/%.c=$(BUILD)/examples/%$(EXE)))

@@ -253,12 +253,19 @@ static void *main_task(void *arg) {
 #endif
     fflush(stdout);
 
+#ifdef _WIN32
+    /* Windows has no signals to wait for: serve for --seconds, or until
+     * the process is ended (Ctrl-C). */
+    int sig = 0;
+    ax_sleep_until(o->seconds ? ax_deadline_in_ms((uint64_t)o->seconds * 1000) : AX_NO_DEADLINE);
+#else
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
     int sig = ax_signal_wait(&stop, o->seconds ? ax_deadline_in_ms((uint64_t)o->seconds * 1000)
                                                : AX_NO_DEADLINE);
+#endif
     if (sig > 0)
         printf("got signal %d (%s), stopping\n", sig, sig == SIGINT ? "SIGINT" : "SIGTERM");
     else
@@ -315,13 +322,15 @@ int main(int argc, char **argv) {
         return 2;
     }
 #endif
+    ax_runtime_opts ro;
+    ax_runtime_opts_init(&ro);
+#ifndef _WIN32
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
-    ax_runtime_opts ro;
-    ax_runtime_opts_init(&ro);
     ro.signals = &sigs;
+#endif
     if (workers) ro.workers = workers;
     ax_runtime *rt;
     int err = ax_runtime_new(&rt, &ro);

@@ -245,8 +245,9 @@ static int ax__allow_root(ax_policy *p, const char *root, unsigned access) {
     if (atomic_load_explicit(&p->frozen, memory_order_relaxed)) return AX_EBUSY;
 #ifdef _WIN32
     /* Filesystem roots hold directory descriptors opened O_PATH and resolve
-     * beneath them (openat2); the Windows build has no file layer yet, so
-     * a policy there has no file roots: every file access is denied. */
+     * beneath them (openat2); fs/ on Windows (fs/fs_os_win.c) has no
+     * handle-relative resolution to confine paths with, so a policy there
+     * has no file roots: every file access is denied. */
     (void)access;
     return AX_ENOTSUP;
 #else

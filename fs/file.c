@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
+#ifndef _WIN32
+#include <sys/uio.h> /* preadv2 */
+#endif
 #include <unistd.h>
 
 #include "axon/task.h"

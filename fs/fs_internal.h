@@ -20,7 +20,7 @@
 #include "axon/sync.h"
 #include "executor/blocking.h"
 #include "executor/policy_internal.h"
-#include "reactor/os_unix.h"
+#include "fs/fs_os.h" /* last: on Windows it renames the POSIX calls */
 
 #pragma GCC visibility push(hidden)
 

@@ -11,7 +11,11 @@ void ax__http_date_refresh(ax__http_date *d) {
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     time_t now = time(NULL);
     struct tm tm;
+#ifdef _WIN32
+    gmtime_s(&tm, &now);
+#else
     gmtime_r(&now, &tm);
+#endif
     char text[32] = {0};
     /* Fixed width: 29 characters. */
     memcpy(text, days[tm.tm_wday], 3);

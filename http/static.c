@@ -10,6 +10,23 @@
 
 #include "http/static_internal.h"
 
+#ifdef _WIN32
+#include <io.h>
+/* Windows has no realpath: the absolute path, which must exist (links are
+ * not resolved). The handler refuses to serve there anyway: it needs a
+ * policy file root, which Windows does not offer (AX_ENOTSUP). */
+static char *ax__static_realpath(const char *path) {
+    char *abs = _fullpath(NULL, path, 0);
+    if (abs && _access(abs, 0) != 0) {
+        free(abs);
+        errno = ENOENT;
+        return NULL;
+    }
+    return abs;
+}
+#define realpath(path, resolved) ax__static_realpath(path)
+#endif
+
 #define AX__STATIC_PATH 4096
 
 struct ax_http_static {

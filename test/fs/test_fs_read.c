@@ -95,6 +95,8 @@ static const struct fs_child_fn read_children[] = {{"nobody_read", nobody_read}}
 FS_CHILD_FUNCTIONS(read_children)
 
 Test(fs_read, os_permission_denied) {
+    AX_WIN_SKIP(AX_WIN_NO_CHMOD);
+#ifndef _WIN32
     put(P(secret_path, "secret"), "s", 1);
     chmod(secret_path, 0600);
     if (getuid() != 0) chmod(secret_path, 0);
@@ -102,6 +104,7 @@ Test(fs_read, os_permission_denied) {
     snprintf(arg, sizeof arg, "AXON_TEST_ARG=%s", secret_path);
     const char *env[] = {arg, NULL};
     cr_assert_eq(as_nobody("nobody_read", env), 0);
+#endif
 }
 
 static void *t_policy(void *arg) {
@@ -251,6 +254,7 @@ static void *t_lying_size(void *arg) {
     return NULL;
 }
 Test(fs_read, size_that_lies_reads_to_the_end) {
+    AX_WIN_SKIP(AX_WIN_NO_PROCFS);
     run(t_lying_size, NULL);
 }
 
@@ -262,12 +266,17 @@ static char fifo[512];
 /* Opens the FIFO for writing once a reader (a job) has it open; -1 if none
  * came within about 10 s. */
 static int fifo_writer(const char *path) {
+#ifdef _WIN32
+    (void)path;
+    return test_fifo_writer();
+#else
     for (int i = 0; i < 10000; i++) {
         int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
         if (fd >= 0) return fd;
         ax_sleep(1);
     }
     return -1;
+#endif
 }
 
 static void *t_reader(void *arg) {
@@ -298,7 +307,9 @@ static void *t_cancel(void *arg) {
     return NULL;
 }
 Test(fs_read, cancel_mid_read) {
+#ifdef SIGPIPE
     signal(SIGPIPE, SIG_IGN);
+#endif
     cr_assert_eq(mkfifo(P(fifo, "fifo"), 0644), 0);
     run(t_cancel, NULL);
 }

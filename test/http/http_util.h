@@ -4,16 +4,21 @@
 #ifndef AX_TEST_HTTP_UTIL_H
 #define AX_TEST_HTTP_UTIL_H
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef _WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#endif
 
 #include "test/os_compat.h"
 
@@ -43,7 +48,7 @@ static int h_stream(ax_http_req *req, ax_http_res *res, void *u) {
     for (long i = 0; !err && i < n; i++) {
         memset(line, 'a' + (char)(i % 26), sizeof line);
         char num[24];
-        snprintf(num, sizeof num, "%010ld", i % 10000000000L);
+        snprintf(num, sizeof num, "%010ld", i % 1000000000L); /* long is 32-bit on Windows */
         memcpy(line, num, 10);
         line[10] = ' ';
         line[99] = '\n';
@@ -184,6 +189,25 @@ static inline double now_s(void) {
 
 /* --- the client ------------------------------------------------------------ */
 
+/* The client's sockets are ints; on Windows a SOCKET (a kernel handle,
+ * whose values fit an int), closed with closesocket. */
+#ifdef _WIN32
+#define MSG_NOSIGNAL 0
+static inline int cli_connect(void) {
+    SOCKET s = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_neq(s, INVALID_SOCKET);
+    int fd = (int)s;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(srv_port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(s, (struct sockaddr *)&sa, sizeof sa), 0, "connect: %d",
+                 WSAGetLastError());
+    DWORD ms = 10000;
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, (const char *)&ms, sizeof ms);
+    int one = 1;
+    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
+    return fd;
+}
+#else
 static inline int cli_connect(void) {
     int fd = ax__socket(AF_INET, SOCK_STREAM, 0, 0);
     cr_assert_geq(fd, 0);
@@ -196,6 +220,7 @@ static inline int cli_connect(void) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;
 }
+#endif
 
 static inline void cli_send(int fd, const void *p, size_t n) {
     const char *c = p;
@@ -326,11 +351,15 @@ static inline bool cli_closed(cli_conn *c) {
     if (c->len) return false;
     char b;
     ssize_t n = recv(c->fd, &b, 1, 0);
+#ifdef _WIN32
+    return n == 0 || (n < 0 && WSAGetLastError() == WSAECONNRESET);
+#else
     return n == 0 || (n < 0 && errno == ECONNRESET);
+#endif
 }
 
 static inline void cli_close(cli_conn *c) {
-    close(c->fd);
+    raw_close(c->fd);
 }
 
 /* One request on a fresh connection; returns the status. */

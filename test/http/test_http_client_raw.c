@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 
 #include "test/net/net_util.h"
+#include "test/os_compat.h" /* strcasestr on Windows */
 
 TestSuite(http_client_raw, .init = rt_two, .fini = rt_done, .timeout = 60);
 

@@ -5,7 +5,9 @@
  * HEAD on a streaming route. */
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "test/http/http_util.h"
 
@@ -242,6 +244,22 @@ static const char *hval(const char *head, const char *name) {
     return NULL;
 }
 
+/* Whether the kernel has openat2. Without it (qemu-user, Linux < 5.6) fs/
+ * resolves component by component refusing every symbolic link, also the
+ * ones that stay inside the root (fs/path.c). */
+static bool have_openat2(void) {
+#ifdef SYS_openat2
+    struct {
+        uint64_t flags, mode, resolve;
+    } how = {O_RDONLY | O_CLOEXEC, 0, 0};
+    int fd = (int)syscall(SYS_openat2, AT_FDCWD, ".", &how, sizeof how);
+    if (fd >= 0) close(fd);
+    return fd >= 0 || errno != ENOSYS;
+#else
+    return false;
+#endif
+}
+
 Test(http_static, get_type_etag_and_last_modified) {
     const char *args[] = {"-s", "-D", "/dev/stderr", url(0, "/static/hello.txt"), NULL};
     char *out, *err;
@@ -260,7 +278,8 @@ Test(http_static, get_type_etag_and_last_modified) {
     const char *a2[] = {"-s", url(0, "/static/sub/"), url(1, "/static/a%20b.css"),
                         url(2, "/static/alias.txt"), NULL};
     cr_assert_eq(curl(a2, &out, NULL, &err), 0, "stderr: %s", err);
-    cr_assert_str_eq(out, "<p>index</p>\nbody{}\nhello static\n");
+    cr_assert_str_eq(out, have_openat2() ? "<p>index</p>\nbody{}\nhello static\n"
+                                         : "<p>index</p>\nbody{}\nForbidden\n");
     free(out);
     free(err);
     const char *a3[] = {"-s", "-w",        "%{http_code} %{content_type}\n",

@@ -91,6 +91,10 @@ ax_stream *ax_file_stream(ax_file *file) {
     return &file->base;
 }
 
+int ax_file_fd(const ax_file *file) {
+    return file->fd->fd;
+}
+
 void ax_file_set_chunk(ax_file *file, size_t chunk) {
     if (chunk < 4096) chunk = 4096;
     if (chunk > AX__FILE_MAX_CHUNK) chunk = AX__FILE_MAX_CHUNK;

@@ -3,9 +3,7 @@
  * has no sendfile). See axon/http_static.h, "Transfer". */
 #include <string.h>
 
-#include "fs/fs_internal.h" /* the handle's descriptor, for sendfile */
 #include "http/static_internal.h"
-#include "net/sock.h" /* which streams are sockets */
 
 #define AX__SENDFILE_STEP (1u << 20) /* bytes per sendfile deadline */
 
@@ -47,16 +45,26 @@ static int ax__send_small(ax__http_io *io, ax_file *f, uint64_t off, size_t len,
     return (size_t)n < len ? ax__short_file(io) : 0;
 }
 
-#ifndef _WIN32
+/* sendfile(2) when the stream is a socket; AX_ENOTSUP, with nothing sent
+ * but the head, when it is not (TLS) or on Windows: the caller copies. */
 static int ax__send_sendfile(ax__http_io *io, ax_file *f, uint64_t off, uint64_t len) {
-    int err = ax__http_out_flush(io); /* the head first */
-    if (err) return err;
-    ax_tcp *sock = (ax_tcp *)io->stream; /* an ax__sock: what ax_tcp_sendfile uses */
     off_t pos = (off_t)off;
+    bool first = true;
     while (len) {
         size_t step = len > AX__SENDFILE_STEP ? AX__SENDFILE_STEP : (size_t)len;
-        ssize_t n = ax_tcp_sendfile(sock, f->fd->fd, &pos, step,
-                                    ax_deadline_in_ms(io->srv->opts.write_timeout_ms));
+        ssize_t n = ax_stream_sendfile(io->stream, ax_file_fd(f), &pos, first ? 0 : step,
+                                       ax_deadline_in_ms(io->srv->opts.write_timeout_ms));
+        if (first) {
+            /* A zero-byte probe: whether this stream takes sendfile. */
+            if (n == AX_ENOTSUP) return AX_ENOTSUP;
+            int err = n < 0 ? (int)n : ax__http_out_flush(io); /* the head first */
+            if (err) {
+                io->broken = true;
+                return err;
+            }
+            first = false;
+            continue;
+        }
         if (n < 0) {
             io->broken = true;
             return (int)n;
@@ -66,7 +74,6 @@ static int ax__send_sendfile(ax__http_io *io, ax_file *f, uint64_t off, uint64_t
     }
     return 0;
 }
-#endif
 
 static int ax__send_chunks(ax__http_io *io, ax_file *f, uint64_t off, uint64_t len, ax_instant dl) {
     size_t cap = io->srv->opts.write_buffer_limit;
@@ -99,8 +106,7 @@ int ax__static_send_body(ax__http_io *io, ax_file *f, uint64_t off, uint64_t len
     if (len == 0) return 0;
     if (io->broken) return AX_EPIPE;
     if (len <= AX__STATIC_SMALL) return ax__send_small(io, f, off, (size_t)len, dl);
-#ifndef _WIN32
-    if (io->stream->vtable == &ax__sock_stream_vtable) return ax__send_sendfile(io, f, off, len);
-#endif
+    int err = ax__send_sendfile(io, f, off, len);
+    if (err != AX_ENOTSUP) return err;
     return ax__send_chunks(io, f, off, len, dl);
 }

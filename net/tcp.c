@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #ifndef _WIN32
@@ -304,6 +305,15 @@ ssize_t ax_tcp_sendfile(ax_tcp *c, int file_fd, off_t *offset, size_t count, ax_
     return (ssize_t)done;
 }
 #endif
+
+ssize_t ax_stream_sendfile(ax_stream *s, int file_fd, off_t *offset, size_t count,
+                           ax_instant deadline) {
+    if (!s || s->vtable != &ax__sock_stream_vtable) return AX_ENOTSUP;
+    /* A socket stream is the first member of its ax__sock, which is the
+     * first member of ax_tcp and of ax_unix alike. */
+    ax__sock *k = (ax__sock *)((char *)s - offsetof(ax__sock, stream));
+    return ax_tcp_sendfile((ax_tcp *)(void *)k, file_fd, offset, count, deadline);
+}
 
 int ax_tcp_shutdown(ax_tcp *c, int how) {
     int h = how == AX_SHUT_RD ? SHUT_RD : how == AX_SHUT_WR ? SHUT_WR : SHUT_RDWR;

@@ -297,6 +297,15 @@ void ax_file_open_future_init(ax_fs_future *f, const char *path, unsigned flags,
 /* The file as a stream (borrowed: lives as long as the file). */
 ax_stream *ax_file_stream(ax_file *file);
 
+/* The file's OS descriptor, for system calls Axon does not wrap (sendfile
+ * with ax_stream_sendfile, posix_fadvise). Borrowed: valid until
+ * ax_file_close, never to be closed by the caller. Calls through it bypass
+ * the handle's position, its read-ahead and its write-behind: bytes
+ * written through the handle reach the descriptor at ax_file_flush. On
+ * Windows a C runtime descriptor (_get_osfhandle gives the HANDLE). Any
+ * thread. */
+int ax_file_fd(const ax_file *file);
+
 /* Read-ahead and write-behind chunk size (>= 4 KiB, <= 64 MiB). */
 void ax_file_set_chunk(ax_file *file, size_t chunk);
 

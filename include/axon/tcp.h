@@ -111,6 +111,17 @@ int ax_tcp_write_all(ax_tcp *c, const void *buf, size_t len, ax_instant deadline
  * Windows: AX_ENOTSUP. */
 ssize_t ax_tcp_sendfile(ax_tcp *c, int file_fd, off_t *offset, size_t count, ax_instant deadline);
 
+/* ax_tcp_sendfile over a stream: when s is the stream of a TCP or Unix
+ * stream socket (ax_tcp_stream, ax_unix_stream), as ax_tcp_sendfile;
+ * AX_ENOTSUP at once, sending nothing, for any other stream (TLS, files,
+ * user streams: copy through a buffer instead) and on Windows. A count
+ * of 0 sends nothing and returns 0 where sendfile would be used: a way to
+ * ask before committing to it. Lets a layer above net/ (http/'s static
+ * files) use sendfile without knowing which streams are sockets. Task
+ * only. */
+ssize_t ax_stream_sendfile(ax_stream *s, int file_fd, off_t *offset, size_t count,
+                           ax_instant deadline);
+
 enum { AX_SHUT_RD = 0, AX_SHUT_WR = 1, AX_SHUT_RDWR = 2 };
 /* shutdown(2): AX_SHUT_WR sends FIN after queued data; a task blocked in a
  * read on this connection sees end of stream after AX_SHUT_RD/RDWR. Does

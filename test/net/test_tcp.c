@@ -659,6 +659,21 @@ static void *sendfile_task(void *arg) {
     /* Asking past the end of the file sends what is there. */
     cr_assert_eq(ax_tcp_sendfile(server, fd, &off, 100, ax_deadline_in_ms(1000)), 5);
     cr_assert_eq(ax_tcp_sendfile(server, -1, &off, 100, ax_deadline_in_ms(1000)), AX_EBADF);
+    /* Through the stream: a socket's takes it (count 0 only asks), the
+     * same bytes arrive; any other stream refuses at once. */
+    off = 0;
+    cr_assert_eq(ax_stream_sendfile(ax_tcp_stream(server), fd, &off, 0, AX_NO_DEADLINE), 0);
+    rd = (struct exact_read){c, got, 5 + 4096, -1}; /* the 5 bytes above, then these */
+    cr_assert_eq(ax_spawn(&reader, read_exact_task, &rd), 0);
+    cr_assert_eq(
+        ax_stream_sendfile(ax_tcp_stream(server), fd, &off, 4096, ax_deadline_in_ms(10000)), 4096);
+    ax_join(reader, NULL);
+    cr_assert_eq(rd.err, 0);
+    cr_assert_eq(memcmp(got, data + size - 5, 5), 0);
+    cr_assert_eq(memcmp(got + 5, data, 4096), 0);
+    ax_stream not_a_socket = {0};
+    cr_assert_eq(ax_stream_sendfile(&not_a_socket, fd, &off, 10, AX_NO_DEADLINE), AX_ENOTSUP);
+    cr_assert_eq(off, 4096);
     close(fd);
     free(data);
     free(got);

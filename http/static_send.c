@@ -1,6 +1,7 @@
 /* http/static_send.c - a file's bytes as a response body: queued when
  * small, sendfile(2) on a socket, else pooled chunks read through fs/ (TLS
  * has no sendfile). See axon/http_static.h, "Transfer". */
+#include <stdio.h> /* SEEK_SET */
 #include <string.h>
 
 #include "http/static_internal.h"

@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "test/http/http_util.h"
+#include "test/http/curl_util.h"
 
 /* --- the fixture: ROOT/www served at /static/, ROOT/secret.txt outside ----- */
 
@@ -184,45 +184,6 @@ static void static_down(void) {
 TestSuite(http_static, .init = static_up, .fini = static_down, .timeout = 90);
 
 /* --- curl ------------------------------------------------------------------ */
-
-/* Runs curl with args; stdout into *out (malloc'd, NUL-terminated, length
- * *out_len), stderr into *err. Returns the exit status. */
-static int curl(const char *const *args, char **out, size_t *out_len, char **err) {
-    char opath[] = "/tmp/axon-scurl-out-XXXXXX", epath[] = "/tmp/axon-scurl-err-XXXXXX";
-    int ofd = mkstemp(opath), efd = mkstemp(epath);
-    cr_assert(ofd >= 0 && efd >= 0);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        dup2(ofd, 1);
-        dup2(efd, 2);
-        const char *argv[40];
-        int k = 0;
-        argv[k++] = "curl";
-        argv[k++] = "--max-time";
-        argv[k++] = "60";
-        for (int i = 0; args[i] && k < 39; i++) argv[k++] = args[i];
-        argv[k] = NULL;
-        execvp("curl", (char *const *)argv);
-        _exit(127);
-    }
-    int stt;
-    cr_assert_eq(waitpid(pid, &stt, 0), pid);
-    char **dst[2] = {out, err};
-    int fds[2] = {ofd, efd};
-    for (int i = 0; i < 2; i++) {
-        off_t n = lseek(fds[i], 0, SEEK_END);
-        *dst[i] = malloc((size_t)n + 1);
-        cr_assert_eq(pread(fds[i], *dst[i], (size_t)n, 0), n);
-        (*dst[i])[n] = 0;
-        if (i == 0 && out_len) *out_len = (size_t)n;
-        close(fds[i]);
-    }
-    unlink(opath);
-    unlink(epath);
-    cr_assert(WIFEXITED(stt), "curl died");
-    return WEXITSTATUS(stt);
-}
 
 static char url_buf[4][160];
 static const char *url(int slot, const char *path) {

@@ -157,9 +157,11 @@ static size_t ax__wheel_fire(ax__worker *runner, ax__worker *owner, uint64_t now
         }
         ax__wheel_note_next(owner);
         ax__spin_unlock(&owner->wheel_lock);
+        /* Counted before the wakes: a woken task may finish, and its
+         * joiner read the metrics, before this thread got further. */
+        AX__COUNT_N(&runner->stats, timers_fired, n);
         for (size_t i = 0; i < n; i++) ax_waker_wake(&batch[i]);
         fired += n;
-        AX__COUNT_N(&runner->stats, timers_fired, n);
         if (n < AX__FIRE_BATCH) return fired;
     }
 }

@@ -182,11 +182,9 @@ EX_SRC    := $(sort $(filter-out $(if $(TLS_DIRS),,examples/tls_%),$(wildcard ex
 ifeq ($(TARGET_OS),windows)
 # Examples left out of the Windows build: unix_pass_fd.c needs Unix-domain
 # sockets (AX_ENOTSUP there), embed_poll.c polls the runtime's descriptor
-# (a completion port has none), and crawler.c calls memmem (a GNU
-# function mingw-w64's C runtime lacks). echo builds without TLS (TLS=0
-# there), as do hello, udp_echo, grep, the HTTP demo and fetch.
-EX_SRC    := $(filter-out examples/unix_pass_fd.c examples/embed_poll.c examples/crawler.c, \
-                          $(EX_SRC))
+# (a completion port has none). echo builds without TLS (TLS=0 there), as
+# do hello, udp_echo, grep, the HTTP demo, fetch and crawler.
+EX_SRC    := $(filter-out examples/unix_pass_fd.c examples/embed_poll.c, $(EX_SRC))
 endif
 # examples/tls_client.c is built as tls-client, the name its usage gives.
 EX_BIN    := $(subst /tls_client,/tls-client,$(EX_SRC:examples/%.c=$(BUILD)/examples/%$(EXE)))

@@ -58,11 +58,19 @@ typedef struct crawl {
     long fetched, failed;
 } crawl;
 
+/* The first occurrence of pat (n bytes) in [p, end), or NULL. (memmem is
+ * a GNU extension that mingw-w64's C runtime lacks.) */
+static const char *find(const char *p, const char *end, const char *pat, size_t n) {
+    for (; (size_t)(end - p) >= n; p++)
+        if (*p == *pat && memcmp(p, pat, n) == 0) return p;
+    return NULL;
+}
+
 /* Adds every unseen /page/N the body links to, to the next level. */
 static void collect_links(crawl *c, const char *body, size_t len) {
     const char *p = body, *end = body + len;
     static const char pat[] = "href=\"/page/";
-    while ((p = memmem(p, (size_t)(end - p), pat, sizeof pat - 1)) != NULL) {
+    while ((p = find(p, end, pat, sizeof pat - 1)) != NULL) {
         p += sizeof pat - 1;
         long n = strtol(p, NULL, 10);
         if (n >= 1 && n <= c->max_pages && !c->seen[n]) {

@@ -4,6 +4,7 @@ the summaries bench/echo/run.sh and bench/echo/idle_mem.sh write
 import csv
 import datetime
 import os
+import sys
 
 LABEL = {"axon": "Axon", "epoll": "epoll (hand-written)", "uv": "libuv", "go": "Go", "tokio": "tokio"}
 # Issue 4: server CPU per message <= tokio's and Go's and <= 1.1x the
@@ -125,3 +126,20 @@ def echo_section(build_dir):
         parts += ["", "Resident memory per connection, 10,000 connections held by a separate client process:",
                   "", _idle_table(_rows(idle))]
     return "\n".join(parts) + "\n"
+
+
+def replace_section(build_dir, md_path):
+    """Replaces the echo section of md_path (up to the file-system section)
+    with a fresh one: for runs that do not regenerate the whole file."""
+    with open(md_path) as f:
+        text = f.read()
+    start = text.index("## TCP echo (net/, issue 4)")
+    end = text.index("<!-- fs-bench:begin -->", start)
+    text = text[:start] + echo_section(build_dir).strip("\n") + "\n\n" + text[end:]
+    with open(md_path, "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    # bench/echo_report.py BUILD_DIR DOCS/BENCHMARKS.md
+    replace_section(sys.argv[1], sys.argv[2])

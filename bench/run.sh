@@ -185,11 +185,16 @@ BENCH_GO=$([ -x "$GO_BIN" ] && go version || echo 'not built')
 BENCH_CC=$(${CC:-gcc} --version | head -n 1)
 export BENCH_GO BENCH_CC
 # The echo suite (issue 4): bench/echo/run.sh and idle_mem.sh write their
-# summaries to $BUILD/bench/echo*.tsv, which report.py folds into the docs.
+# summaries to $BUILD/bench/echo*.tsv, which report.py folds into the docs
+# (or, in a run without core and sched, echo_report.py alone).
 if [[ " $SUITES " == *" echo "* ]]; then
     rm -f "$OUT/echo.tsv" "$OUT/echo-idle.tsv"
     BUILD=$BUILD bash bench/echo/run.sh || note "echo benchmark failed"
     BUILD=$BUILD bash bench/echo/idle_mem.sh || note "idle-memory benchmark failed"
+    # Without core and sched there is no full regeneration to fold it in.
+    if [ "$DOCS" = 1 ] && [[ " $SUITES " != *" core "* || " $SUITES " != *" sched "* ]]; then
+        python3 bench/echo_report.py "$BUILD" docs/BENCHMARKS.md || note "echo section not written"
+    fi
 fi
 # The fs suite (issue 6): bench/fs/run.sh writes $BUILD/bench/fs.tsv, and
 # the HTTP suite (issue 8): bench/http/run.sh writes $BUILD/bench/http-*; a

@@ -249,7 +249,7 @@ def section(d, png_ok):
 - Date: {m.get('date', '?')}; {m.get('rounds', '?')} rounds, servers alternating round by round;
   {m.get('hs_n', '?')} handshakes per figure from {m.get('threads', '?')} client threads; bulk {m.get('bulk_mib', '?')} MiB
 - CPU: {m.get('cpu', '?')}; CPUs: {m.get('cpus', '?')}; load average: {m.get('load', '?')}
-  (the machine was shared with other engineers' builds: figures are noisy; the lead reruns quietly)
+  (a load average above 1 at the start means other work shared the 2 CPUs; even on a quiet machine cells move by ±15% from run to run: see min–max)
 - Client: {m.get('client', '?')}; TLS 1.3, AES-128-GCM, one key share (X25519 or P-256)
 {vers}
 

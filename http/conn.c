@@ -259,30 +259,22 @@ static int ax__conn_serve(ax__http_io *io) {
                 } else {
                     err = srv->handler(&req, &res, srv->user);
                 }
-                if (watch && ax__handler_done(c)) {
-                    /* Past the handler deadline: the task was aborted.
-                     * Answer 503 if nothing went out yet, then close. */
-                    io->closing = true;
-                    ax_shield_begin();
-                    if (!res.head_sent) {
-                        res.hlen = 0;
-                        ax_http_res_send(&res, 503, "text/plain", "handler timed out\n", 18);
-                    } else {
-                        ax__http_res_finish(&res, AX_ETIMEDOUT);
-                    }
-                    ax__http_out_flush(io);
-                    ax_shield_end();
-                    if (srv->metrics) ax__http_metrics_note(io, res.status, true);
-                    ax__http_req_release(&req);
-                    return 0;
-                }
-                if (ax_is_cancelled()) {
-                    /* The handler's task was aborted: answer 500 if nothing
-                     * went out, shielded so the answer can be written,
+                bool timed_out = watch && ax__handler_done(c);
+                if (timed_out || ax_is_cancelled()) {
+                    /* The handler's task was aborted, past the handler
+                     * deadline or by a cancel: answer 503 or 500 if nothing
+                     * went out yet, shielded so the answer can be written,
                      * then close (the task must end). */
                     io->closing = true;
                     ax_shield_begin();
-                    ax__http_res_finish(&res, err < 0 ? err : AX_ECANCELED);
+                    if (timed_out && !res.head_sent) {
+                        res.hlen = 0;
+                        ax_http_res_send(&res, 503, "text/plain", "handler timed out\n", 18);
+                    } else {
+                        ax__http_res_finish(&res, timed_out ? AX_ETIMEDOUT
+                                                  : err < 0 ? err
+                                                            : AX_ECANCELED);
+                    }
                     ax__http_out_flush(io);
                     ax_shield_end();
                     if (srv->metrics) ax__http_metrics_note(io, res.status, true);

@@ -338,7 +338,9 @@ static ax_poll ax__tls_poll_write(ax_stream *s, ax_context *cx, const void *buf,
     t->cx = cx;
     t->io_err = 0;
     ERR_clear_error();
+    t->write_through = true;
     int n = SSL_write(t->ssl, buf, (int)len);
+    t->write_through = false;
     if (n <= 0) {
         if (ax__tls_classify(t, n, cx, &err) == AX_PENDING) err = AX_EIO; /* the BIO never waits */
         t->fatal = err ? err : AX_EIO;

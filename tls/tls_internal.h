@@ -85,6 +85,7 @@ struct ax_tls {
     int io_err;      /* the transport's error seen by the BIO (AX_E*) */
     int fatal;       /* sticky failure: every later call returns it */
     bool read_pending;
+    bool write_through; /* set by poll_write around SSL_write: see bio.c */
     bool eof;
     bool hs_done;
     bool shut_sent;

@@ -4,7 +4,7 @@
 Usage: tls_report.py BUILD_DIR [DOCS_DIR]
 
 Reads what bench/tls/run.sh wrote in BUILD_DIR/bench/tls/ (meta.txt,
-rounds.tsv, crypto.tsv), prints the tables, writes the summary
+rounds.tsv, pairs.tsv, instr.tsv, crypto.tsv), prints the tables, writes the summary
 BUILD_DIR/bench/tls/summary.tsv (median, min, max and count of every
 figure) and, with DOCS_DIR, draws DOCS_DIR/bench-tls.png and puts the
 section into DOCS_DIR/BENCHMARKS.md in place of the previous TLS section
@@ -12,6 +12,7 @@ section into DOCS_DIR/BENCHMARKS.md in place of the previous TLS section
 bench/report.py imports tls_section() for a full regeneration.
 """
 import csv
+import math
 import os
 import shutil
 import statistics
@@ -31,6 +32,22 @@ TESTS = ["full-x25519", "full-p256", "resume-x25519", "resume-p256"]
 CERTS = ["ecdsa", "rsa"]
 CERT_LABEL = {"ecdsa": "ECDSA P-256", "rsa": "RSA-2048"}
 BAR_RATIO = 1.1  # server CPU per handshake and per MiB, vs the minimal server
+LIB_PAIR = {"shared": ("axon", "bssl"), "static": ("axon-static", "bssl-static")}
+LIB_LABEL = {"shared": "Debian's shared BoringSSL", "static": "static BoringSSL"}
+ALL_TESTS = TESTS + ["bulk"]
+
+
+def median_ci_rank(n):
+    """The largest k with P(Binomial(n, 1/2) < k) <= 2.5%: the k-th smallest
+    and k-th largest of n samples bound their median with 95% confidence
+    (0 when n is too small for that)."""
+    k, acc = 0, 0.0
+    while k < n:
+        acc += math.comb(n, k) / 2 ** n
+        if acc > 0.025:
+            break
+        k += 1
+    return k
 
 
 class Data:
@@ -62,6 +79,44 @@ class Data:
             with open(path) as f:
                 self.crypto = list(csv.DictReader(f, delimiter="\t"))
         self.servers = [s for s in ORDER if any(k[0] == s for k in self.vals)]
+        # Paired runs: (lib, cert, test) -> pair -> server -> CPU ns per unit.
+        self.pairs = {}
+        path = os.path.join(d, "pairs.tsv")
+        if os.path.exists(path):
+            with open(path) as f:
+                for r in csv.DictReader(f, delimiter="\t"):
+                    try:
+                        v = float(r["cpu_ns"]) / float(r["units"])
+                    except (ValueError, ZeroDivisionError):
+                        continue
+                    key = (r["lib"], r["cert"], r["test"])
+                    self.pairs.setdefault(key, {}).setdefault(r["pair"], {})[r["server"]] = v
+        # Instructions under callgrind: (server, cert, test) -> per unit.
+        self.instr = {}
+        path = os.path.join(d, "instr.tsv")
+        if os.path.exists(path):
+            with open(path) as f:
+                for r in csv.DictReader(f, delimiter="\t"):
+                    try:
+                        self.instr[(r["server"], r["cert"], r["test"])] = float(r["instructions"]) / float(r["units"])
+                    except (ValueError, ZeroDivisionError):
+                        continue
+
+    def paired(self, lib, cert, test):
+        """(median ratio, low, high, n, median Axon, median minimal) of the
+        per-pair ratios Axon / minimal; low-high: a 95% interval for the
+        median from the order statistics (no assumption on the spread)."""
+        a, b = LIB_PAIR[lib]
+        runs = self.pairs.get((lib, cert, test), {})
+        rs = sorted(p[a] / p[b] for p in runs.values() if a in p and b in p and p[b] > 0)
+        n = len(rs)
+        if not n:
+            return None
+        k = median_ci_rank(n)
+        lo, hi = (rs[k - 1], rs[n - k]) if k else (rs[0], rs[-1])
+        ma = statistics.median(p[a] for p in runs.values() if a in p)
+        mb = statistics.median(p[b] for p in runs.values() if b in p)
+        return (statistics.median(rs), lo, hi, n, ma, mb)
 
     def stat(self, server, cert, test, metric):
         v = self.vals.get((server, cert, test, metric))
@@ -128,6 +183,56 @@ def bulk_table(d):
     return md_table(["server", "MiB/s echoed", "server CPU ms per MiB"], rows)
 
 
+def case_label(c, t):
+    return f"{CERT_LABEL[c]}, {t}" if t != "bulk" else f"{CERT_LABEL[c]}, bulk (per MiB)"
+
+
+def paired_table(d):
+    libs = [l for l in LIB_PAIR if any(k[0] == l for k in d.pairs)]
+    if not libs:
+        return ""
+    head = ["certificate, case"]
+    for l in libs:
+        a, b = LIB_PAIR[l]
+        head += [f"{LABEL[a]} µs", f"{LABEL[b]} µs", f"{LABEL[a]} / {LABEL[b]} (95% interval)"]
+    rows = []
+    for c in CERTS:
+        for t in ALL_TESTS:
+            row, any_ = [case_label(c, t)], False
+            for l in libs:
+                p = d.paired(l, c, t)
+                if not p:
+                    row += ["-", "-", "-"]
+                    continue
+                any_ = True
+                unit = 1e3 if t != "bulk" else 1e6  # µs per handshake, ms per MiB
+                row += [f"{p[4] / unit:.{0 if t != 'bulk' else 3}f}", f"{p[5] / unit:.{0 if t != 'bulk' else 3}f}",
+                        f"**{p[0]:.3f}** ({p[1]:.3f}–{p[2]:.3f}, n={p[3]})"]
+            if any_:
+                rows.append(row)
+    return md_table(head, rows)
+
+
+def instr_table(d):
+    servers = [s for s in ORDER if any(k[0] == s for k in d.instr)]
+    if not servers:
+        return ""
+    pairs = [(a, b) for a, b in PAIRS if a in servers and b in servers]
+    head = ["certificate, case"] + [LABEL[s] for s in servers] + [f"{LABEL[a]} / {LABEL[b]}" for a, b in pairs]
+    rows = []
+    for c in CERTS:
+        for t in ALL_TESTS:
+            vals = [d.instr.get((s, c, t)) for s in servers]
+            if not any(vals):
+                continue
+            row = [case_label(c, t)] + [f"{v / 1e3:,.0f}k" if v else "-" for v in vals]
+            for a, b in pairs:
+                va, vb = d.instr.get((a, c, t)), d.instr.get((b, c, t))
+                row.append(f"{va / vb:.3f}" if va and vb else "-")
+            rows.append(row)
+    return md_table(head, rows)
+
+
 def crypto_table(d):
     if not d.crypto:
         return ""
@@ -148,7 +253,23 @@ def crypto_table(d):
 
 def bars(d):
     out = []
-    for a, b in PAIRS:
+    for l, (a, b) in LIB_PAIR.items():
+        ps = [(f"{c}/{t}", d.paired(l, c, t)) for c in CERTS for t in ALL_TESTS]
+        ps = [(k, p) for k, p in ps if p]
+        if ps:
+            hs = [(k, p) for k, p in ps if not k.endswith("/bulk")]
+            bulk = [(k, p) for k, p in ps if k.endswith("/bulk")]
+            for what, group in (("per handshake", hs), ("per MiB", bulk)):
+                if not group:
+                    continue
+                worst = max(group, key=lambda x: x[1][0])
+                ok = all(p[0] <= BAR_RATIO for _, p in group)
+                out.append(f"- Server CPU {what}, {LABEL[a]} / {LABEL[b]} (paired runs, median ratio): worst "
+                           f"{worst[1][0]:.3f} ({worst[0]}; 95% interval {worst[1][1]:.3f}–{worst[1][2]:.3f}), "
+                           f"bar ≤ {BAR_RATIO}: {'met' if ok else 'NOT met'} "
+                           f"({sum(p[0] <= BAR_RATIO for _, p in group)} of {len(group)} cases within)")
+            continue
+        # No paired runs: the rounds' medians.
         if a not in d.servers or b not in d.servers:
             continue
         rs = [(f"{c}/{t}", ratio(d.stat(a, c, t, "cpu_us_per_hs"), d.stat(b, c, t, "cpu_us_per_hs")))
@@ -164,6 +285,12 @@ def bars(d):
         if rb is not None:
             out.append(f"- Server CPU per MiB, {LABEL[a]} / {LABEL[b]}: {rb:.2f}, bar ≤ {BAR_RATIO}: "
                        f"{'met' if rb <= BAR_RATIO else 'NOT met'}")
+    for a, b in PAIRS:
+        rs = [d.instr[(a, c, t)] / d.instr[(b, c, t)] for c in CERTS for t in ALL_TESTS
+              if (a, c, t) in d.instr and (b, c, t) in d.instr]
+        if rs:
+            out.append(f"- User-space instructions, {LABEL[a]} / {LABEL[b]} (callgrind): {min(rs):.3f}–{max(rs):.3f} "
+                       f"over {len(rs)} cases (no bar; the kernel's share is not counted)")
     for s in ("axon-static", "axon"):
         if s not in d.servers or "nginx" not in d.servers:
             continue
@@ -202,8 +329,10 @@ def notes(d):
         out.append(f"- Debian's shared BoringSSL is built with OPENSSL_SMALL (debian/rules), which drops "
                    f"the large P-256 tables: a full ECDSA/P-256 handshake costs Axon {sh[0][0]:.0f} µs "
                    f"there and {sh[1][0]:.0f} µs on the static build from the same source.")
-    out.append("- `bssl speed`'s RSA 2048 signing figure is far below what the handshakes imply; "
-               "the handshake difference above is the measured cost.")
+    sign = {r["impl"]: float(r["value"]) for r in d.crypto if r["op"].startswith("RSA 2048 signing")}
+    if sign:
+        out.append("- RSA-2048 signing alone (crypto table below): "
+                   + ", ".join(f"{k} {v:.0f}/s ({1e6 / v:.0f} µs)" for k, v in sign.items() if v) + ".")
     return "\n".join(out)
 
 
@@ -249,7 +378,7 @@ def section(d, png_ok):
 - Date: {m.get('date', '?')}; {m.get('rounds', '?')} rounds, servers alternating round by round;
   {m.get('hs_n', '?')} handshakes per figure from {m.get('threads', '?')} client threads; bulk {m.get('bulk_mib', '?')} MiB
 - CPU: {m.get('cpu', '?')}; CPUs: {m.get('cpus', '?')}; load average: {m.get('load', '?')}
-  (a load average above 1 at the start means other work shared the 2 CPUs; even on a quiet machine cells move by ±15% from run to run: see min–max)
+  (a load average above 1 at the start means other work shared the 2 CPUs; even on a quiet machine cells move by ±15% from run to run: see min–max, and the paired runs below)
 - Client: {m.get('client', '?')}; TLS 1.3, AES-128-GCM, one key share (X25519 or P-256)
 {vers}
 
@@ -259,11 +388,38 @@ on Debian's shared BoringSSL or (**static**) on `make STATIC_BORINGSSL=1`'s libs
 built from Debian's source; **nginx** = Debian's nginx on OpenSSL 3, one process,
 `return 200 "x"` / the echo module. Every connection does the handshake and one
 short exchange (1 byte echoed; nginx: GET with a 1-byte body), then the client resets it.
-Server CPU is utime+stime from /proc/PID/stat over the run (10 ms ticks).
+Server CPU is the run time of all the server's threads over the run, from
+/proc/PID/task/*/schedstat (ns).
 
 ### Server CPU per handshake (µs, median (min–max); lower is better)
 
 {cpu_table(d)}
+
+### Axon ÷ minimal server, paired (the 1.1× bars)
+
+The round medians above move by ±15% when the machine's other tenants do,
+which is as much as the bar allows. So Axon and the minimal server on the
+same BoringSSL also run side by side (both up, both pinned to the server
+CPU) and the client alternates between them, {m.get('pairs', '?')} pairs per case of
+{m.get('pair_n', '?')} handshakes ({m.get('pair_mib', '?')} MiB for bulk), who goes first alternating: every
+pair gives a ratio measured within a second or two. Below: the median CPU
+per handshake (µs; bulk: ms per MiB) of each server, and the median of the
+per-pair ratios with a 95% interval for it (order statistics, no
+assumption on the spread). Load average at the end of the paired runs:
+{m.get('load_pairs', '?')}.
+
+{paired_table(d) or "(no paired runs in this run: PAIRS=0)"}
+
+### User-space instructions (callgrind)
+
+The same servers under `valgrind --tool=callgrind` ({m.get('valgrind', '?')}),
+{m.get('instr_n', '?')} handshakes per case from 2 client threads ({m.get('instr_mib', '?')} MiB for bulk),
+start-up counted apart: thousands of instructions per handshake (bulk: per
+MiB), all threads. Repeatable to a fraction of a percent whatever else the
+machine does; it leaves out the kernel (system calls) and cache misses,
+which the CPU figures above include.
+
+{instr_table(d) or "(not measured in this run: INSTR=0 or no valgrind)"}
 
 ### Handshakes/s as measured, and per second of server CPU
 
@@ -327,6 +483,8 @@ def main():
     print("\nServer CPU per handshake (us):\n" + cpu_table(d))
     print("\nHandshakes/s:\n" + rate_table(d))
     print("\nBulk:\n" + bulk_table(d))
+    print("\nPaired (Axon / minimal):\n" + paired_table(d))
+    print("\nInstructions (callgrind):\n" + instr_table(d))
     print("\nBars:\n" + bars(d))
     c = crypto_table(d)
     if c:

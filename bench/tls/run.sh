@@ -17,7 +17,16 @@
 #   resume-x25519, resume-p256 HS_N resumed handshakes (tickets, PSK-DHE)
 #   bulk                       BULK_MIB MiB echoed on one connection (ECDSA
 #                              run only; nginx: 1 MiB POSTs on keep-alive)
-# and the server's CPU time (utime+stime from /proc/PID/stat) over each.
+# and the server's CPU time (the run time of all its threads, in ns, from
+# /proc/PID/task/*/schedstat) over each.
+# Paired phase (PAIRS > 0), for the Axon ÷ minimal bars: Axon and the
+# minimal server on the same BoringSSL run side by side (both pinned to
+# SERVER_CPU, on PORT and PORT+1) and the client alternates between them,
+# PAIRS times per case (PAIR_N handshakes, PAIR_MIB MiB bulk); each pair
+# gives one ratio, so load that drifts over the minutes of a run cancels.
+# Instruction phase (INSTR=1, needs valgrind): each server under callgrind,
+# user-space instructions per handshake (INSTR_N) and per MiB (INSTR_MIB),
+# the start-up counted apart: a figure that does not move with load.
 # Then crypto speeds: bssl speed of the static build, Debian's bssl-tool,
 # and openssl speed (OpenSSL 3), on CLIENT_CPU.
 # Writes $BUILD/bench/tls/{rounds.tsv,crypto.tsv,meta.txt}; then
@@ -25,8 +34,9 @@
 # section of docs/BENCHMARKS.md.
 # Env: BUILD (build), ROUNDS (5), SERVER_CPU (0), CLIENT_CPU (1), HS_N
 # (3000), THREADS (4), BULK_MIB (256), STATIC (1: build and run the
-# static variants; 0 skips them), CRYPTO (1), DOCS (0), TLS_VIA (the
-# command named in the docs).
+# static variants; 0 skips them), PAIRS (15), PAIR_N (1000), PAIR_MIB
+# (64), INSTR (1), INSTR_N (200), INSTR_MIB (16), CRYPTO (1), DOCS (0),
+# TLS_VIA (the command named in the docs).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 
@@ -38,6 +48,12 @@ HS_N=${HS_N:-3000}
 THREADS=${THREADS:-4}
 BULK_MIB=${BULK_MIB:-256}
 STATIC=${STATIC:-1}
+PAIRS=${PAIRS:-15}
+PAIR_N=${PAIR_N:-1000}
+PAIR_MIB=${PAIR_MIB:-64}
+INSTR=${INSTR:-1}
+INSTR_N=${INSTR_N:-200}
+INSTR_MIB=${INSTR_MIB:-16}
 CRYPTO=${CRYPTO:-1}
 DOCS=${DOCS:-0}
 TLS_VIA=${TLS_VIA:-bash bench/tls/run.sh}
@@ -98,16 +114,18 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$C
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 ECHO_MOD=/usr/lib/nginx/modules/ngx_http_echo_module.so
 
-# server_argv NAME CERT: the command line, one word a line.
+ECHO_STATIC=$STATIC_BUILD/examples/echo
+BSSL_STATIC=$OUT/bssl_server_static
+# server_argv NAME CERT [PORT]: the command line, one word a line.
 server_argv() {
-    local name=$1 cert=$2 dir
+    local name=$1 cert=$2 dir PORT=${3:-$PORT}
     case $name in
         axon) printf '%s\n' "$BUILD/examples/echo" --port "$PORT" --host 127.0.0.1 --workers 1 \
             --tls-cert "$CERTS/$cert.pem" --tls-key "$CERTS/$cert.key" ;;
-        axon-static) printf '%s\n' "$STATIC_BUILD/examples/echo" --port "$PORT" --host 127.0.0.1 --workers 1 \
+        axon-static) printf '%s\n' "$ECHO_STATIC" --port "$PORT" --host 127.0.0.1 --workers 1 \
             --tls-cert "$CERTS/$cert.pem" --tls-key "$CERTS/$cert.key" ;;
         bssl) printf '%s\n' "$OUT/bssl_server" --port "$PORT" --cert "$CERTS/$cert.pem" --key "$CERTS/$cert.key" ;;
-        bssl-static) printf '%s\n' "$OUT/bssl_server_static" --port "$PORT" --cert "$CERTS/$cert.pem" \
+        bssl-static) printf '%s\n' "$BSSL_STATIC" --port "$PORT" --cert "$CERTS/$cert.pem" \
             --key "$CERTS/$cert.key" ;;
         nginx)
             dir=$OUT/nginx
@@ -148,19 +166,23 @@ NGX
 port_answers() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
 SRV_PID=
+# start_server NAME CERT [PORT [WRAPPER...]]: starts it on SERVER_CPU (under
+# WRAPPER when given) and waits until the port answers; sets SRV_PID.
 start_server() {
-    local name=$1 cert=$2 i
+    local name=$1 cert=$2 port=${3:-$PORT} i
+    shift 2
+    [ $# -gt 0 ] && shift
     local -a argv
-    mapfile -t argv < <(server_argv "$name" "$cert")
+    mapfile -t argv < <(server_argv "$name" "$cert" "$port")
     [ -x "${argv[0]}" ] || { note "missing ${argv[0]}; skipping $name"; return 1; }
-    if port_answers "$PORT"; then
-        note "port $PORT already answers: refusing to start $name (stale server?)"
+    if port_answers "$port"; then
+        note "port $port already answers: refusing to start $name (stale server?)"
         return 1
     fi
-    taskset -c "$SERVER_CPU" "${argv[@]}" >>"$OUT/logs/$name.log" 2>&1 &
+    taskset -c "$SERVER_CPU" "$@" "${argv[@]}" >>"$OUT/logs/$name.log" 2>&1 &
     SRV_PID=$!
-    for ((i = 0; i < 100; i++)); do
-        port_answers "$PORT" && return 0
+    for ((i = 0; i < 300; i++)); do
+        port_answers "$port" && return 0
         kill -0 "$SRV_PID" 2>/dev/null || break
         sleep 0.1
     done
@@ -169,22 +191,31 @@ start_server() {
     return 1
 }
 
+# stop_server [PID]: SRV_PID by default.
 stop_server() {
-    [ -n "$SRV_PID" ] || return 0
-    kill "$SRV_PID" 2>/dev/null
-    local i
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$SRV_PID" 2>/dev/null || break
+    local pid=${1:-$SRV_PID} i
+    [ -n "$pid" ] || return 0
+    kill "$pid" 2>/dev/null
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
-    kill -9 "$SRV_PID" 2>/dev/null
-    wait "$SRV_PID" 2>/dev/null
-    SRV_PID=
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    [ "$pid" = "$SRV_PID" ] && SRV_PID=
+    return 0
 }
-trap stop_server EXIT
+PAIR_PIDS=()
+stop_all() {
+    local p
+    for p in "${PAIR_PIDS[@]}"; do stop_server "$p"; done
+    stop_server
+}
+trap stop_all EXIT
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
-HZ=$(getconf CLK_TCK)
+# cpu_ns PID: the run time of all the process's threads so far, in ns
+# (schedstat: no 10 ms tick rounding).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 
 # measure NAME CERT ROUND TEST ARGS...: one client run against the running
 # server; appends server/cert/test/round/metric/value rows.
@@ -194,14 +225,14 @@ measure() {
     shift 4
     local t0 t1 out extra=()
     [ "$name" = nginx ] && extra=(--http)
-    t0=$(cpu_ticks "$SRV_PID")
+    t0=$(cpu_ns "$SRV_PID")
     if ! out=$(timeout 120 taskset -c "$CLIENT_CPU" "$OUT/tls_load" --port "$PORT" "$@" "${extra[@]}" \
         2>>"$OUT/logs/client.log"); then
         note "round $r: $name $cert $test failed (see $OUT/logs/client.log)"
         return 1
     fi
-    t1=$(cpu_ticks "$SRV_PID")
-    awk -v s="$name" -v c="$cert" -v t="$test" -v r="$r" -v cpu="$((t1 - t0))" -v hz="$HZ" '
+    t1=$(cpu_ns "$SRV_PID")
+    awk -v s="$name" -v c="$cert" -v t="$test" -v r="$r" -v cpu="$((t1 - t0))" -v hz=1000000000 '
         $1 == "handshakes" { n = $2 } $1 == "mib" { m = $2 }
         NF == 2 { printf "%s\t%s\t%s\t%s\t%s\t%s\n", s, c, t, r, $1, $2 }
         END {
@@ -236,6 +267,117 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
+# --- paired runs: Axon and its minimal server side by side ------------------------------
+# pair_run LIB CERT TEST P NAME PID PORT ARGS...: one client run; appends a
+# row to pairs.tsv (lib cert test pair server cpu_ns units).
+PRAW=$OUT/pairs.tsv
+pair_run() {
+    local lib=$1 cert=$2 test=$3 p=$4 name=$5 pid=$6 port=$7 t0 t1 out units
+    shift 7
+    t0=$(cpu_ns "$pid")
+    if ! out=$(timeout 120 taskset -c "$CLIENT_CPU" "$OUT/tls_load" --port "$port" "$@" \
+        2>>"$OUT/logs/client.log"); then
+        note "pair $p: $name $cert $test failed (see $OUT/logs/client.log)"
+        return 1
+    fi
+    t1=$(cpu_ns "$pid")
+    units=$(awk '$1 == "handshakes" || $1 == "mib" { print $2 }' <<<"$out")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$lib" "$cert" "$test" "$p" "$name" "$((t1 - t0))" "$units" >>"$PRAW"
+}
+
+printf 'lib\tcert\ttest\tpair\tserver\tcpu_ns\tunits\n' >"$PRAW"
+pair_libs=(shared)
+[ "$STATIC" = 1 ] && pair_libs+=(static)
+for ((pp = 0; PAIRS > 0 && pp < ${#pair_libs[@]}; pp++)); do
+    lib=${pair_libs[$pp]}
+    a=axon b=bssl
+    [ "$lib" = static ] && a=axon-static b=bssl-static
+    for cert in ecdsa rsa; do
+        start_server "$a" "$cert" "$PORT" || continue
+        pa=$SRV_PID
+        PAIR_PIDS=("$pa")
+        SRV_PID=
+        start_server "$b" "$cert" "$((PORT + 1))" || { stop_server "$pa"; continue; }
+        pb=$SRV_PID
+        PAIR_PIDS=("$pa" "$pb")
+        SRV_PID=
+        tests=(full-x25519 full-p256 resume-x25519 resume-p256)
+        [ "$cert" = ecdsa ] && tests+=(bulk)
+        for test in "${tests[@]}"; do
+            case $test in
+                full-*) args=(--mode full --group "${test#full-}" --n "$PAIR_N" --threads "$THREADS") ;;
+                resume-*) args=(--mode resume --group "${test#resume-}" --n "$PAIR_N" --threads "$THREADS") ;;
+                bulk) args=(--mode bulk --mib "$PAIR_MIB") ;;
+            esac
+            for ((p = 1; p <= PAIRS; p++)); do
+                # Who goes first alternates, so neither always follows the other.
+                if ((p % 2)); then
+                    pair_run "$lib" "$cert" "$test" "$p" "$a" "$pa" "$PORT" "${args[@]}"
+                    pair_run "$lib" "$cert" "$test" "$p" "$b" "$pb" "$((PORT + 1))" "${args[@]}"
+                else
+                    pair_run "$lib" "$cert" "$test" "$p" "$b" "$pb" "$((PORT + 1))" "${args[@]}"
+                    pair_run "$lib" "$cert" "$test" "$p" "$a" "$pa" "$PORT" "${args[@]}"
+                fi
+            done
+        done
+        stop_server "$pa"
+        stop_server "$pb"
+        PAIR_PIDS=()
+        note "pairs: $lib $cert done ($(($(date +%s) - start)) s)"
+    done
+done
+LOAD_PAIRS_END=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- instructions under callgrind --------------------------------------------------------
+# Each dump (callgrind_control -d) holds what ran since the previous one:
+# the first is the start-up, then one per client run.
+IRAW=$OUT/instr.tsv
+printf 'server\tcert\ttest\tinstructions\tunits\n' >"$IRAW"
+if [ "$INSTR" = 1 ] && command -v valgrind >/dev/null && command -v callgrind_control >/dev/null; then
+    IDIR=$OUT/callgrind
+    rm -rf "$IDIR"
+    mkdir -p "$IDIR"
+    iservers=(axon bssl)
+    # valgrind 3.19 cannot read the DWARF of clang's static BoringSSL:
+    # copies without debug information run instead (same code).
+    if [ "$STATIC" = 1 ] && objcopy --strip-debug "$ECHO_STATIC" "$IDIR/echo-static" &&
+        objcopy --strip-debug "$BSSL_STATIC" "$IDIR/bssl_server_static"; then
+        ECHO_STATIC=$IDIR/echo-static BSSL_STATIC=$IDIR/bssl_server_static
+        iservers+=(axon-static bssl-static)
+    fi
+    for name in "${iservers[@]}"; do
+        for cert in ecdsa rsa; do
+            start_server "$name" "$cert" "$PORT" valgrind --tool=callgrind \
+                --callgrind-out-file="$IDIR/$name-$cert.%p" || continue
+            callgrind_control -d "$SRV_PID" >/dev/null 2>&1
+            tests=(full-x25519 full-p256 resume-x25519 resume-p256)
+            [ "$cert" = ecdsa ] && tests+=(bulk)
+            n_ok=1
+            for test in "${tests[@]}"; do
+                case $test in
+                    full-*) args=(--mode full --group "${test#full-}" --n "$INSTR_N" --threads 2) ;;
+                    resume-*) args=(--mode resume --group "${test#resume-}" --n "$INSTR_N" --threads 2) ;;
+                    bulk) args=(--mode bulk --mib "$INSTR_MIB") ;;
+                esac
+                if ! out=$(timeout 600 taskset -c "$CLIENT_CPU" "$OUT/tls_load" --port "$PORT" "${args[@]}" \
+                    2>>"$OUT/logs/client.log"); then
+                    note "callgrind: $name $cert $test failed"
+                    n_ok=0
+                    break
+                fi
+                callgrind_control -d "$SRV_PID" >/dev/null 2>&1
+                units=$(awk '$1 == "handshakes" || $1 == "mib" { print $2 }' <<<"$out")
+                n_ok=$((n_ok + 1))
+                f=$(ls "$IDIR/$name-$cert".*."$n_ok" 2>/dev/null | head -n1)
+                ir=$([ -n "$f" ] && awk '/^totals:/ { print $2 }' "$f")
+                [ -n "$ir" ] && printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$cert" "$test" "$ir" "$units" >>"$IRAW"
+            done
+            stop_server
+        done
+        note "callgrind: $name done ($(($(date +%s) - start)) s)"
+    done
+fi
+
 # --- crypto speeds ----------------------------------------------------------------------
 CRAW=$OUT/crypto.tsv
 printf 'impl\top\tvalue\tunit\n' >"$CRAW"
@@ -268,6 +410,13 @@ fi
     echo "hs_n: $HS_N"
     echo "threads: $THREADS"
     echo "bulk_mib: $BULK_MIB"
+    echo "pairs: $PAIRS"
+    echo "pair_n: $PAIR_N"
+    echo "pair_mib: $PAIR_MIB"
+    echo "load_pairs: $LOAD_PAIRS_END at the end of the paired runs"
+    echo "instr_n: $INSTR_N"
+    echo "instr_mib: $INSTR_MIB"
+    echo "valgrind: $(valgrind --version 2>/dev/null)"
     echo "cpus: server $SERVER_CPU, client $CLIENT_CPU ($(nproc) online)"
     echo "cpu: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
     echo "avx512ifma: $(grep -qw avx512ifma /proc/cpuinfo && echo yes || echo no)"

@@ -9,11 +9,14 @@
  * of a regular file is its end, so the read after it answers 0 without a
  * job, and a read-only handle reads its first chunk while it opens. So
  * reading a small file whole costs one job, the open. Write-behind: a
- * write copies into the handle's write buffer, lends it to a job that
- * pwrites it and returns at once; the next write (or flush) first waits
- * for that job. So at most one read and one write job are in flight per
- * handle, and dropping a handle with a job in flight leaves the lent
- * buffer to the job, which frees it.
+ * write copies into one of the handle's two write buffers, lends it to a
+ * job that pwrites it and returns at once; the write after next (or a
+ * flush) first waits for that job. So the task copies block n + 1 while a
+ * pool thread writes block n (two jobs at disjoint offsets; on an
+ * append-mode or non-regular file, where order matters, one job and one
+ * buffer, as a read-ahead). At most one read and two write jobs are in
+ * flight per handle, and dropping a handle with jobs in flight leaves the
+ * lent buffers to the jobs, which free them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -59,7 +62,8 @@ ax_file *ax__file_new(int fd, unsigned flags, int dirfd, char *tmp, char *name) 
 void ax__file_destroy(ax_file *f) {
     if (!f) return;
     if (f->rop_on) ax_future_drop(&f->rop.base);
-    if (f->wop_on) ax_future_drop(&f->wop.base);
+    for (int i = 0; i < 2; i++)
+        if (f->wop_on[i]) ax_future_drop(&f->wop[i].base);
     if (f->tmp && !f->committed && f->dirfd >= 0) unlinkat(f->dirfd, f->tmp, 0);
     if (f->dirfd >= 0) close(f->dirfd);
     free(f->tmp);
@@ -67,7 +71,8 @@ void ax__file_destroy(ax_file *f) {
     ax__fsfd_unref(f->fd);
     free(f->rbuf);
     free(f->abuf);
-    free(f->wbuf);
+    free(f->wbuf[0]);
+    free(f->wbuf[1]);
     free(f);
 }
 
@@ -111,14 +116,22 @@ static ax_poll ax__file_poll_rop(ax_file *f, ax_context *cx, intptr_t *r) {
     return AX_READY;
 }
 
-static ax_poll ax__file_poll_wop(ax_file *f, ax_context *cx) {
-    if (!f->wop_on) return AX_READY;
-    if (ax_future_poll(&f->wop.base, cx) == AX_PENDING) return AX_PENDING;
-    intptr_t r = f->wop.base.result;
-    ax_future_drop(&f->wop.base);
-    f->wop_on = false;
+/* Waits for the write job in slot i; its error becomes the handle's. */
+static ax_poll ax__file_poll_wop_slot(ax_file *f, unsigned i, ax_context *cx) {
+    if (!f->wop_on[i]) return AX_READY;
+    if (ax_future_poll(&f->wop[i].base, cx) == AX_PENDING) return AX_PENDING;
+    intptr_t r = f->wop[i].base.result;
+    ax_future_drop(&f->wop[i].base);
+    f->wop_on[i] = false;
     if (r < 0 && !f->werr) f->werr = (int)r;
     return AX_READY;
+}
+
+/* Waits for every write job. */
+static ax_poll ax__file_poll_wop(ax_file *f, ax_context *cx) {
+    ax_poll a = ax__file_poll_wop_slot(f, 0, cx);
+    ax_poll b = ax__file_poll_wop_slot(f, 1, cx);
+    return a == AX_READY && b == AX_READY ? AX_READY : AX_PENDING;
 }
 
 /* Waits for both jobs and drops the read-ahead. Ready with the write
@@ -301,7 +314,10 @@ static ax_poll ax__file_poll_write(ax_stream *s, ax_context *cx, const void *buf
         *res = f->committed ? AX_ECLOSED : AX_EBADF;
         return AX_READY;
     }
-    if (ax__file_poll_wop(f, cx) == AX_PENDING) return AX_PENDING;
+    /* The slot after the newest job's: its job, if any, is the older one. */
+    bool two = f->regular && !(f->flags & AX_FILE_APPEND);
+    unsigned i = two ? f->wlast ^ 1u : 0;
+    if (ax__file_poll_wop_slot(f, i, cx) == AX_PENDING) return AX_PENDING;
     if (f->werr) {
         *res = f->werr;
         return AX_READY;
@@ -318,14 +334,14 @@ static ax_poll ax__file_poll_write(ax_stream *s, ax_context *cx, const void *buf
     f->reof = false;
     size_t max = f->chunk > AX__FILE_WRITE_CHUNK ? f->chunk : AX__FILE_WRITE_CHUNK;
     size_t n = len < max ? len : max;
-    if (!f->wbuf || f->wcap < n) {
+    if (!f->wbuf[i] || f->wcap[i] < n) {
         /* Sized to the write (at least a chunk): a small file's one write
          * must not pay for a large buffer (malloc maps those afresh). */
         size_t cap = n > AX__FILE_CHUNK ? n : AX__FILE_CHUNK;
-        free(f->wbuf);
-        f->wbuf = malloc(cap);
-        f->wcap = f->wbuf ? cap : 0;
-        if (!f->wbuf) {
+        free(f->wbuf[i]);
+        f->wbuf[i] = malloc(cap);
+        f->wcap[i] = f->wbuf[i] ? cap : 0;
+        if (!f->wbuf[i]) {
             *res = AX_ENOMEM;
             return AX_READY;
         }
@@ -335,21 +351,22 @@ static ax_poll ax__file_poll_write(ax_stream *s, ax_context *cx, const void *buf
         *res = AX_ENOMEM;
         return AX_READY;
     }
-    memcpy(f->wbuf, buf, n);
+    memcpy(f->wbuf[i], buf, n);
     j->fd = ax__fsfd_ref(f->fd);
-    j->data = f->wbuf;
-    j->dlen = f->wcap;
+    j->data = f->wbuf[i];
+    j->dlen = f->wcap[i];
     j->len = n;
     j->off = f->pos;
     j->flags = f->flags & AX_FILE_APPEND;
-    j->out[0] = &f->wbuf;
-    j->out[1] = &f->wcap;
-    f->wbuf = NULL;
-    f->wcap = 0;
-    ax__fs_future_init(&f->wop, j);
-    f->wop_on = true;
+    j->out[0] = &f->wbuf[i];
+    j->out[1] = &f->wcap[i];
+    f->wbuf[i] = NULL;
+    f->wcap[i] = 0;
+    ax__fs_future_init(&f->wop[i], j);
+    f->wop_on[i] = true;
+    f->wlast = i;
     f->pos += n;
-    (void)ax__file_poll_wop(f, cx); /* start it now */
+    (void)ax__file_poll_wop_slot(f, i, cx); /* start it now */
     *res = (ssize_t)n;
     return AX_READY;
 }

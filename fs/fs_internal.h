@@ -203,13 +203,15 @@ struct ax_file {
     bool reof, rop_on;
     ax_fs_future rop;
     size_t rop_want; /* bytes the read in flight asked for */
-    /* write-behind */
-    uint8_t *wbuf;
-    size_t wcap;
-    bool wop_on;
+    /* write-behind: up to two write jobs in flight (one on an append-mode
+     * or non-regular file, where order matters), in slots used in turn;
+     * each slot's buffer is lent to its job and comes back when it lands. */
+    uint8_t *wbuf[2];
+    size_t wcap[2];
+    bool wop_on[2];
+    unsigned wlast; /* the slot of the newest write job */
     int werr;
-    ax_fs_future wop;
-    size_t wop_n; /* written by the write job */
+    ax_fs_future wop[2];
     /* atomic files */
     int dirfd;
     char *tmp, *name;

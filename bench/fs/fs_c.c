@@ -1,12 +1,17 @@
 /* bench/fs/fs_c.c - plain blocking C, the floor of the file benchmark
  * (bench/fs/run.sh): read(2) / write(2) loops on one thread, no runtime.
  *
- *   fs_c seqwrite FILE MIB BLOCK_KIB   write MIB MiB in BLOCK_KIB blocks, then fdatasync
- *   fs_c seqread  FILE MIB BLOCK_KIB   read it back in BLOCK_KIB blocks
+ *   fs_c seqwrite FILE MIB BLOCK_KIB [whole]  write MIB MiB in BLOCK_KIB blocks, then fdatasync
+ *   fs_c seqread  FILE MIB BLOCK_KIB [whole]  read it back in BLOCK_KIB blocks
  *   fs_c small    DIR N SIZE           N files of SIZE bytes: create+write, read, delete
  *   fs_c evict    FILE                 posix_fadvise(POSIX_FADV_DONTNEED) on FILE
  *
- * Prints `<metric> <value>` lines, the same metrics as the other programs
+ * With `whole`, the blocking-C form of a whole-file call: the write is a
+ * write(2) loop over a MIB MiB buffer made before the clock starts, in
+ * BLOCK_KIB pieces (one 1 GiB write(2) ran 7x slower here), the
+ * read fstat + malloc of the file's size + a read(2) loop into it + free,
+ * all timed (as ax_fs_read_file / tokio::fs::read, which hand back fresh
+ * memory). Prints `<metric> <value>` lines, the same metrics as the other programs
  * of bench/fs/. Exits 1 on any error or wrong content. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -45,13 +50,14 @@ static unsigned char *pattern(size_t len) {
     return p;
 }
 
-static void seqwrite(const char *path, size_t total, size_t block) {
-    unsigned char *buf = pattern(block);
+static void seqwrite(const char *path, size_t total, size_t block, int whole) {
+    unsigned char *buf = pattern(whole ? total : block);
     double t0 = now_s();
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) die("open");
     for (size_t done = 0; done < total;) {
-        ssize_t n = write(fd, buf, block);
+        ssize_t n = whole ? write(fd, buf + done, total - done < block ? total - done : block)
+                          : write(fd, buf, block);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) die("write");
         done += (size_t)n;
@@ -64,25 +70,33 @@ static void seqwrite(const char *path, size_t total, size_t block) {
     free(buf);
 }
 
-static void seqread(const char *path, size_t total, size_t block) {
-    unsigned char *buf = malloc(block);
-    if (!buf) die("malloc");
+static void seqread(const char *path, size_t total, size_t block, int whole) {
+    unsigned char *buf = whole ? NULL : malloc(block);
+    if (!whole && !buf) die("malloc");
     double t0 = now_s();
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) die("open");
+    struct stat st;
+    if (whole && (fstat(fd, &st) < 0 || !(buf = malloc((size_t)st.st_size + 1))))
+        die("fstat/malloc");
     size_t got = 0;
     for (;;) {
-        ssize_t n = read(fd, buf, block);
+        ssize_t n =
+            whole ? read(fd, buf + got, (size_t)st.st_size + 1 - got) : read(fd, buf, block);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) die("read");
         if (n == 0) break;
-        if (got == 0 && buf[1] != (unsigned char)(1 * 131 + 7)) {
+        if (got == 0 && n > 1 && buf[1] != (unsigned char)(1 * 131 + 7)) {
             fprintf(stderr, "fs_c: wrong content\n");
             exit(1);
         }
         got += (size_t)n;
     }
     close(fd);
+    if (whole) { /* timed, as the whole-file calls' callers free theirs */
+        free(buf);
+        buf = NULL;
+    }
     double t = now_s() - t0;
     if (got != total) {
         fprintf(stderr, "fs_c: read %zu bytes, expected %zu\n", got, total);
@@ -137,13 +151,14 @@ static void small(const char *dir, int n, size_t size) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 5 && (!strcmp(argv[1], "seqwrite") || !strcmp(argv[1], "seqread"))) {
+    if ((argc == 5 || (argc == 6 && !strcmp(argv[5], "whole"))) &&
+        (!strcmp(argv[1], "seqwrite") || !strcmp(argv[1], "seqread"))) {
         size_t total = strtoull(argv[3], NULL, 10) << 20, block = strtoull(argv[4], NULL, 10) << 10;
         if (!total || !block) return 2;
         if (argv[1][3] == 'w')
-            seqwrite(argv[2], total, block);
+            seqwrite(argv[2], total, block, argc == 6);
         else
-            seqread(argv[2], total, block);
+            seqread(argv[2], total, block, argc == 6);
         return 0;
     }
     if (argc == 5 && !strcmp(argv[1], "small")) {
@@ -161,7 +176,7 @@ int main(int argc, char **argv) {
         close(fd);
         return 0;
     }
-    fprintf(stderr,
-            "usage: fs_c seqwrite|seqread FILE MIB BLOCK_KIB | small DIR N SIZE | evict FILE\n");
+    fprintf(stderr, "usage: fs_c seqwrite|seqread FILE MIB BLOCK_KIB [whole] | small DIR N SIZE | "
+                    "evict FILE\n");
     return 2;
 }

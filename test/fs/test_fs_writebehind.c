@@ -37,7 +37,7 @@ static void *t_blocks(void *arg) {
     cr_assert_eq(ax_file_write_at(f, "XYZ", 3, 9u << 20, AX_NO_DEADLINE), 3);
     memcpy(src + (9u << 20), "XYZ", 3);
     cr_assert_eq(ax_file_close(f, AX_NO_DEADLINE), 0);
-    size_t len;
+    size_t len = 0;
     char *got = get(p, &len);
     cr_assert_eq(len, total);
     for (size_t i = 0; i < total; i++)
@@ -68,7 +68,7 @@ static void *t_append(void *arg) {
         total += n;
     }
     cr_assert_eq(ax_file_close(f, AX_NO_DEADLINE), 0);
-    size_t len;
+    size_t len = 0;
     char *got = get(p, &len);
     cr_assert_eq(len, total);
     cr_assert_eq(memcmp(got, "head|", 5), 0);

@@ -50,6 +50,15 @@ def median_ci_rank(n):
     return k
 
 
+def tsv_rows(d, name):
+    """The rows of d/name as dicts (none when the file is missing)."""
+    path = os.path.join(d, name)
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
 class Data:
     def __init__(self, build_dir):
         d = os.path.join(build_dir, "bench", "tls")
@@ -64,43 +73,29 @@ class Data:
                     k, v = line.split(": ", 1)
                     self.meta[k] = v
         self.vals = {}
-        path = os.path.join(d, "rounds.tsv")
-        if os.path.exists(path):
-            with open(path) as f:
-                for r in csv.DictReader(f, delimiter="\t"):
-                    try:
-                        v = float(r["value"])
-                    except ValueError:
-                        continue
-                    self.vals.setdefault((r["server"], r["cert"], r["test"], r["metric"]), []).append(v)
-        self.crypto = []
-        path = os.path.join(d, "crypto.tsv")
-        if os.path.exists(path):
-            with open(path) as f:
-                self.crypto = list(csv.DictReader(f, delimiter="\t"))
+        for r in tsv_rows(d, "rounds.tsv"):
+            try:
+                v = float(r["value"])
+            except ValueError:
+                continue
+            self.vals.setdefault((r["server"], r["cert"], r["test"], r["metric"]), []).append(v)
+        self.crypto = tsv_rows(d, "crypto.tsv")
         self.servers = [s for s in ORDER if any(k[0] == s for k in self.vals)]
         # Paired runs: (lib, cert, test) -> pair -> server -> CPU ns per unit.
         self.pairs = {}
-        path = os.path.join(d, "pairs.tsv")
-        if os.path.exists(path):
-            with open(path) as f:
-                for r in csv.DictReader(f, delimiter="\t"):
-                    try:
-                        v = float(r["cpu_ns"]) / float(r["units"])
-                    except (ValueError, ZeroDivisionError):
-                        continue
-                    key = (r["lib"], r["cert"], r["test"])
-                    self.pairs.setdefault(key, {}).setdefault(r["pair"], {})[r["server"]] = v
+        for r in tsv_rows(d, "pairs.tsv"):
+            try:
+                v = float(r["cpu_ns"]) / float(r["units"])
+            except (ValueError, ZeroDivisionError):
+                continue
+            self.pairs.setdefault((r["lib"], r["cert"], r["test"]), {}).setdefault(r["pair"], {})[r["server"]] = v
         # Instructions under callgrind: (server, cert, test) -> per unit.
         self.instr = {}
-        path = os.path.join(d, "instr.tsv")
-        if os.path.exists(path):
-            with open(path) as f:
-                for r in csv.DictReader(f, delimiter="\t"):
-                    try:
-                        self.instr[(r["server"], r["cert"], r["test"])] = float(r["instructions"]) / float(r["units"])
-                    except (ValueError, ZeroDivisionError):
-                        continue
+        for r in tsv_rows(d, "instr.tsv"):
+            try:
+                self.instr[(r["server"], r["cert"], r["test"])] = float(r["instructions"]) / float(r["units"])
+            except (ValueError, ZeroDivisionError):
+                continue
 
     def paired(self, lib, cert, test):
         """(median ratio, low, high, n, median Axon, median minimal) of the

@@ -235,10 +235,14 @@ apart), then read warm (just written, in the page cache), then evicted
 ({g('cold')}) and read cold. Higher is better except fdatasync.
 Bar (issue 6): sequential throughput ≥ {SEQ_BAR}× plain blocking C: Axon's
 handles against C's {block} read(2)/write(2) loop, Axon's whole-file calls
-against C's whole-file form ("plain C whole-file": one write(2) loop over
-the whole buffer; fstat, malloc of the file's size, a read(2) loop into it
-and free, all timed), since a whole-file read hands back {fsize} of fresh
-memory that has to be faulted in, which a reused {block} buffer never is.
+against C's whole-file form ("plain C whole-file", all timed: open, a
+write(2) loop over the whole buffer in {block} pieces, close; open, fstat,
+malloc of the file's size, a read(2) loop into it, free), since a
+whole-file read hands back {fsize} of fresh memory that has to be faulted
+in, which a reused {block} buffer never is, and a whole-file write closes
+the file, which on ext4, for a file truncated and written again, starts
+its writeback (auto_da_alloc: C's whole-file write ran at half its speed
+once its close was timed).
 Every timed write overwrites (O_TRUNC) a file that plain C wrote and synced
 just before, so the page-cache pages it fills are ones the guest has just
 used: pages idle for a few seconds are reclaimed here (kdamond) and handed

@@ -51,16 +51,6 @@ void ax__why(char *why, size_t cap, const char *fmt, ...) {
     va_end(ap);
 }
 
-int ax__grow(void **arr, size_t *cap, size_t n, size_t elem) {
-    if (n < *cap) return 0;
-    size_t c = *cap ? *cap * 2 : 4;
-    void *a = realloc(*arr, c * elem);
-    if (!a) return AX_ENOMEM;
-    *arr = a;
-    *cap = c;
-    return 0;
-}
-
 /* ---- the object ---------------------------------------------------------------------------- */
 
 int ax_policy_new(ax_policy **out) {

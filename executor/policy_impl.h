@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 
 #include "axon/policy.h"
+#include "executor/array.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -54,8 +55,6 @@ struct ax_policy {
 
 /* Writes a formatted message into why (if why && cap). */
 void ax__why(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Makes room for element n of a realloc'd array. AX_ENOMEM on failure. */
-int ax__grow(void **arr, size_t *cap, size_t n, size_t elem);
 /* Makes path absolute (getcwd) and clean (no //, ., .., trailing /). */
 int ax__path_clean(const char *path, char *out, size_t cap);
 

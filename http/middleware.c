@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "executor/array.h"
 #include "http/internal.h"
 
 int ax_http_next_run(ax_http_next *next, ax_http_req *req, ax_http_res *res) {
@@ -41,13 +42,7 @@ int ax_http_chain_new(ax_http_chain **out, ax_http_handler handler, void *user) 
 
 int ax_http_chain_use(ax_http_chain *c, ax_http_middleware fn, void *user) {
     if (!c || !fn) return AX_EINVAL;
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 4;
-        ax_http_mw *nm = realloc(c->mw, nc * sizeof *nm);
-        if (!nm) return AX_ENOMEM;
-        c->mw = nm;
-        c->cap = nc;
-    }
+    if (ax__grow((void **)&c->mw, &c->cap, c->n, sizeof *c->mw)) return AX_ENOMEM;
     c->mw[c->n++] = (ax_http_mw){fn, user};
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "executor/array.h"
 #include "http/internal.h"
 
 enum { SEG_STATIC = 0, SEG_PARAM = 1, SEG_WILD = 2 };
@@ -123,15 +124,9 @@ int ax__http_router_add_mw(ax_http_router *r, const char *method, const char *pa
             return AX_EEXIST;
         }
     }
-    if (r->n == r->cap) {
-        size_t nc = r->cap ? r->cap * 2 : 16;
-        ax__route *nr = realloc(r->routes, nc * sizeof *nr);
-        if (!nr) {
-            free(rt.pattern);
-            return AX_ENOMEM;
-        }
-        r->routes = nr;
-        r->cap = nc;
+    if (ax__grow((void **)&r->routes, &r->cap, r->n, sizeof *r->routes)) {
+        free(rt.pattern);
+        return AX_ENOMEM;
     }
     if (nmw) {
         rt.mw = malloc(nmw * sizeof *mw);
@@ -148,13 +143,7 @@ int ax__http_router_add_mw(ax_http_router *r, const char *method, const char *pa
 
 int ax_http_router_use(ax_http_router *r, ax_http_middleware fn, void *user) {
     if (!r || !fn) return AX_EINVAL;
-    if (r->nmw == r->mwcap) {
-        size_t nc = r->mwcap ? r->mwcap * 2 : 4;
-        ax_http_mw *nm = realloc(r->mw, nc * sizeof *nm);
-        if (!nm) return AX_ENOMEM;
-        r->mw = nm;
-        r->mwcap = nc;
-    }
+    if (ax__grow((void **)&r->mw, &r->mwcap, r->nmw, sizeof *r->mw)) return AX_ENOMEM;
     r->mw[r->nmw++] = (ax_http_mw){fn, user};
     return 0;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "executor/array.h"
 #include "http/internal.h"
 
 typedef struct ax__service {
@@ -27,13 +28,7 @@ int ax_http_server_provide(ax_http_server *srv, const char *name, void *ptr,
         if (!(s = calloc(1, sizeof *s))) return AX_ENOMEM;
         srv->services = s;
     }
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 8;
-        ax__service *nv = realloc(s->v, nc * sizeof *nv);
-        if (!nv) return AX_ENOMEM;
-        s->v = nv;
-        s->cap = nc;
-    }
+    if (ax__grow((void **)&s->v, &s->cap, s->n, sizeof *s->v)) return AX_ENOMEM;
     ax__service *e = &s->v[s->n++];
     strcpy(e->name, name);
     e->ptr = ptr;

@@ -39,19 +39,22 @@ static void ax__run_read(ax__fsjob *j) {
             j->res = AX_ECANCELED;
             goto out;
         }
+        /* Full: usually the end of a file read to its fstat size, so look
+         * for more into a small buffer before growing (growing first cost
+         * a realloc per small file). */
         uint8_t probe[512];
-        if (len + 1 == cap) {
-            /* Full: usually the end of a file read to its fstat size, so
-             * look for more into a small buffer before growing (growing
-             * first cost a realloc per small file). */
-            ssize_t n = read(fd, probe, sizeof probe);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                j->res = ax_translate_sys_error(errno);
-                free(buf);
-                goto out;
-            }
-            if (n == 0) break;
+        bool full = len + 1 == cap;
+        size_t want = full ? sizeof probe : cap - 1 - len;
+        if (want > ((size_t)1 << 30)) want = (size_t)1 << 30;
+        ssize_t n = read(fd, full ? probe : buf + len, want);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            j->res = ax_translate_sys_error(errno);
+            free(buf);
+            goto out;
+        }
+        if (n == 0) break;
+        if (full) {
             /* It grew, or its size lies (/proc): double (room for the
              * probe's bytes included) and go on. */
             size_t ncap = cap * 2 + sizeof probe;
@@ -64,19 +67,7 @@ static void ax__run_read(ax__fsjob *j) {
             buf = nb;
             cap = ncap;
             memcpy(buf + len, probe, (size_t)n);
-            len += (size_t)n;
-            continue;
         }
-        size_t want = cap - 1 - len;
-        if (want > ((size_t)1 << 30)) want = (size_t)1 << 30;
-        ssize_t n = read(fd, buf + len, want);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            j->res = ax_translate_sys_error(errno);
-            free(buf);
-            goto out;
-        }
-        if (n == 0) break;
         len += (size_t)n;
     }
     buf[len] = 0;

@@ -145,6 +145,21 @@ static void put_path(outbuf *o, size_t root, const char *path, size_t n) {
     if (o->len == root) put(o, "/", 1);
 }
 
+/* After an authority just put: the path in [p, end) without its dot
+ * segments ("/" when empty) and the query that follows it. The length of
+ * out, or AX_ENOSPC. */
+static ssize_t put_path_query(outbuf *o, const char *p, const char *end) {
+    size_t root = o->len;
+    const char *q = memchr(p, '?', (size_t)(end - p));
+    size_t plen = (size_t)((q ? q : end) - p);
+    if (plen)
+        put_path(o, root, p, plen);
+    else
+        put(o, "/", 1);
+    if (q) put(o, q, (size_t)(end - q));
+    return o->over ? AX_ENOSPC : (ssize_t)o->len;
+}
+
 /* Resolves into out, which the caller sized for any result (the base and
  * the reference together, plus a little): dot segments are removed as
  * they are copied, so intermediate text may be longer than the result. */
@@ -172,15 +187,7 @@ static ssize_t resolve_into(const char *base, const char *ref, size_t ref_len, c
         const char *ae = ref + k + 3;
         while (ae < ref + ref_len && *ae != '/' && *ae != '?') ae++;
         put(&o, ref + k + 3, (size_t)(ae - (ref + k + 3)));
-        size_t root = o.len;
-        const char *q = memchr(ae, '?', (size_t)(ref + ref_len - ae));
-        size_t plen = (size_t)((q ? q : ref + ref_len) - ae);
-        if (plen)
-            put_path(&o, root, ae, plen);
-        else
-            put(&o, "/", 1);
-        if (q) put(&o, q, (size_t)(ref + ref_len - q));
-        return o.over ? AX_ENOSPC : (ssize_t)o.len;
+        return put_path_query(&o, ae, ref + ref_len);
     }
     /* The base's scheme and authority. */
     const char *bauth = strstr(base, "//") + 2;
@@ -200,15 +207,7 @@ static ssize_t resolve_into(const char *base, const char *ref, size_t ref_len, c
         err = ax_http_url_parse(tmp, sl + al, &chk);
         if (err) return err;
         put(&o, ref + 2, al);
-        size_t root = o.len;
-        const char *q = memchr(ae, '?', (size_t)(ref + ref_len - ae));
-        size_t plen = (size_t)((q ? q : ref + ref_len) - ae);
-        if (plen)
-            put_path(&o, root, ae, plen);
-        else
-            put(&o, "/", 1);
-        if (q) put(&o, q, (size_t)(ref + ref_len - q));
-        return o.over ? AX_ENOSPC : (ssize_t)o.len;
+        return put_path_query(&o, ae, ref + ref_len);
     }
     put(&o, bauth, (size_t)(bae - bauth));
     size_t root = o.len;

@@ -14,45 +14,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Runs AXON_EXAMPLES/<name> with args; returns its exit status and its
+#include "test/examples_util.h"
+
+/* Runs AXON_EXAMPLES/<name> with args; returns its wait status and its
  * stdout in out. With sig > 0 the signal is sent after delay_ms. */
 static int run_example(const char *name, char *const args[], char *out, size_t cap, int sig,
                        int delay_ms) {
-    const char *dir = getenv("AXON_EXAMPLES");
-    cr_assert_not_null(dir, "AXON_EXAMPLES is not set (run through make test)");
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    int p[2];
-    cr_assert_eq(pipe(p), 0);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        dup2(p[1], 1);
-        close(p[0]);
-        /* AXON_EXAMPLES_WRAPPER runs cross-built examples (qemu-user). */
-        char *argv[10];
-        int k = 0;
-        const char *wrap = getenv("AXON_EXAMPLES_WRAPPER");
-        if (wrap && *wrap) argv[k++] = (char *)wrap;
-        argv[k++] = path;
-        for (int i = 0; args && args[i] && i < 6; i++) argv[k++] = args[i];
-        argv[k] = NULL;
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    close(p[1]);
+    int fd;
+    pid_t pid = example_spawn(name, (const char *const *)args, &fd);
     if (sig) {
         usleep((useconds_t)delay_ms * 1000);
         kill(pid, sig);
     }
-    size_t len = 0;
-    ssize_t n;
-    while (len + 1 < cap && (n = read(p[0], out + len, cap - 1 - len)) > 0) len += (size_t)n;
-    out[len] = 0;
-    close(p[0]);
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    return st;
+    return example_collect(pid, fd, out, cap);
 }
 
 Test(examples, hello, .timeout = 30) {
@@ -94,26 +68,10 @@ static void http_get(int port, const char *req, char *out, size_t cap) {
 /* The demo as `make run` starts it: its routes answer over real sockets,
  * and SIGINT shuts it down gracefully. */
 Test(examples, demo_serves_http_and_stops_on_sigint, .timeout = 60) {
-    const char *dir = getenv("AXON_EXAMPLES");
-    cr_assert_not_null(dir);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/demo", dir);
-    int p[2];
-    cr_assert_eq(pipe(p), 0);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        dup2(p[1], 1);
-        close(p[0]);
-        const char *wrap = getenv("AXON_EXAMPLES_WRAPPER");
-        if (wrap && *wrap)
-            execlp(wrap, wrap, path, "--port", "0", "--workers", "2", (char *)NULL);
-        else
-            execl(path, path, "--port", "0", "--workers", "2", (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    FILE *f = fdopen(p[0], "r");
+    static const char *const args[] = {"--port", "0", "--workers", "2", NULL};
+    int fd;
+    pid_t pid = example_spawn("demo", args, &fd);
+    FILE *f = fdopen(fd, "r");
     char line[512];
     int port = 0;
     while (!port && fgets(line, sizeof line, f)) {

@@ -2,44 +2,17 @@
  * (AXON_EXAMPLES names their folder; make test sets it): fetch against
  * Axon servers on loopback, several URLs at once, with -X, -H and -d, and
  * a refused one; the crawler over its own in-process site. */
-#include <sys/wait.h>
-
+#include "test/examples_util.h"
 #include "test/http/client_util.h"
 
 TestSuite(http_client_examples, .init = csrv_up, .fini = csrv_down, .timeout = 60);
 
-/* Runs AXON_EXAMPLES/<name> with argv (NULL-terminated, argv[0] excluded);
+/* Runs AXON_EXAMPLES/<name> with args (NULL-terminated, argv[0] excluded);
  * returns its exit status (-1 on a signal) and its stdout in out. */
 static int run_ex(const char *name, const char *const *args, char *out, size_t cap) {
-    const char *dir = getenv("AXON_EXAMPLES");
-    cr_assert_not_null(dir, "AXON_EXAMPLES is not set (run through make test)");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    int p[2];
-    cr_assert_eq(pipe(p), 0);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        dup2(p[1], 1);
-        close(p[0]);
-        const char *argv[24];
-        int k = 0;
-        const char *wrap = getenv("AXON_EXAMPLES_WRAPPER");
-        if (wrap && *wrap) argv[k++] = wrap;
-        argv[k++] = path;
-        for (int i = 0; args[i] && k < 23; i++) argv[k++] = args[i];
-        argv[k] = NULL;
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(p[1]);
-    size_t len = 0;
-    ssize_t n;
-    while (len + 1 < cap && (n = read(p[0], out + len, cap - 1 - len)) > 0) len += (size_t)n;
-    out[len] = 0;
-    close(p[0]);
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    int fd;
+    pid_t pid = example_spawn(name, args, &fd);
+    int st = example_collect(pid, fd, out, cap);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 

@@ -87,6 +87,39 @@ static void wait_inflight(size_t n) {
                    n);
 }
 
+/* Reads the next response on c and asserts its status. */
+static void read_expect(cli_conn *c, int status) {
+    cli_res r;
+    cr_assert_eq(cli_read_res(c, &r, false), 0);
+    cr_assert_eq(r.status, status);
+    cli_res_free(&r);
+}
+
+/* GET / on c, expecting status. */
+static void get_expect(cli_conn *c, int status) {
+    cli_sends(c->fd, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    read_expect(c, status);
+}
+
+/* Two connections the server has accepted, then a third past them. */
+static void open_three(cli_conn **a, cli_conn **b, cli_conn **c) {
+    *a = malloc(sizeof **a);
+    *b = malloc(sizeof **b);
+    *c = malloc(sizeof **c);
+    cli_open(*a);
+    cli_open(*b);
+    for (int i = 0; i < 500 && ax_http_server_connections(srv) < 2; i++) usleep(2000);
+    cli_open(*c);
+}
+
+static void close_three(cli_conn *a, cli_conn *b, cli_conn *c) {
+    cli_conn *v[3] = {a, b, c};
+    for (int i = 0; i < 3; i++) {
+        cli_close(v[i]);
+        free(v[i]);
+    }
+}
+
 Test(http_shed, busy_handlers_past_threshold_get_503, .init = up_inflight) {
     cli_conn *a = malloc(sizeof *a), *b = malloc(sizeof *b);
     cli_open(a);
@@ -100,12 +133,8 @@ Test(http_shed, busy_handlers_past_threshold_get_503, .init = up_inflight) {
     cr_assert_not(r.keep_alive);
     cli_res_free(&r);
     /* The busy ones finish normally; then there is room again. */
-    cr_assert_eq(cli_read_res(a, &r, false), 0);
-    cr_assert_eq(r.status, 200);
-    cli_res_free(&r);
-    cr_assert_eq(cli_read_res(b, &r, false), 0);
-    cr_assert_eq(r.status, 200);
-    cli_res_free(&r);
+    read_expect(a, 200);
+    read_expect(b, 200);
     wait_inflight(0);
     cr_assert_eq(one_request("GET / HTTP/1.1\r\nHost: a\r\n\r\n", &r), 200);
     cli_res_free(&r);
@@ -119,11 +148,8 @@ Test(http_shed, busy_handlers_past_threshold_get_503, .init = up_inflight) {
 }
 
 Test(http_shed, connections_past_soft_limit_get_503, .init = up_soft) {
-    cli_conn *a = malloc(sizeof *a), *b = malloc(sizeof *b), *c = malloc(sizeof *c);
-    cli_open(a);
-    cli_open(b);
-    for (int i = 0; i < 500 && ax_http_server_connections(srv) < 2; i++) usleep(2000);
-    cli_open(c);
+    cli_conn *a, *b, *c;
+    open_three(&a, &b, &c);
     cli_res r;
     cli_sends(c->fd, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
     cr_assert_eq(cli_read_res(c, &r, false), 0);
@@ -132,45 +158,22 @@ Test(http_shed, connections_past_soft_limit_get_503, .init = up_soft) {
     cli_res_free(&r);
     cr_assert(cli_closed(c));
     /* The connections under the limit are served. */
-    cli_sends(a->fd, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
-    cr_assert_eq(cli_read_res(a, &r, false), 0);
-    cr_assert_eq(r.status, 200);
-    cli_res_free(&r);
-    cli_sends(b->fd, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
-    cr_assert_eq(cli_read_res(b, &r, false), 0);
-    cr_assert_eq(r.status, 200);
-    cli_res_free(&r);
-    cli_close(a);
-    cli_close(b);
-    cli_close(c);
-    free(a);
-    free(b);
-    free(c);
+    get_expect(a, 200);
+    get_expect(b, 200);
+    close_three(a, b, c);
 }
 
 Test(http_shed, connections_past_max_are_closed_at_once, .init = up_hard) {
-    cli_conn *a = malloc(sizeof *a), *b = malloc(sizeof *b), *c = malloc(sizeof *c);
-    cli_open(a);
-    cli_open(b);
-    for (int i = 0; i < 500 && ax_http_server_connections(srv) < 2; i++) usleep(2000);
-    cli_open(c);
+    cli_conn *a, *b, *c;
+    open_three(&a, &b, &c);
     double t0 = now_s();
     cr_assert(cli_closed(c));
     cr_assert_lt(now_s() - t0, 5.0); /* not by a timeout */
     ax_http_metrics m;
     ax_http_server_metrics(srv, &m);
     cr_assert_eq(m.connections_refused, 1);
-    cli_res r;
-    cli_sends(a->fd, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
-    cr_assert_eq(cli_read_res(a, &r, false), 0);
-    cr_assert_eq(r.status, 200);
-    cli_res_free(&r);
-    cli_close(a);
-    cli_close(b);
-    cli_close(c);
-    free(a);
-    free(b);
-    free(c);
+    get_expect(a, 200);
+    close_three(a, b, c);
 }
 
 /* A client that pipelines without reading: past write_buffer_limit the

@@ -22,44 +22,24 @@
 TestSuite(echo_many, .init = rt_two, .fini = rt_done, .timeout = 120);
 
 #ifndef _WIN32
+#include "test/examples_util.h"
+
 static pid_t server_pid;
 
 /* Starts build/examples/echo --port 0 and returns the port it printed. */
 static uint16_t start_echo_server(void) {
-    const char *dir = getenv("AXON_EXAMPLES");
-    cr_assert_not_null(dir, "AXON_EXAMPLES is not set (run through make test)");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/echo", dir);
-    int p[2];
-    cr_assert_eq(pipe(p), 0);
-    server_pid = fork();
-    cr_assert_geq(server_pid, 0);
-    if (server_pid == 0) {
-        dup2(p[1], 1);
-        close(p[0]);
-        const char *wrap = getenv("AXON_EXAMPLES_WRAPPER");
-        char *argv[8];
-        int k = 0;
-        if (wrap && *wrap) argv[k++] = (char *)wrap;
-        argv[k++] = path;
-        argv[k++] = "--port";
-        argv[k++] = "0";
-        argv[k++] = "--workers";
-        argv[k++] = "2";
-        argv[k] = NULL;
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    close(p[1]);
+    static const char *const args[] = {"--port", "0", "--workers", "2", NULL};
+    int fd;
+    server_pid = example_spawn("echo", args, &fd);
     char line[256];
     size_t len = 0;
     while (len + 1 < sizeof line) {
-        ssize_t n = read(p[0], line + len, 1);
+        ssize_t n = read(fd, line + len, 1);
         if (n <= 0 || line[len] == '\n') break;
         len++;
     }
     line[len] = 0;
-    close(p[0]);
+    close(fd);
     const char *colon = strrchr(line, ':');
     cr_assert(strncmp(line, "listening on ", 13) == 0 && colon, "server said: %s", line);
     return (uint16_t)atoi(colon + 1);

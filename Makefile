@@ -351,13 +351,18 @@ check-macos-compile: deps
 # project's runner. The wine prefix lives in the build folder; WINEDEBUG=-all
 # keeps wine's own diagnostics out of the test output. Tests that cannot run
 # on Windows skip themselves with the reason (test/win_skip.h lists them).
+# A fresh prefix is set up (wineboot) and wine left to finish with it
+# before the runner starts: on a fresh clone, test processes the runner
+# started while wine was still updating the prefix could not be created.
 WINE       ?= wine
 WINEPREFIX_DIR := $(abspath build/windows/wineprefix)
+WINE_ENV   := WINEPREFIX=$(WINEPREFIX_DIR) WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 check-windows: deps
 	@mkdir -p $(WINEPREFIX_DIR)
 	$(MAKE) --no-print-directory CROSS=x86_64-w64-mingw32 BUILD=build/windows tests-build
-	WINEPREFIX=$(WINEPREFIX_DIR) WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" \
-	  $(WINE) build/windows/test/axon_tests.exe $(TEST_ARGS)
+	@[ -f $(WINEPREFIX_DIR)/system.reg ] || { $(WINE_ENV) $(WINE) wineboot --init && \
+	  $(WINE_ENV) wineserver -w; }
+	$(WINE_ENV) $(WINE) build/windows/test/axon_tests.exe $(TEST_ARGS)
 
 bench: deps lib
 	$(MAKE) --no-print-directory $(BENCH_BIN) examples

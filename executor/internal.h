@@ -120,6 +120,7 @@ struct ax__worker {
     ax__local_queue lq;   /* stealable by other workers */
     bool searching;       /* counted in rt->searching */
     bool steal_any;       /* the spin found a stuck queue: steal even a short one */
+    uint8_t spin_shift;   /* the next spin lasts AX__SPIN_NS >> spin_shift (scheduler.c) */
     uint32_t rng;         /* xorshift state for victim choice */
     uint32_t budget;      /* ready polls left before a forced yield */
     /* Parking: park_state is the futex word (1 while asleep), idle_next

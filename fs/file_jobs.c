@@ -194,8 +194,36 @@ static void ax__run_pwrite(ax__fsjob *j) {
     j->res = (intptr_t)done;
 }
 
-const ax__fs_kind ax__kind_writebehind = {ax__run_pwrite, ax__deliver_lent, NULL, 0, 0};
+static void ax__run_writebehind(ax__fsjob *j) {
+    pthread_mutex_lock(&j->fd->wlock);
+    ax__run_pwrite(j);
+    pthread_mutex_unlock(&j->fd->wlock);
+}
+
+const ax__fs_kind ax__kind_writebehind = {ax__run_writebehind, ax__deliver_lent, NULL, 0, 0};
 const ax__fs_kind ax__kind_write_at = {ax__run_pwrite, NULL, NULL, 0, 0};
+
+/* A piece of a lent write: the longest a caller that gives up may wait. */
+#define AX__LENT_PIECE ((size_t)256 << 10)
+
+/* Writes the caller's j->dlen bytes at j->off, a piece at a time, until
+ * they are all written, the loan ends or the job is abandoned. */
+static void ax__run_write_lent(ax__fsjob *j) {
+    while (j->lent_done < j->dlen) {
+        if (ax__fsjob_abandoned(j)) {
+            j->res = AX_ECANCELED;
+            return;
+        }
+        ssize_t n = ax__fs_lent_pwrite(j, j->fd->fd, j->off, AX__LENT_PIECE);
+        if (n <= 0) {
+            j->res = n < 0 ? n : AX_EIO;
+            return;
+        }
+    }
+    j->res = (intptr_t)j->lent_done;
+}
+
+const ax__fs_kind ax__kind_write_lent = {ax__run_write_lent, NULL, NULL, 0, 0};
 
 static void ax__deliver_read_at(ax__fsjob *j, intptr_t res) {
     if (res > 0) memcpy(j->out[0], j->data, (size_t)res);

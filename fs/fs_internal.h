@@ -69,6 +69,10 @@ void ax__fs_rt_unref(ax__fs_rt *fs);
 typedef struct ax__fsfd {
     _Atomic unsigned refs;
     int fd;
+    /* Taken by write-behind jobs: the two of a handle take turns here, on
+     * a lock that sleeps, rather than on the inode's lock in the kernel,
+     * which spins while the other writes. */
+    pthread_mutex_t wlock;
 } ax__fsfd;
 
 ax__fsfd *ax__fsfd_new(int fd); /* NULL (and fd closed) when out of memory */
@@ -98,6 +102,7 @@ struct ax__fsjob {
     size_t dlen;
     bool borrowed;    /* data is the caller's (ax__fs_await_borrowed): never freed here */
     _Atomic int lend; /* AX__LEND_*: who may touch borrowed data now */
+    size_t lent_done; /* bytes of borrowed data written straight (ax__fs_lent_pwrite) */
     ax__fsfd *fd;
     int aux_fd; /* another descriptor the job owns (-1: none) */
     ax_fs_write_opts wopts;
@@ -134,6 +139,20 @@ intptr_t ax__fs_await_borrowed(ax_fs_future *f, ax_instant deadline);
 /* On the pool thread: copies len bytes at offset off of j's borrowed data
  * into dst, unless the loan has ended (AX_ECANCELED). */
 int ax__fs_lent_copy(ax__fsjob *j, void *dst, size_t off, size_t len);
+
+/* On the pool thread: pwrites the borrowed bytes from j->lent_done on (at
+ * most len of them) to fd at file offset off + j->lent_done, straight from
+ * the caller's memory, holding the loan for the one system call, and adds
+ * what was written to j->lent_done. Returns the bytes written, or
+ * AX_ECANCELED once the loan has ended, or the write's error. */
+ssize_t ax__fs_lent_pwrite(ax__fsjob *j, int fd, uint64_t off, size_t len);
+
+/* ax__fs_await for a job that writes the caller's memory with
+ * ax__fs_lent_pwrite: once the future is done or given up, ends the loan,
+ * and when a write is in progress then, waits for it suspended (shielded,
+ * in 1 ms sleeps): a system call cannot be taken back. *done receives
+ * j->lent_done, the bytes written. */
+intptr_t ax__fs_await_lent_io(ax_fs_future *f, ax_instant deadline, size_t *done);
 
 /* ---- paths (path.c), pool threads only -------------------------------------------------- */
 

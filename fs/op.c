@@ -13,12 +13,15 @@
  * pool holds its own reference to the job; an abandoned operation counts
  * against the bound until its run() has really returned.
  */
+#include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "axon/cancel.h"
 #include "axon/runtime.h"
+#include "axon/time.h"
 #include "executor/runtime_internal.h"
 #include "fs/fs_internal.h"
 
@@ -92,6 +95,7 @@ ax__fsfd *ax__fsfd_new(int fd) {
     }
     atomic_init(&d->refs, 1);
     d->fd = fd;
+    pthread_mutex_init(&d->wlock, NULL);
     return d;
 }
 
@@ -103,6 +107,7 @@ ax__fsfd *ax__fsfd_ref(ax__fsfd *d) {
 void ax__fsfd_unref(ax__fsfd *d) {
     if (!d || atomic_fetch_sub_explicit(&d->refs, 1, memory_order_acq_rel) != 1) return;
     close(d->fd);
+    pthread_mutex_destroy(&d->wlock);
     free(d);
 }
 
@@ -289,6 +294,46 @@ intptr_t ax__fs_await_borrowed(ax_fs_future *f, ax_instant deadline) {
         idle = AX__LEND_IDLE;
         sched_yield();
     }
+    ax__fsjob_unref(j);
+    return r;
+}
+
+ssize_t ax__fs_lent_pwrite(ax__fsjob *j, int fd, uint64_t off, size_t len) {
+    int idle = AX__LEND_IDLE;
+    if (!atomic_compare_exchange_strong_explicit(&j->lend, &idle, AX__LEND_COPYING,
+                                                 memory_order_acquire, memory_order_acquire))
+        return AX_ECANCELED;
+    size_t left = j->dlen - j->lent_done;
+    if (len > left) len = left;
+    ssize_t n;
+    do n = pwrite(fd, (const uint8_t *)j->data + j->lent_done, len, (off_t)(off + j->lent_done));
+    while (n < 0 && errno == EINTR);
+    if (n > 0) j->lent_done += (size_t)n;
+    atomic_store_explicit(&j->lend, AX__LEND_IDLE, memory_order_release);
+    return n < 0 ? ax_translate_sys_error(errno) : n;
+}
+
+intptr_t ax__fs_await_lent_io(ax_fs_future *f, ax_instant deadline, size_t *done) {
+    ax__fsjob *j = f->job;
+    *done = 0;
+    if (j) atomic_fetch_add_explicit(&j->refs, 1, memory_order_relaxed);
+    intptr_t r = ax_await_until(&f->base, deadline);
+    if (!j) return r;
+    int idle = AX__LEND_IDLE;
+    if (!atomic_compare_exchange_strong_explicit(&j->lend, &idle, AX__LEND_GONE,
+                                                 memory_order_acq_rel, memory_order_acquire)) {
+        /* Given up while a pwrite reads our bytes: the job stops after it. */
+        ax_shield_begin();
+        for (;;) {
+            idle = AX__LEND_IDLE;
+            if (atomic_compare_exchange_strong_explicit(&j->lend, &idle, AX__LEND_GONE,
+                                                        memory_order_acq_rel, memory_order_acquire))
+                break;
+            if (ax_sleep(1) == AX_ENOTASK) sched_yield();
+        }
+        ax_shield_end();
+    }
+    *done = j->lent_done;
     ax__fsjob_unref(j);
     return r;
 }

@@ -263,11 +263,19 @@ void ax_fs_readlink_future_init(ax_fs_future *f, const char *path, char **target
  * task uses it the next chunk is read ahead into a second one. A
  * read-only handle of a regular file reads its first chunk while it opens.
  * Pipes and devices are never read ahead. Sequential writes are written behind:
- * a write copies the bytes into the file's own buffer, starts the job and
- * returns, and the next write waits until that job is done (backpressure:
- * one chunk in flight). A write error is reported by the next write, flush
- * or close. read_at / write_at use their own offset and leave the position
- * alone.
+ * a write copies the bytes into one of the file's two buffers, starts the
+ * job and returns, and the write after next waits until that job is done
+ * (backpressure: two chunks in flight on a regular file, one on an
+ * append-mode file, a pipe or a device, where order matters). A write
+ * error is reported by the next write, flush or close. A large write on a
+ * regular file (ax_file_write or ax_file_write_at of 256 KiB or more, not
+ * in append mode) is not copied: the job writes from the caller's memory
+ * and the call returns once the bytes are in the file (the page cache),
+ * as write(2) would. The caller's bytes are never read after the call
+ * returns, also when its deadline passes or the task is cancelled: it
+ * then waits for the piece being written (at most 256 KiB), and the
+ * position moves past the bytes written. read_at / write_at use their own
+ * offset and leave the position alone.
  */
 typedef struct ax_file ax_file;
 

@@ -140,6 +140,27 @@ static inline char *get(const char *path, size_t *len) {
     return b;
 }
 
+/* A byte pattern that repeats with no short period, for large writes. */
+static inline unsigned char fs_pattern(size_t i) {
+    return (unsigned char)(i * 131 + (i >> 16) + 7);
+}
+static inline unsigned char *fs_pattern_new(size_t len) {
+    unsigned char *b = malloc(len);
+    for (size_t i = 0; i < len; i++) b[i] = fs_pattern(i);
+    return b;
+}
+
+/* path holds exactly the len bytes of want. */
+static inline void assert_file_is(const char *path, const unsigned char *want, size_t len) {
+    size_t got_len = 0;
+    char *got = get(path, &got_len);
+    cr_assert_not_null(got, "%s missing", path);
+    cr_assert_eq(got_len, len, "%s: %zu bytes, want %zu", path, got_len, len);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)got[i] != want[i]) cr_assert_fail("%s: byte %zu differs", path, i);
+    free(got);
+}
+
 /* path's permission bits are want. Windows keeps only the owner's write
  * bit (as the read-only attribute): there that bit is checked. */
 static inline void assert_mode(const char *path, unsigned want) {

@@ -9,18 +9,13 @@
 
 TestSuite(fs_lent_write, .init = fs_setup, .fini = fs_teardown, .timeout = 120);
 
-static unsigned char pat(size_t i) {
-    return (unsigned char)(i * 151 + (i >> 12) + 3);
-}
-
 /* Large (lent) and small (write-behind) writes in turn, a large write_at
  * over the middle and a seek back: every byte lands where it was written
  * and the position follows. */
 static void *t_mixed(void *arg) {
     const char *p = arg;
     const size_t total = 12u << 20;
-    unsigned char *src = malloc(total);
-    for (size_t i = 0; i < total; i++) src[i] = pat(i);
+    unsigned char *src = fs_pattern_new(total);
     ax_file *f;
     cr_assert_eq(ax_file_open(p, AX_FILE_READ | AX_FILE_WRITE | AX_FILE_CREATE | AX_FILE_TRUNC,
                               0644, &f, AX_NO_DEADLINE),
@@ -36,7 +31,7 @@ static void *t_mixed(void *arg) {
     /* 1 MiB at 3 MiB + 5 with write_at, from a second buffer. */
     const size_t wn = 1u << 20, woff = (3u << 20) + 5;
     unsigned char *over = malloc(wn);
-    for (size_t i = 0; i < wn; i++) over[i] = (unsigned char)~pat(i);
+    for (size_t i = 0; i < wn; i++) over[i] = (unsigned char)~fs_pattern(i);
     cr_assert_eq(ax_file_write_at(f, over, wn, woff, AX_NO_DEADLINE), (ssize_t)wn);
     memcpy(src + woff, over, wn);
     memset(over, 'Z', wn); /* lent bytes are the caller's again */
@@ -53,12 +48,7 @@ static void *t_mixed(void *arg) {
                  (ssize_t)sizeof back);
     cr_assert_eq(memcmp(back, src + woff - 10, sizeof back), 0);
     cr_assert_eq(ax_file_close(f, AX_NO_DEADLINE), 0);
-    size_t len = 0;
-    char *got = get(p, &len);
-    cr_assert_eq(len, total);
-    for (size_t i = 0; i < total; i++)
-        if ((unsigned char)got[i] != src[i]) cr_assert_fail("byte %zu differs", i);
-    free(got);
+    assert_file_is(p, src, total);
     free(src);
     return NULL;
 }

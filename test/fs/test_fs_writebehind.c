@@ -6,18 +6,13 @@
 
 TestSuite(fs_writebehind, .init = fs_setup, .fini = fs_teardown, .timeout = 120);
 
-static unsigned char pat(size_t i) {
-    return (unsigned char)(i * 131 + (i >> 16) + 7);
-}
-
 /* Blocks of uneven sizes, around and above the 1 MiB write chunk, so jobs
  * of different lengths overlap; then a seek back, an overwrite and a
  * write_at in the middle, each of which must wait for the jobs in flight. */
 static void *t_blocks(void *arg) {
     const char *p = arg;
     const size_t total = 24u << 20;
-    unsigned char *src = malloc(total);
-    for (size_t i = 0; i < total; i++) src[i] = pat(i);
+    unsigned char *src = fs_pattern_new(total);
     ax_file *f;
     cr_assert_eq(
         ax_file_open(p, AX_FILE_WRITE | AX_FILE_CREATE | AX_FILE_TRUNC, 0644, &f, AX_NO_DEADLINE),
@@ -37,12 +32,7 @@ static void *t_blocks(void *arg) {
     cr_assert_eq(ax_file_write_at(f, "XYZ", 3, 9u << 20, AX_NO_DEADLINE), 3);
     memcpy(src + (9u << 20), "XYZ", 3);
     cr_assert_eq(ax_file_close(f, AX_NO_DEADLINE), 0);
-    size_t len = 0;
-    char *got = get(p, &len);
-    cr_assert_eq(len, total);
-    for (size_t i = 0; i < total; i++)
-        if ((unsigned char)got[i] != src[i]) cr_assert_fail("byte %zu differs", i);
-    free(got);
+    assert_file_is(p, src, total);
     free(src);
     return NULL;
 }
@@ -98,7 +88,7 @@ static void *t_read_back(void *arg) {
                               0644, &f, AX_NO_DEADLINE),
                  0);
     unsigned char *b = malloc(3u << 20);
-    for (size_t i = 0; i < (3u << 20); i++) b[i] = pat(i);
+    for (size_t i = 0; i < (3u << 20); i++) b[i] = fs_pattern(i);
     cr_assert_eq(ax_file_write(f, b, 3u << 20, AX_NO_DEADLINE), 3 << 20);
     cr_assert_eq(ax_file_seek(f, 0, SEEK_SET, AX_NO_DEADLINE), 0);
     unsigned char *r = malloc(3u << 20);

@@ -36,9 +36,12 @@
 #define AX__LIFO_MAX     3
 #define AX__GLOBAL_EVERY 61
 #define AX__SPIN_NS      50000u /* 50 µs: below any futex wake-up */
-/* Each spin that finds nothing halves the next one, down to AX__SPIN_NS >>
- * AX__SPIN_SHIFT_MAX (1.6 µs); one that finds work, or a park that ends
- * within AX__SPIN_NS (a full spin would have caught it), restores it. A
+/* Each spin that finds nothing, with nothing queued anywhere, halves the
+ * next one, down to AX__SPIN_NS >> AX__SPIN_SHIFT_MAX (1.6 µs); one that
+ * finds work, or a park that ends within AX__SPIN_NS (a full spin would
+ * have caught it), restores it, and a spin that sees tasks queued on
+ * another worker always lasts AX__SPIN_NS (they may be stuck behind a
+ * task that holds that worker, which takes AX__STUCK_NS to tell). A
  * worker whose tasks wait on long jobs (a 1 MiB pwrite on the blocking
  * pool, a quiet socket) then stops taking the CPU from the threads doing
  * the work: spinning its full 50 µs before every park cost a file write
@@ -331,6 +334,9 @@ static bool ax__spin_for_work(ax__worker *w) {
         head[v] = atomic_load_explicit(&rt->workers[v].lq.head, memory_order_relaxed);
         since[v] = start;
     }
+    /* Tasks queued elsewhere may be stuck behind a hog: a spin that sees
+     * some lasts its full time, long enough to tell (AX__STUCK_NS). */
+    bool watching = false;
     for (;;) {
         if (atomic_load_explicit(&rt->inject_len, memory_order_relaxed)) return ax__spin_found(w);
         for (unsigned v = 0; v < n; v++) {
@@ -338,6 +344,7 @@ static bool ax__spin_for_work(ax__worker *w) {
             if (x == w) continue;
             uint32_t len = ax__lq_len(&x->lq);
             if (len >= AX__STEAL_EAGER) return ax__spin_found(w);
+            if (len) watching = true;
             if (!len || v >= AX__SPIN_TRACKED) continue;
             uint64_t h = atomic_load_explicit(&x->lq.head, memory_order_relaxed);
             if (AX__LQ_HEAD(h) != AX__LQ_HEAD(head[v])) {
@@ -355,8 +362,8 @@ static bool ax__spin_for_work(ax__worker *w) {
         if (atomic_load_explicit(&rt->stop, memory_order_relaxed)) return false;
         for (int i = 0; i < AX__SPIN_PAUSES; i++) ax__cpu_relax();
         now = ax_now();
-        if (now - start >= (AX__SPIN_NS >> w->spin_shift)) {
-            if (w->spin_shift < AX__SPIN_SHIFT_MAX) w->spin_shift++;
+        if (now - start >= (watching ? AX__SPIN_NS : AX__SPIN_NS >> w->spin_shift)) {
+            if (!watching && w->spin_shift < AX__SPIN_SHIFT_MAX) w->spin_shift++;
             return false;
         }
     }

@@ -127,7 +127,6 @@ struct ax__worker {
      * links the runtime's idle list (under park_lock). */
     _Atomic uint32_t park_state;
     ax__worker *idle_next;
-    int park_cap_ms;           /* longest sleep of the next park; -1: until a timer */
     uint64_t ticks;            /* tasks switched to */
     uint64_t last_maintenance; /* ticks at the last timer/reactor check */
     ax_task *prev;             /* switched away from; its epilogue is pending */

@@ -178,9 +178,27 @@ static void ax__count_reactor(ax__worker *w, int events) {
  * is computed after that too; ax__timer_arm stores the wheel first and
  * reads idle_wake_tick after (all seq_cst), so either the parker sees the
  * new timer or the armer sees the parker and wakes it. */
+#define AX__PARK_PEEK_MS 1
+
+/* Called once the sleep is announced (sleepers or in_reactor_wait, both
+ * seq_cst). Tasks queued on another worker are a hint only: their owner is
+ * awake. But it may be held by a task that never suspends, and a worker
+ * that queued them just before the announcement found nobody to wake (it
+ * fences between its push and its look at the sleepers, as this does
+ * between the announcement and its look at the queues: one of the two
+ * sees the other). So with work queued elsewhere, sleep at most
+ * AX__PARK_PEEK_MS and look again; an idle runtime has nothing queued and
+ * sleeps until its next timer. (The look came before the announcement
+ * once, and a worker slept for good beside a batch taken from the global
+ * queue behind such a task: task::injected_batch_taken_stolen_and_joined_from_outside.) */
 static int ax__idle_timeout(ax__worker *w) {
+    ax_runtime *rt = w->rt;
+    atomic_thread_fence(memory_order_seq_cst);
+    int cap = -1;
+    for (unsigned v = 0; v < rt->nworkers; v++)
+        if (&rt->workers[v] != w && ax__lq_len(&rt->workers[v].lq)) cap = AX__PARK_PEEK_MS;
     int timeout = ax__timers_timeout_ms(w);
-    if (w->park_cap_ms >= 0 && (timeout < 0 || timeout > w->park_cap_ms)) timeout = w->park_cap_ms;
+    if (cap >= 0 && (timeout < 0 || timeout > cap)) timeout = cap;
     uint64_t tick = timeout < 0 ? UINT64_MAX : ax__tick_now(w->rt) + (uint64_t)timeout;
     uint64_t cur = atomic_load_explicit(&w->rt->idle_wake_tick, memory_order_seq_cst);
     while (tick < cur &&

@@ -180,7 +180,6 @@ int ax_runtime_new(ax_runtime **out, const ax_runtime_opts *opts) {
         ax__worker *w = &rt->workers[i];
         w->rt = rt;
         w->index = i;
-        w->park_cap_ms = -1;
         ax__stack_pool_init(&w->stacks, stack, rt->stack_cache);
         ax__wheel_init(&w->wheel, 0);
         atomic_init(&w->wheel_next, UINT64_MAX);

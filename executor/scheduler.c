@@ -47,7 +47,6 @@
  * the work: spinning its full 50 µs before every park cost a file write
  * 18% of its only CPU (bench/fs, pinned). */
 #define AX__SPIN_SHIFT_MAX 5
-#define AX__PARK_PEEK_MS   1
 
 /* initial-exec: one %fs-relative load instead of a __tls_get_addr call
  * (the library is built -fPIC); one pointer of static TLS is affordable
@@ -79,6 +78,8 @@ static void ax__inject_list(ax_runtime *rt, ax_task *head, ax_task *tail, size_t
     pthread_mutex_unlock(&rt->inject_lock);
 }
 
+static void ax__notify_idle(ax_runtime *rt);
+
 /* Takes a task from the global queue, and with it a fair share of what
  * waits there (up to half a local queue), so workers draining a burst of
  * injected work take the lock once per batch, not once per task. */
@@ -94,13 +95,24 @@ static ax_task *ax__inject_pop(ax__worker *w) {
     ax_task *first = rt->inject_head, *t = first;
     size_t n = 0;
     for (; t && n < want; n++) {
+        /* Read next first: once pushed, t may be stolen, run, joined and
+         * freed before this line (TSan saw it in blocking::the_bound_holds_and_the_rest_queue). */
+        ax_task *next = t->next;
         if (n) ax__lq_push(&w->lq, t);
-        t = t->next;
+        t = next;
     }
     rt->inject_head = t;
     if (!t) rt->inject_tail = NULL;
     atomic_fetch_sub_explicit(&rt->inject_len, n, memory_order_relaxed);
     pthread_mutex_unlock(&rt->inject_lock);
+    if (n > 1 && rt->nworkers > 1) {
+        /* The rest wait here behind first, which may hold this thread for
+         * long: an idle worker must come and look, as in ax__take_back
+         * (without this, a worker that had just looked at the queues slept
+         * on while they waited behind a task that never suspends). */
+        atomic_thread_fence(memory_order_seq_cst);
+        ax__notify_idle(rt);
+    }
     return first;
 }
 
@@ -411,17 +423,6 @@ void ax__worker_main(ax__worker *w) {
         spun = false;
         ax__search_end(w, false);
         if (ax__timers_run_all(w)) continue;
-        /* Tasks queued elsewhere are a hint only: their owner is awake.
-         * But it may be held by a long task, and a push that came just
-         * after the spin's last look found this worker still counted as
-         * searching and woke nobody; so with work queued elsewhere, sleep
-         * at most AX__PARK_PEEK_MS and look again. An idle runtime has
-         * nothing queued and sleeps until its next timer. */
-        atomic_thread_fence(memory_order_seq_cst);
-        w->park_cap_ms = -1;
-        for (unsigned v = 0; v < rt->nworkers; v++)
-            if (&rt->workers[v] != w && ax__lq_len(&rt->workers[v].lq))
-                w->park_cap_ms = AX__PARK_PEEK_MS;
         ax_instant parked = ax_now();
         ax__park(w);
         /* Woken sooner than a full spin would have lasted: spinning again

@@ -2,6 +2,7 @@
  * yield, many tasks, cancellation of waiting tasks. */
 #include <criterion/criterion.h>
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -238,6 +239,48 @@ Test(task, hundred_thousand_spawned_and_joined, .init = rt_one, .fini = rt_done)
 
 Test(task, hundred_thousand_on_two_workers, .init = rt_two, .fini = rt_done) {
     cr_assert_eq(ax_run(rt, many_main, NULL, NULL), 0);
+}
+
+/* Tasks spawned from outside the runtime go to the global queue; a worker
+ * takes a batch of them at once, queueing all but the first locally, where
+ * the other worker may steal them, run them to the end, and the outside
+ * thread join and free them at once. Taking the batch must not read a task
+ * after queueing it (it did: the next pointer of each task was read after
+ * its push, a use after free that TSan reported in the blocking tests). */
+static void *yield_twice(void *arg) {
+    ax_yield();
+    ax_yield();
+    return arg;
+}
+
+static _Atomic int batch_hold, batch_hogs;
+
+/* Holds its worker (no suspension) until released, so that what is
+ * spawned meanwhile piles up in the global queue. */
+static void *batch_hog(void *arg) {
+    atomic_fetch_add(&batch_hogs, 1);
+    while (atomic_load(&batch_hold)) {
+    }
+    return arg;
+}
+
+Test(task, injected_batch_taken_stolen_and_joined_from_outside, .init = rt_two, .fini = rt_done) {
+    enum { ROUNDS = 200, BATCH = 48 };
+    for (int r = 0; r < ROUNDS; r++) {
+        ax_task *hog[2], *h[BATCH];
+        atomic_store(&batch_hold, 1);
+        atomic_store(&batch_hogs, 0);
+        for (int i = 0; i < 2; i++) cr_assert_eq(ax_spawn_on(rt, &hog[i], batch_hog, NULL), 0);
+        while (atomic_load(&batch_hogs) < 2) sched_yield();
+        for (intptr_t i = 0; i < BATCH; i++)
+            cr_assert_eq(ax_spawn_on(rt, &h[i], yield_twice, (void *)i), 0);
+        atomic_store(&batch_hold, 0);
+        for (int i = 0; i < 2 + BATCH; i++) {
+            ax_join_future jf;
+            ax_join_future_init(&jf, i < 2 ? hog[i] : h[i - 2]);
+            cr_assert_eq(ax_block_on(rt, &jf.base), 0);
+        }
+    }
 }
 
 /* 10,000 tasks suspended at the same time: each holds its own stack. */

@@ -12,6 +12,7 @@
 #ifndef AX_FS_INTERNAL_H
 #define AX_FS_INTERNAL_H
 
+#include <pthread.h> /* winpthreads on Windows */
 #include <stdatomic.h>
 #include <sys/stat.h>
 

@@ -403,7 +403,11 @@ ssize_t ax_file_read(ax_file *file, void *buf, size_t len, ax_instant deadline) 
     return ax_stream_read(&file->base, buf, len, deadline);
 }
 
-static ax__fsjob *ax__file_job(ax_file *f, const ax__fs_kind *k);
+static ax__fsjob *ax__file_job(ax_file *f, const ax__fs_kind *k) {
+    ax__fsjob *j = ax__fsjob_new(k, NULL, NULL);
+    if (j) j->fd = ax__fsfd_ref(f->fd);
+    return j;
+}
 
 /* Writes len bytes of buf at off straight from the caller's memory, for
  * writes large enough that a copy would cost more than the wait; *done
@@ -419,7 +423,7 @@ static intptr_t ax__file_write_lent(ax_file *f, const void *buf, size_t len, uin
     }
     ax_fs_future fu;
     ax__fs_future_init(&fu, j);
-    return ax__fs_await_lent_io(&fu, deadline, done);
+    return ax__fs_await_borrowed(&fu, deadline, done);
 }
 
 ssize_t ax_file_write(ax_file *file, const void *buf, size_t len, ax_instant deadline) {
@@ -441,12 +445,6 @@ ssize_t ax_file_write(ax_file *file, const void *buf, size_t len, ax_instant dea
 
 int ax_file_flush(ax_file *file, ax_instant deadline) {
     return ax_stream_flush(&file->base, deadline);
-}
-
-static ax__fsjob *ax__file_job(ax_file *f, const ax__fs_kind *k) {
-    ax__fsjob *j = ax__fsjob_new(k, NULL, NULL);
-    if (j) j->fd = ax__fsfd_ref(f->fd);
-    return j;
 }
 
 ssize_t ax_file_read_at(ax_file *file, void *buf, size_t len, uint64_t off, ax_instant deadline) {

@@ -125,17 +125,21 @@ void ax__fs_future_init(ax_fs_future *f, ax__fsjob *j);
 void ax__fs_future_fail(ax_fs_future *f, int err);
 /* Awaits f with a deadline (drops it in every case). */
 intptr_t ax__fs_await(ax_fs_future *f, ax_instant deadline);
-/* Borrowed data (j->borrowed) is read only by ax__fs_lent_copy, between
- * IDLE -> COPYING -> IDLE; the caller ends the loan by moving IDLE -> GONE,
- * after which the job never reads it again. */
-enum { AX__LEND_IDLE, AX__LEND_COPYING, AX__LEND_GONE };
+/* Borrowed data (j->borrowed) is read only by ax__fs_lent_copy (IDLE ->
+ * COPYING -> IDLE) and ax__fs_lent_pwrite (IDLE -> WRITING -> IDLE); the
+ * caller ends the loan by moving IDLE -> GONE, after which the job never
+ * reads it again. */
+enum { AX__LEND_IDLE, AX__LEND_COPYING, AX__LEND_WRITING, AX__LEND_GONE };
 
 /* ax__fs_await for a job whose data the caller lends (j->borrowed): once
  * the future is done or given up (deadline, cancellation: the job is then
- * abandoned and detached, as with ax__fs_await), ends the loan, waiting at
- * most for a chunk copy in progress (never for I/O), so the caller's bytes
- * are never read after this returns. */
-intptr_t ax__fs_await_borrowed(ax_fs_future *f, ax_instant deadline);
+ * abandoned and detached, as with ax__fs_await), ends the loan, so the
+ * caller's bytes are never read after this returns. A copy in progress
+ * then is waited for by yielding the thread (a memcpy of at most one
+ * chunk); a pwrite from the caller's bytes suspended, shielded, in 1 ms
+ * sleeps (a system call cannot be taken back). *done (if not NULL)
+ * receives j->lent_done, the bytes ax__fs_lent_pwrite wrote. */
+intptr_t ax__fs_await_borrowed(ax_fs_future *f, ax_instant deadline, size_t *done);
 
 /* On the pool thread: copies len bytes at offset off of j's borrowed data
  * into dst, unless the loan has ended (AX_ECANCELED). */
@@ -147,13 +151,6 @@ int ax__fs_lent_copy(ax__fsjob *j, void *dst, size_t off, size_t len);
  * what was written to j->lent_done. Returns the bytes written, or
  * AX_ECANCELED once the loan has ended, or the write's error. */
 ssize_t ax__fs_lent_pwrite(ax__fsjob *j, int fd, uint64_t off, size_t len);
-
-/* ax__fs_await for a job that writes the caller's memory with
- * ax__fs_lent_pwrite: once the future is done or given up, ends the loan,
- * and when a write is in progress then, waits for it suspended (shielded,
- * in 1 ms sleeps): a system call cannot be taken back. *done receives
- * j->lent_done, the bytes written. */
-intptr_t ax__fs_await_lent_io(ax_fs_future *f, ax_instant deadline, size_t *done);
 
 /* ---- paths (path.c), pool threads only -------------------------------------------------- */
 

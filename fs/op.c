@@ -281,69 +281,59 @@ intptr_t ax__fs_await(ax_fs_future *f, ax_instant deadline) {
     return ax_await_until(&f->base, deadline);
 }
 
-intptr_t ax__fs_await_borrowed(ax_fs_future *f, ax_instant deadline) {
+intptr_t ax__fs_await_borrowed(ax_fs_future *f, ax_instant deadline, size_t *done) {
     ax__fsjob *j = f->job;
+    if (done) *done = 0;
     if (j) atomic_fetch_add_explicit(&j->refs, 1, memory_order_relaxed);
     intptr_t r = ax_await_until(&f->base, deadline);
     if (!j) return r;
-    /* A job still running (detached) may be copying a chunk right now:
-     * wait for that copy (a memcpy of at most one chunk), not its I/O. */
-    int idle = AX__LEND_IDLE;
-    while (!atomic_compare_exchange_weak_explicit(&j->lend, &idle, AX__LEND_GONE,
-                                                  memory_order_acq_rel, memory_order_acquire)) {
-        idle = AX__LEND_IDLE;
+    /* A job still running (detached) may be reading our bytes right now. */
+    bool shielded = false;
+    for (;;) {
+        int held = AX__LEND_IDLE;
+        if (atomic_compare_exchange_weak_explicit(&j->lend, &held, AX__LEND_GONE,
+                                                  memory_order_acq_rel, memory_order_acquire))
+            break;
+        if (held == AX__LEND_WRITING) {
+            if (!shielded) ax_shield_begin();
+            shielded = true;
+            if (ax_sleep(1) != AX_ENOTASK) continue;
+        }
         sched_yield();
     }
+    if (shielded) ax_shield_end();
+    if (done) *done = j->lent_done;
     ax__fsjob_unref(j);
     return r;
 }
 
-ssize_t ax__fs_lent_pwrite(ax__fsjob *j, int fd, uint64_t off, size_t len) {
+/* Takes the loan for one copy or write (as: COPYING or WRITING); false
+ * once the caller has taken its bytes back. */
+static bool ax__loan_take(ax__fsjob *j, int as) {
     int idle = AX__LEND_IDLE;
-    if (!atomic_compare_exchange_strong_explicit(&j->lend, &idle, AX__LEND_COPYING,
-                                                 memory_order_acquire, memory_order_acquire))
-        return AX_ECANCELED;
+    return atomic_compare_exchange_strong_explicit(&j->lend, &idle, as, memory_order_acquire,
+                                                   memory_order_acquire);
+}
+
+static void ax__loan_give(ax__fsjob *j) {
+    atomic_store_explicit(&j->lend, AX__LEND_IDLE, memory_order_release);
+}
+
+ssize_t ax__fs_lent_pwrite(ax__fsjob *j, int fd, uint64_t off, size_t len) {
+    if (!ax__loan_take(j, AX__LEND_WRITING)) return AX_ECANCELED;
     size_t left = j->dlen - j->lent_done;
     if (len > left) len = left;
     ssize_t n;
     do n = pwrite(fd, (const uint8_t *)j->data + j->lent_done, len, (off_t)(off + j->lent_done));
     while (n < 0 && errno == EINTR);
     if (n > 0) j->lent_done += (size_t)n;
-    atomic_store_explicit(&j->lend, AX__LEND_IDLE, memory_order_release);
+    ax__loan_give(j);
     return n < 0 ? ax_translate_sys_error(errno) : n;
 }
 
-intptr_t ax__fs_await_lent_io(ax_fs_future *f, ax_instant deadline, size_t *done) {
-    ax__fsjob *j = f->job;
-    *done = 0;
-    if (j) atomic_fetch_add_explicit(&j->refs, 1, memory_order_relaxed);
-    intptr_t r = ax_await_until(&f->base, deadline);
-    if (!j) return r;
-    int idle = AX__LEND_IDLE;
-    if (!atomic_compare_exchange_strong_explicit(&j->lend, &idle, AX__LEND_GONE,
-                                                 memory_order_acq_rel, memory_order_acquire)) {
-        /* Given up while a pwrite reads our bytes: the job stops after it. */
-        ax_shield_begin();
-        for (;;) {
-            idle = AX__LEND_IDLE;
-            if (atomic_compare_exchange_strong_explicit(&j->lend, &idle, AX__LEND_GONE,
-                                                        memory_order_acq_rel, memory_order_acquire))
-                break;
-            if (ax_sleep(1) == AX_ENOTASK) sched_yield();
-        }
-        ax_shield_end();
-    }
-    *done = j->lent_done;
-    ax__fsjob_unref(j);
-    return r;
-}
-
 int ax__fs_lent_copy(ax__fsjob *j, void *dst, size_t off, size_t len) {
-    int idle = AX__LEND_IDLE;
-    if (!atomic_compare_exchange_strong_explicit(&j->lend, &idle, AX__LEND_COPYING,
-                                                 memory_order_acquire, memory_order_acquire))
-        return AX_ECANCELED; /* the caller took its bytes back */
+    if (!ax__loan_take(j, AX__LEND_COPYING)) return AX_ECANCELED;
     memcpy(dst, (const uint8_t *)j->data + off, len);
-    atomic_store_explicit(&j->lend, AX__LEND_IDLE, memory_order_release);
+    ax__loan_give(j);
     return 0;
 }

@@ -362,7 +362,7 @@ int ax_fs_write_file(const char *path, const void *data, size_t len, const ax_fs
                      ax_instant deadline) {
     ax_fs_future f;
     ax__write_init(&f, &ax__kind_write, path, data, len, opts, true);
-    return (int)ax__fs_await_borrowed(&f, deadline);
+    return (int)ax__fs_await_borrowed(&f, deadline, NULL);
 }
 
 void ax_fs_append_file_future_init(ax_fs_future *f, const char *path, const void *data, size_t len,

@@ -44,6 +44,10 @@ Test(fs_writebehind, overlapping_block_writes_land_in_place) {
 
 /* Append mode: records of many sizes (some above the write chunk) come out
  * whole and in the order they were written. */
+static size_t record_len(unsigned k) {
+    return k % 10 == 9 ? 1200000u + k : 100u + k * 997u;
+}
+
 static void *t_append(void *arg) {
     const char *p = arg;
     put(p, "head|", 5);
@@ -52,7 +56,7 @@ static void *t_append(void *arg) {
     size_t total = 5;
     unsigned char *rec = malloc(1300000);
     for (unsigned k = 0; k < 60; k++) {
-        size_t n = k % 10 == 9 ? 1200000u + k : 100u + k * 997u;
+        size_t n = record_len(k);
         memset(rec, 'a' + (int)(k % 26), n);
         cr_assert_eq(ax_file_write(f, rec, n, AX_NO_DEADLINE), (ssize_t)n);
         total += n;
@@ -64,7 +68,7 @@ static void *t_append(void *arg) {
     cr_assert_eq(memcmp(got, "head|", 5), 0);
     size_t at = 5;
     for (unsigned k = 0; k < 60; k++) {
-        size_t n = k % 10 == 9 ? 1200000u + k : 100u + k * 997u;
+        size_t n = record_len(k);
         for (size_t i = 0; i < n; i++)
             if (got[at + i] != 'a' + (int)(k % 26)) cr_assert_fail("record %u byte %zu", k, i);
         at += n;

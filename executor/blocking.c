@@ -104,7 +104,8 @@ struct ax__blocking {
     unsigned back;     /* finished a job, about to look at the queue again */
     unsigned starting; /* created, not yet looking at the queue */
     size_t queued;
-    uint64_t jobs; /* run to completion */
+    _Atomic size_t held_hint; /* queued jobs a group's bound holds back */
+    uint64_t jobs;            /* run to completion */
     bool shutdown;
     _Atomic size_t refs; /* the runtime, each thread, each job */
 };
@@ -189,6 +190,11 @@ int ax__blocking_init(ax_runtime *rt, unsigned max_threads, unsigned idle_ms) {
     return 0;
 }
 
+size_t ax__blocking_held(ax_runtime *rt) {
+    struct ax__blocking *b = atomic_load_explicit(&rt->blocking, memory_order_relaxed);
+    return b ? atomic_load_explicit(&b->held_hint, memory_order_relaxed) : 0;
+}
+
 struct ax__blocking *ax__blocking_of(ax_runtime *rt) {
     struct ax__blocking *b = atomic_load_explicit(&rt->blocking, memory_order_acquire);
     if (b || ax__blocking_new(&b, 0, 0)) return b;
@@ -201,6 +207,14 @@ struct ax__blocking *ax__blocking_of(ax_runtime *rt) {
 }
 
 /* ---- lists (under b->lock) ----------------------------------------------------------------- */
+
+static size_t ax__runnable(const struct ax__blocking *b);
+
+/* Under b->lock: publishes how many queued jobs their group's bound holds
+ * back, for ax__blocking_held. */
+static void ax__held_update(struct ax__blocking *b) {
+    atomic_store_explicit(&b->held_hint, b->queued - ax__runnable(b), memory_order_relaxed);
+}
 
 static void ax__queue_push(struct ax__blocking *b, struct ax__bjob *j) {
     struct ax__bjob **head = j->group ? &j->group->head : &b->head;
@@ -215,6 +229,7 @@ static void ax__queue_push(struct ax__blocking *b, struct ax__bjob *j) {
     *tail = j;
     if (j->group) j->group->queued++;
     b->queued++;
+    ax__held_update(b);
 }
 
 static void ax__queue_remove(struct ax__blocking *b, struct ax__bjob *j) {
@@ -231,6 +246,7 @@ static void ax__queue_remove(struct ax__blocking *b, struct ax__bjob *j) {
     j->prev = j->next = NULL;
     if (j->group) j->group->queued--;
     b->queued--;
+    ax__held_update(b);
 }
 
 /* Queued jobs a thread may start now. */
@@ -257,7 +273,10 @@ static struct ax__bjob *ax__queue_pick(struct ax__blocking *b) {
         if (g->head && g->running < g->limit && (!j || g->head->seq < j->seq)) j = g->head;
     if (!j) return NULL;
     ax__queue_remove(b, j);
-    if (j->group) j->group->running++;
+    if (j->group) {
+        j->group->running++;
+        ax__held_update(b);
+    }
     return j;
 }
 
@@ -380,7 +399,10 @@ static void *ax__blocking_thread(void *arg) {
             b->busy--;
             b->jobs++;
             ax__running_remove(b, j);
-            if (j->group) j->group->running--;
+            if (j->group) {
+                j->group->running--;
+                ax__held_update(b);
+            }
             ax_waker wake;
             bool free_job = ax__job_publish(j, 0, v, &wake);
             struct ax__bjob *next = b->shutdown ? NULL : ax__queue_pick(b);

@@ -33,6 +33,12 @@ int ax__blocking_init(ax_runtime *rt, unsigned max_threads, unsigned idle_ms);
  * out of memory. */
 struct ax__blocking *ax__blocking_of(ax_runtime *rt);
 
+/* How many queued jobs of rt's pool their group's bound holds back now
+ * (the fs bound full, more file jobs waiting): a hint read without the
+ * lock, for the scheduler's choice to spin. 0 before the pool exists.
+ * Thread-safe. */
+size_t ax__blocking_held(ax_runtime *rt);
+
 /* Stops the pool: no new job is accepted (AX_ESHUTDOWN); queued jobs are
  * completed with AX_ESHUTDOWN without running; running jobs may finish
  * until deadline (AX_NO_DEADLINE: wait for them). After the deadline the

@@ -23,12 +23,13 @@
  *      searcher to find work wakes another parked worker, so the search
  *      goes on while work remains.
  * With nothing found, a worker spins for a short, time-bounded while
- * (AX__SPIN_NS, shortened while spins keep finding nothing) looking again
- * — a wake-up that arrives meanwhile costs no futex round trip — and then
- * parks (park.c). Every AX__MAINTENANCE_EVERY
- * tasks a busy worker also serves its timers and polls the reactor, so I/O
+ * (AX__SPIN_NS, shortened while spins keep finding nothing; none while
+ * the blocking pool holds file jobs back) looking again — a wake-up that
+ * arrives meanwhile costs no futex round trip — and then parks (park.c). Every
+ * AX__MAINTENANCE_EVERY tasks a busy worker also serves its timers and polls the reactor, so I/O
  * and timers never wait behind a long run queue.
  */
+#include "executor/blocking.h"
 #include "executor/internal.h"
 
 #include <time.h>
@@ -318,6 +319,12 @@ bool ax__worker_has_work(const ax__worker *w) {
 #define AX__SPIN_TRACKED 64 /* victims whose queue heads the spin tracks */
 #define AX__SPIN_PAUSES  16 /* between two looks: do not hammer the victims' lines */
 
+static bool ax__queued_elsewhere(const ax__worker *w) {
+    for (unsigned v = 0; v < w->rt->nworkers; v++)
+        if (&w->rt->workers[v] != w && ax__lq_len(&w->rt->workers[v].lq)) return true;
+    return false;
+}
+
 static bool ax__spin_found(ax__worker *w) {
     w->spin_shift = 0;
     return true;
@@ -332,6 +339,13 @@ static bool ax__spin_for_work(ax__worker *w) {
     ax_runtime *rt = w->rt;
     unsigned n = rt->nworkers;
     if (n < 2) return false;
+    /* File jobs held back by the fs bound: the pool threads are the
+     * bottleneck and will keep completing jobs, each completion waking a
+     * parked worker. A spin would only take CPU from them (with 64 tasks
+     * doing small-file work it took 30% of all CPU time, bench/fs). Tasks
+     * queued on another worker may be stuck behind a hog, though: those
+     * still get their full spin. */
+    if (ax__blocking_held(rt) && !ax__queued_elsewhere(w)) return false;
     /* Only a searcher spins (at most half the workers), so the steal the
      * spin leads to is never refused by the searcher limit. */
     if (!w->searching) {

@@ -104,8 +104,11 @@ struct ax__blocking {
     unsigned back;     /* finished a job, about to look at the queue again */
     unsigned starting; /* created, not yet looking at the queue */
     size_t queued;
-    _Atomic size_t held_hint; /* queued jobs a group's bound holds back */
-    uint64_t jobs;            /* run to completion */
+    _Atomic size_t held_hint;     /* queued jobs a group's bound holds back */
+    _Atomic size_t runnable_hint; /* queued jobs a thread may start now */
+    atomic_bool spinning;         /* a thread back from a job watches the queue */
+    unsigned spin_shift;          /* owned by the spinning thread: next watch >> */
+    uint64_t jobs;                /* run to completion */
     bool shutdown;
     _Atomic size_t refs; /* the runtime, each thread, each job */
 };
@@ -211,9 +214,12 @@ struct ax__blocking *ax__blocking_of(ax_runtime *rt) {
 static size_t ax__runnable(const struct ax__blocking *b);
 
 /* Under b->lock: publishes how many queued jobs their group's bound holds
- * back, for ax__blocking_held. */
-static void ax__held_update(struct ax__blocking *b) {
-    atomic_store_explicit(&b->held_hint, b->queued - ax__runnable(b), memory_order_relaxed);
+ * back (for ax__blocking_held) and how many may start now (for a thread
+ * watching the queue, ax__back_spin), readable without the lock. */
+static void ax__hints_update(struct ax__blocking *b) {
+    size_t r = ax__runnable(b);
+    atomic_store_explicit(&b->held_hint, b->queued - r, memory_order_relaxed);
+    atomic_store_explicit(&b->runnable_hint, r, memory_order_relaxed);
 }
 
 static void ax__queue_push(struct ax__blocking *b, struct ax__bjob *j) {
@@ -229,7 +235,7 @@ static void ax__queue_push(struct ax__blocking *b, struct ax__bjob *j) {
     *tail = j;
     if (j->group) j->group->queued++;
     b->queued++;
-    ax__held_update(b);
+    ax__hints_update(b);
 }
 
 static void ax__queue_remove(struct ax__blocking *b, struct ax__bjob *j) {
@@ -246,7 +252,7 @@ static void ax__queue_remove(struct ax__blocking *b, struct ax__bjob *j) {
     j->prev = j->next = NULL;
     if (j->group) j->group->queued--;
     b->queued--;
-    ax__held_update(b);
+    ax__hints_update(b);
 }
 
 /* Queued jobs a thread may start now. */
@@ -275,7 +281,7 @@ static struct ax__bjob *ax__queue_pick(struct ax__blocking *b) {
     ax__queue_remove(b, j);
     if (j->group) {
         j->group->running++;
-        ax__held_update(b);
+        ax__hints_update(b);
     }
     return j;
 }
@@ -369,6 +375,36 @@ static void ax__job_begin(struct ax__blocking *b, struct ax__bjob *j) {
     b->busy++;
 }
 
+/* A thread back from a job, with nothing queued, watches the queue for up
+ * to AX__POOL_SPIN_NS before it sleeps (one thread at a time; halved after
+ * each watch that saw nothing, down to 1.6 µs, and back to 50 µs after one
+ * that saw a job), so a task that submits its next job as soon as the last
+ * one woke it (open, then write; read, then read) finds a thread awake
+ * instead of paying a condition-variable wake-up, which takes tens of µs
+ * across vCPUs here. One task doing stat() jobs back to back: 92k round
+ * trips/s before, 300k with it; small-file creates through a handle (an
+ * open job, then a write job), 17k/s before, 30k with it (bench/fs); with
+ * 64 in flight the queue seldom empties, and nothing changed. */
+#define AX__POOL_SPIN_NS        50000u
+#define AX__POOL_SPIN_SHIFT_MAX 5
+
+static void ax__back_spin(struct ax__blocking *b) {
+    if (atomic_load_explicit(&b->runnable_hint, memory_order_relaxed)) return;
+    if (atomic_exchange_explicit(&b->spinning, true, memory_order_acquire)) return;
+    ax_instant start = ax_now(), limit = AX__POOL_SPIN_NS >> b->spin_shift;
+    bool found = false;
+    while (!found) {
+        for (int i = 0; i < 16; i++) ax__cpu_relax();
+        found = atomic_load_explicit(&b->runnable_hint, memory_order_relaxed) != 0;
+        if (ax_now() - start >= limit) break;
+    }
+    if (found)
+        b->spin_shift = 0;
+    else if (b->spin_shift < AX__POOL_SPIN_SHIFT_MAX)
+        b->spin_shift++;
+    atomic_store_explicit(&b->spinning, false, memory_order_release);
+}
+
 static void *ax__blocking_thread(void *arg) {
     struct ax__blocking *b = arg;
 #ifdef _WIN32
@@ -401,7 +437,7 @@ static void *ax__blocking_thread(void *arg) {
             ax__running_remove(b, j);
             if (j->group) {
                 j->group->running--;
-                ax__held_update(b);
+                ax__hints_update(b);
             }
             ax_waker wake;
             bool free_job = ax__job_publish(j, 0, v, &wake);
@@ -414,6 +450,7 @@ static void *ax__blocking_thread(void *arg) {
             ax__job_published(j, free_job, 0, v, &wake);
             j = next;
         }
+        ax__back_spin(b);
         pthread_mutex_lock(&b->lock);
         b->back--;
     }

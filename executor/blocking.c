@@ -194,7 +194,9 @@ int ax__blocking_init(ax_runtime *rt, unsigned max_threads, unsigned idle_ms) {
 }
 
 size_t ax__blocking_held(ax_runtime *rt) {
-    struct ax__blocking *b = atomic_load_explicit(&rt->blocking, memory_order_relaxed);
+    /* acquire: pairs with the publication in ax__blocking_of, so the
+     * fields calloc zeroed are seen zeroed (TSan saw the plain load race). */
+    struct ax__blocking *b = atomic_load_explicit(&rt->blocking, memory_order_acquire);
     return b ? atomic_load_explicit(&b->held_hint, memory_order_relaxed) : 0;
 }
 

@@ -280,11 +280,8 @@ static struct ax__bjob *ax__queue_pick(struct ax__blocking *b) {
     for (struct ax__blocking_group *g = b->groups; g; g = g->next)
         if (g->head && g->running < g->limit && (!j || g->head->seq < j->seq)) j = g->head;
     if (!j) return NULL;
+    if (j->group) j->group->running++; /* first: the removal publishes both */
     ax__queue_remove(b, j);
-    if (j->group) {
-        j->group->running++;
-        ax__hints_update(b);
-    }
     return j;
 }
 

@@ -253,6 +253,8 @@ void ax__switch_to(ax__worker *w, ax_task *from, ax_task *to, bool final);
 void ax__finish_prev(ax__worker *w);
 bool ax__maintenance_due(const ax__worker *w);
 bool ax__worker_has_work(const ax__worker *w);
+/* Tasks wait in another worker's local queue (a hint: plain loads). */
+bool ax__queued_elsewhere(const ax__worker *w);
 
 /* Task lifetime. */
 int ax__task_new(ax_runtime *rt, ax__worker *w, ax_task_fn fn, void *arg, bool detached,

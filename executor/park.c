@@ -192,11 +192,8 @@ static void ax__count_reactor(ax__worker *w, int events) {
  * once, and a worker slept for good beside a batch taken from the global
  * queue behind such a task: task::injected_batch_taken_stolen_and_joined_from_outside.) */
 static int ax__idle_timeout(ax__worker *w) {
-    ax_runtime *rt = w->rt;
     atomic_thread_fence(memory_order_seq_cst);
-    int cap = -1;
-    for (unsigned v = 0; v < rt->nworkers; v++)
-        if (&rt->workers[v] != w && ax__lq_len(&rt->workers[v].lq)) cap = AX__PARK_PEEK_MS;
+    int cap = ax__queued_elsewhere(w) ? AX__PARK_PEEK_MS : -1;
     int timeout = ax__timers_timeout_ms(w);
     if (cap >= 0 && (timeout < 0 || timeout > cap)) timeout = cap;
     uint64_t tick = timeout < 0 ? UINT64_MAX : ax__tick_now(w->rt) + (uint64_t)timeout;

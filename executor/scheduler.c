@@ -303,6 +303,12 @@ bool ax__maintenance_due(const ax__worker *w) {
     return w->ticks - w->last_maintenance >= AX__MAINTENANCE_EVERY;
 }
 
+bool ax__queued_elsewhere(const ax__worker *w) {
+    for (unsigned v = 0; v < w->rt->nworkers; v++)
+        if (&w->rt->workers[v] != w && ax__lq_len(&w->rt->workers[v].lq)) return true;
+    return false;
+}
+
 bool ax__worker_has_work(const ax__worker *w) {
     return w->lifo || ax__lq_len(&w->lq) ||
            atomic_load_explicit(&w->rt->inject_len, memory_order_relaxed) || ax__maintenance_due(w);
@@ -318,12 +324,6 @@ bool ax__worker_has_work(const ax__worker *w) {
 #define AX__STUCK_NS     20000u
 #define AX__SPIN_TRACKED 64 /* victims whose queue heads the spin tracks */
 #define AX__SPIN_PAUSES  16 /* between two looks: do not hammer the victims' lines */
-
-static bool ax__queued_elsewhere(const ax__worker *w) {
-    for (unsigned v = 0; v < w->rt->nworkers; v++)
-        if (&w->rt->workers[v] != w && ax__lq_len(&w->rt->workers[v].lq)) return true;
-    return false;
-}
 
 static bool ax__spin_found(ax__worker *w) {
     w->spin_shift = 0;

@@ -91,8 +91,7 @@ static void *t_read_back(void *arg) {
     cr_assert_eq(ax_file_open(p, AX_FILE_READ | AX_FILE_WRITE | AX_FILE_CREATE | AX_FILE_TRUNC,
                               0644, &f, AX_NO_DEADLINE),
                  0);
-    unsigned char *b = malloc(3u << 20);
-    for (size_t i = 0; i < (3u << 20); i++) b[i] = fs_pattern(i);
+    unsigned char *b = fs_pattern_new(3u << 20);
     cr_assert_eq(ax_file_write(f, b, 3u << 20, AX_NO_DEADLINE), 3 << 20);
     cr_assert_eq(ax_file_seek(f, 0, SEEK_SET, AX_NO_DEADLINE), 0);
     unsigned char *r = malloc(3u << 20);

@@ -108,6 +108,8 @@ struct ax__blocking {
     _Atomic size_t runnable_hint; /* queued jobs a thread may start now */
     atomic_bool spinning;         /* a thread back from a job watches the queue */
     unsigned spin_shift;          /* owned by the spinning thread: next watch >> */
+    _Atomic ax_instant missed_at; /* when the last watch that saw no job began, or 0 */
+    atomic_bool spin_reset;       /* a job came soon after it: watch in full again */
     uint64_t jobs;                /* run to completion */
     bool shutdown;
     _Atomic size_t refs; /* the runtime, each thread, each job */
@@ -377,10 +379,11 @@ static void ax__job_begin(struct ax__blocking *b, struct ax__bjob *j) {
 /* A thread back from a job, with nothing queued, watches the queue for up
  * to AX__POOL_SPIN_NS before it sleeps (one thread at a time; halved after
  * each watch that saw nothing, down to 1.6 µs, and back to 50 µs after one
- * that saw a job), so a task that submits its next job as soon as the last
- * one woke it (open, then write; read, then read) finds a thread awake
- * instead of paying a condition-variable wake-up, which takes tens of µs
- * across vCPUs here. One task doing stat() jobs back to back: 92k round
+ * that saw a job or when ax__spin_missed_by says a full one would have),
+ * so a task that submits its next job as soon as the last one woke it
+ * (open, then write; read, then read) finds a thread awake instead of
+ * paying a condition-variable wake-up, which takes tens of µs across
+ * vCPUs here. One task doing stat() jobs back to back: 92k round
  * trips/s before, 300k with it; small-file creates through a handle (an
  * open job, then a write job), 17k/s before, 30k with it (bench/fs); with
  * 64 in flight the queue seldom empties, and nothing changed. */
@@ -390,6 +393,7 @@ static void ax__job_begin(struct ax__blocking *b, struct ax__bjob *j) {
 static void ax__back_spin(struct ax__blocking *b) {
     if (atomic_load_explicit(&b->runnable_hint, memory_order_relaxed)) return;
     if (atomic_exchange_explicit(&b->spinning, true, memory_order_acquire)) return;
+    if (atomic_exchange_explicit(&b->spin_reset, false, memory_order_relaxed)) b->spin_shift = 0;
     ax_instant start = ax_now(), limit = AX__POOL_SPIN_NS >> b->spin_shift;
     bool found = false;
     while (!found) {
@@ -397,11 +401,27 @@ static void ax__back_spin(struct ax__blocking *b) {
         found = atomic_load_explicit(&b->runnable_hint, memory_order_relaxed) != 0;
         if (ax_now() - start >= limit) break;
     }
-    if (found)
+    if (found) {
         b->spin_shift = 0;
-    else if (b->spin_shift < AX__POOL_SPIN_SHIFT_MAX)
-        b->spin_shift++;
+    } else {
+        if (b->spin_shift < AX__POOL_SPIN_SHIFT_MAX) b->spin_shift++;
+        atomic_store_explicit(&b->missed_at, start, memory_order_relaxed);
+    }
     atomic_store_explicit(&b->spinning, false, memory_order_release);
+}
+
+/* A job that had to wake a sleeping thread: if it came within a full watch
+ * of the last watch that gave up, a full watch would have caught it, so the
+ * next one lasts AX__POOL_SPIN_NS again. Without this a shortened watch
+ * never recovers when jobs come a little later than a wake-up's round trip
+ * (1 MiB handle writes, one every ~500 µs, each submitted ~30 µs after the
+ * last ended: the watch saw 0 of 1,024 with it halving, ~75% at 50 µs). */
+static void ax__spin_missed_by(struct ax__blocking *b) {
+    ax_instant missed = atomic_load_explicit(&b->missed_at, memory_order_relaxed);
+    if (!missed) return;
+    if (ax_now() - missed < AX__POOL_SPIN_NS)
+        atomic_store_explicit(&b->spin_reset, true, memory_order_relaxed);
+    atomic_store_explicit(&b->missed_at, 0, memory_order_relaxed);
 }
 
 static void *ax__blocking_thread(void *arg) {
@@ -511,6 +531,7 @@ static int ax__submit(struct ax__blocking *b, struct ax__bjob *j) {
         b->wakeups++;
         pthread_cond_signal(&b->work);
         pthread_mutex_unlock(&b->lock);
+        ax__spin_missed_by(b);
         return 0;
     }
     /* A thread that just finished a job takes it (the usual case when

@@ -107,6 +107,7 @@ struct ax__blocking {
     _Atomic size_t held_hint;     /* queued jobs a group's bound holds back */
     _Atomic size_t runnable_hint; /* queued jobs a thread may start now */
     atomic_bool spinning;         /* a thread back from a job watches the queue */
+    ax_runtime *rt;               /* the owner; read under lock while !shutdown */
     unsigned spin_shift;          /* owned by the spinning thread: next watch >> */
     _Atomic ax_instant missed_at; /* when the last watch that saw no job began, or 0 */
     atomic_bool spin_reset;       /* a job came soon after it: watch in full again */
@@ -190,6 +191,7 @@ int ax__blocking_init(ax_runtime *rt, unsigned max_threads, unsigned idle_ms) {
     struct ax__blocking *b;
     int err = ax__blocking_new(&b, max_threads, idle_ms);
     if (err) return err;
+    b->rt = rt;
     struct ax__blocking *expected = NULL;
     if (!atomic_compare_exchange_strong(&rt->blocking, &expected, b)) ax__pool_unref(b);
     return 0;
@@ -205,6 +207,7 @@ size_t ax__blocking_held(ax_runtime *rt) {
 struct ax__blocking *ax__blocking_of(ax_runtime *rt) {
     struct ax__blocking *b = atomic_load_explicit(&rt->blocking, memory_order_acquire);
     if (b || ax__blocking_new(&b, 0, 0)) return b;
+    b->rt = rt;
     struct ax__blocking *expected = NULL;
     if (atomic_compare_exchange_strong_explicit(&rt->blocking, &expected, b, memory_order_acq_rel,
                                                 memory_order_acquire))
@@ -424,6 +427,21 @@ static void ax__spin_missed_by(struct ax__blocking *b) {
     atomic_store_explicit(&b->missed_at, 0, memory_order_relaxed);
 }
 
+/* The job this pool thread is running, for ax__blocking_ending_soon. */
+static __thread struct ax__bjob *ax__job_running;
+
+void ax__blocking_ending_soon(ax_instant within) {
+    struct ax__bjob *j = ax__job_running;
+    if (!j) return;
+    struct ax__blocking *b = j->pool;
+    /* Under the lock: shutdown sets `shutdown` under it before the runtime
+     * can be freed, and a job nobody waits for wakes nobody. */
+    pthread_mutex_lock(&b->lock);
+    if (!b->shutdown && !j->detached && !j->orphaned && b->rt)
+        ax__expect_work(b->rt, ax_now() + within);
+    pthread_mutex_unlock(&b->lock);
+}
+
 static void *ax__blocking_thread(void *arg) {
     struct ax__blocking *b = arg;
 #ifdef _WIN32
@@ -448,7 +466,9 @@ static void *ax__blocking_thread(void *arg) {
          * the one before (one lock round trip per job while the queue
          * holds work, as with 64 tasks on the fs group). */
         while (j) {
+            ax__job_running = j;
             void *v = j->fn(j->arg);
+            ax__job_running = NULL;
             if (j->free_arg) j->free_arg(j->arg);
             pthread_mutex_lock(&b->lock);
             b->busy--;

@@ -77,6 +77,16 @@ int ax__blocking_start_waking(ax_blocking_future *bf, ax_runtime *rt,
                               void (*free_arg)(void *arg), void (*free_result)(void *result),
                               const ax_waker *waker);
 
+/* Called by a job from inside its function: it expects to end within
+ * `within` ns (at most AX__BLOCKING_SOON_MAX_NS; longer is cut to it), and
+ * the task waiting for it will run next. Has an idle worker spin until
+ * then rather than sleep, so the job's end does not wait for a worker's
+ * wake-up (tens of µs across vCPUs here). A no-op outside a pool job, for
+ * a job nobody waits for, and after shutdown. Costs a trip through the
+ * pool's lock: call it once near a long job's end, not per step. */
+void ax__blocking_ending_soon(ax_instant within);
+#define AX__BLOCKING_SOON_MAX_NS 200000u
+
 typedef struct ax__blocking_stats {
     uint64_t threads;     /* pool threads alive now */
     uint64_t idle;        /* ... of which waiting for work */

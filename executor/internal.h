@@ -180,6 +180,9 @@ struct ax_runtime {
      * none). A timer armed before it wakes one, so a wheel whose worker is
      * held by a long task is still served on time. */
     _Atomic uint64_t idle_wake_tick;
+    /* Until when a searcher keeps spinning because a pool job said it ends
+     * soon (ax__expect_work); 0: no such promise. */
+    _Atomic ax_instant expect_until;
     atomic_bool reactor_busy;
     atomic_bool in_reactor_wait;
 
@@ -235,6 +238,13 @@ void ax__worker_main(ax__worker *w);                  /* a worker thread's loop 
  * the one in the reactor; false when none was asleep. */
 bool ax__unpark_one(ax_runtime *rt, bool searcher);
 void ax__unpark_all(ax_runtime *rt);
+/* Work will show up by `until` from another thread (a pool job about to
+ * end, whose waiter runs next): unless a worker is searching already, wakes
+ * one as a searcher, and searchers spin until then (at most
+ * AX__BLOCKING_SOON_MAX_NS from now, executor/blocking.h) instead of
+ * parking, so the wake-up that would follow the job's end is not on its
+ * waiter's path. Thread-safe. */
+void ax__expect_work(ax_runtime *rt, ax_instant until);
 void ax__park(ax__worker *w);
 /* Polls the reactor if no other worker is in it; false if one is. */
 bool ax__reactor_try_poll(ax__worker *w, int timeout_ms);

@@ -188,7 +188,12 @@ void ax__schedule(ax_task *t) {
     }
     t->next = NULL;
     ax__inject_list(rt, t, t, 1);
-    ax__unpark_one(rt, false);
+    /* A searching worker looks at the global queue before it sleeps (it
+     * announces the sleep, then looks: park.c), or wakes another when it
+     * finds other work (ax__search_end): waking one more would only have
+     * two race for one task, and cost the loser a futex round trip. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!atomic_load_explicit(&rt->searching, memory_order_relaxed)) ax__unpark_one(rt, false);
 }
 
 static uint32_t ax__rand(ax__worker *w) {
@@ -200,13 +205,18 @@ static uint32_t ax__rand(ax__worker *w) {
 }
 
 /* Stops counting w as a searcher. When the last searcher stops because it
- * found work, there may be more, so it keeps one other worker looking; a
- * searcher that gives up wakes nobody (else two idle workers would wake
- * each other forever). */
+ * found work and more is in sight (pushers skip the wake-up while someone
+ * searches), it keeps one other worker looking; a searcher that gives up
+ * wakes nobody (else two idle workers would wake each other forever), nor
+ * does one that took the only task there was: a task woken by a pool job
+ * about to end, say, which a pre-woken searcher caught (ax__expect_work),
+ * woke the worker in the reactor for nothing once per 1 MiB file write. */
 static void ax__search_end(ax__worker *w, bool found) {
     if (!w->searching) return;
     w->searching = false;
-    if (atomic_fetch_sub_explicit(&w->rt->searching, 1, memory_order_acq_rel) == 1 && found)
+    if (atomic_fetch_sub_explicit(&w->rt->searching, 1, memory_order_acq_rel) == 1 && found &&
+        (w->lifo || ax__lq_len(&w->lq) ||
+         atomic_load_explicit(&w->rt->inject_len, memory_order_relaxed) || ax__queued_elsewhere(w)))
         ax__notify_idle(w->rt);
 }
 
@@ -389,6 +399,8 @@ static bool ax__spin_for_work(ax__worker *w) {
         for (int i = 0; i < AX__SPIN_PAUSES; i++) ax__cpu_relax();
         now = ax_now();
         if (now - start >= (watching ? AX__SPIN_NS : AX__SPIN_NS >> w->spin_shift)) {
+            /* A pool job said it ends by then, and its waiter runs next. */
+            if (now < atomic_load_explicit(&rt->expect_until, memory_order_relaxed)) continue;
             if (!watching && w->spin_shift < AX__SPIN_SHIFT_MAX) w->spin_shift++;
             return false;
         }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "axon/time.h"
 #include "fs/file_jobs.h"
 
 /* ---- open ---------------------------------------------------------------------------------- */
@@ -209,16 +210,26 @@ const ax__fs_kind ax__kind_write_at = {ax__run_pwrite, NULL, NULL, 0, 0};
 /* Writes the caller's j->dlen bytes at j->off, a piece at a time, until
  * they are all written, the loan ends or the job is abandoned. */
 static void ax__run_write_lent(ax__fsjob *j) {
+    ax_instant piece_ns = 0; /* the last piece took, 0: unknown */
     while (j->lent_done < j->dlen) {
         if (ax__fsjob_abandoned(j)) {
             j->res = AX_ECANCELED;
             return;
         }
+        /* The last piece of several, expected to take no longer than the
+         * one before: have a worker awake when it ends (the writer's next
+         * write follows at once; a sleeping worker took tens of µs to wake,
+         * a tenth of a 1 MiB write, bench/fs). */
+        if (piece_ns && j->dlen - j->lent_done <= AX__LENT_PIECE &&
+            piece_ns < AX__BLOCKING_SOON_MAX_NS)
+            ax__blocking_ending_soon(piece_ns + piece_ns / 2); /* pieces vary */
+        ax_instant t0 = ax_now();
         ssize_t n = ax__fs_lent_pwrite(j, j->fd->fd, j->off, AX__LENT_PIECE);
         if (n <= 0) {
             j->res = n < 0 ? n : AX_EIO;
             return;
         }
+        piece_ns = ax_now() - t0;
     }
     j->res = (intptr_t)j->lent_done;
 }

@@ -733,3 +733,98 @@ Test(blocking, a_group_queue_runs_back_to_back_in_order) {
     cr_assert_eq(stats(rt).jobs, JOBS);
     ax_runtime_free(rt);
 }
+
+/* ---- wake-ups from pool threads ------------------------------------------------------------ */
+
+static ax_runtime *g_soon_rt;
+static atomic_int g_soon_unparks_before, g_soon_unparks_after;
+
+static uint64_t unparks(ax_runtime *rt) {
+    ax_runtime_metrics m;
+    ax_runtime_metrics_get(rt, &m);
+    return m.unparks;
+}
+
+/* Waits until both workers sleep (the task that waits for this job was the
+ * only work), says it ends soon, and notes whether that woke a worker
+ * before the job ended. */
+static void *ending_soon_job(void *arg) {
+    (void)arg;
+    sleep_ms(50);
+    atomic_store(&g_soon_unparks_before, (int)unparks(g_soon_rt));
+    ax__blocking_ending_soon(150000);
+    sleep_ms(20); /* ends later than promised: the worker's spin gives up */
+    atomic_store(&g_soon_unparks_after, (int)unparks(g_soon_rt));
+    return (void *)7;
+}
+
+static void *wait_ending_soon_job(void *arg) {
+    (void)arg;
+    void *res = NULL;
+    cr_assert_eq(ax_spawn_blocking(ending_soon_job, NULL, &res), 0);
+    cr_assert_eq(res, (void *)7);
+    return NULL;
+}
+
+/* ax__blocking_ending_soon from a job whose task waits for it wakes a
+ * sleeping worker at once (to spin for the job's end, not be woken by it);
+ * from outside a job it does nothing; and a job that ends later than it
+ * said still wakes its waiter. */
+Test(blocking, a_job_ending_soon_wakes_a_worker_before_it_ends) {
+    ax_runtime *rt = pool_rt(2, 0, 0);
+    g_soon_rt = rt;
+    uint64_t before = unparks(rt);
+    ax__blocking_ending_soon(150000); /* not in a job */
+    cr_assert_eq(unparks(rt), before);
+    cr_assert_eq(ax_run(rt, wait_ending_soon_job, NULL, NULL), 0);
+    cr_assert_gt(atomic_load(&g_soon_unparks_after), atomic_load(&g_soon_unparks_before),
+                 "no worker was woken between the promise and the job's end");
+    ax_runtime_free(rt);
+}
+
+enum { WAKE_TASKS = 16, WAKE_JOBS = 400 };
+static atomic_int g_wake_done;
+
+static void *tiny_job(void *arg) {
+    /* 0-20 µs of work: ends while the waiting worker spins, or just
+     * after it gave up and went to sleep. */
+    unsigned spin = (unsigned)(uintptr_t)arg % 21u;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do clock_gettime(CLOCK_MONOTONIC, &t);
+    while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < (long)spin * 1000L);
+    return arg;
+}
+
+static void *round_trips(void *arg) {
+    uintptr_t seed = (uintptr_t)arg;
+    for (int i = 0; i < WAKE_JOBS; i++) {
+        seed = seed * 1103515245u + 12345u;
+        void *res = NULL;
+        cr_assert_eq(ax_spawn_blocking(tiny_job, (void *)(seed >> 8), &res), 0);
+        cr_assert_eq(res, (void *)(seed >> 8));
+    }
+    atomic_fetch_add(&g_wake_done, 1);
+    return NULL;
+}
+
+static void *spawn_round_trippers(void *arg) {
+    (void)arg;
+    ax_task *t[WAKE_TASKS];
+    for (int i = 0; i < WAKE_TASKS; i++)
+        cr_assert_eq(ax_spawn(&t[i], round_trips, (void *)(uintptr_t)(i + 1)), 0);
+    for (int i = 0; i < WAKE_TASKS; i++) cr_assert_eq(ax_join(t[i], NULL), 0);
+    return NULL;
+}
+
+/* Pool threads wake the tasks whose jobs end, and skip waking a worker
+ * while one is searching (it looks at the global queue before it sleeps):
+ * 6,400 round trips of 0-20 µs jobs, ending at every point of the workers'
+ * spin-then-sleep, all complete (a lost wake-up hangs this test). */
+Test(blocking, wakes_from_pool_threads_reach_tasks_while_workers_search, .timeout = 60) {
+    ax_runtime *rt = pool_rt(2, 4, 0);
+    atomic_store(&g_wake_done, 0);
+    cr_assert_eq(ax_run(rt, spawn_round_trippers, NULL, NULL), 0);
+    cr_assert_eq(atomic_load(&g_wake_done), WAKE_TASKS);
+    ax_runtime_free(rt);
+}

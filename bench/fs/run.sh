@@ -5,7 +5,7 @@
 #
 # Builds the peers into $BUILD/bench/fs/ (Axon's program through the
 # Makefile), then runs ROUNDS rounds; each round runs every program
-# alternately (the order rotates from round to round):
+# alternately (in a fresh order each round):
 #   sequential  write a MIB MiB file in BLOCK_KIB blocks and fdatasync it
 #               (write throughput excludes the fdatasync, reported apart),
 #               read it back warm (its pages are cached: it was just
@@ -198,9 +198,14 @@ LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 note "$(date -u '+%F %T') UTC; load average: $LOAD_START; files in $DIR; cold reads by $COLD"
 t_start=$(date +%s)
 for ((r = 1; r <= ROUNDS; r++)); do
-    n=${#progs[@]}
-    order=()
-    for ((k = 0; k < n; k++)); do order+=("${progs[$(((k + r - 1) % n))]}"); done
+    # A fresh order each round (a shuffle seeded by the round number, so a
+    # rerun repeats it): rotating one order kept every program right after
+    # the same one in every round, and so inheriting the same leftovers of
+    # it (ext4's recently deleted inodes, writeback of its 10,000 deletes).
+    mapfile -t order < <(printf '%s\n' "${progs[@]}" |
+        awk -v seed="$r" 'BEGIN { srand(seed) } { printf "%.9f\t%s\n", rand(), $0 }' |
+        sort -n | cut -f2)
+    note "round $r order: ${order[*]}"
     for p in "${order[@]}"; do
         # Every timed write overwrites (O_TRUNC) a file just written and
         # synced by plain C, so the page-cache pages it fills are ones the

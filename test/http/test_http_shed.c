@@ -382,18 +382,22 @@ Test(http_shed, slowloris_does_not_slow_other_clients, .init = up_slow_one_worke
     cli_conn *c = malloc(sizeof *c);
     cli_open(c);
     for (int i = 0; i < 50; i++) rtt(c); /* warm up */
-    /* Up to three measurements, passing on the first within 20%: on this
-     * shared 2-core machine a burst of other load can skew one of them,
-     * while a server that stalls on slow clients fails every one (a 3 ms
-     * stall per partial read measured 1.6x). */
+    /* Up to five measurements, passing on the first within 20%: on this
+     * shared 2-core machine a burst of other load can skew one of them
+     * (under qemu, with a parallel test beside it, three in a row measured
+     * 1.2x once, while alone it measured 0.75-1.16x in 6 of 6 runs), while
+     * a server that stalls on slow clients fails every one (a 3 ms stall
+     * per partial read measured 1.6x). */
+    enum { TRIES = 5 };
     double ratio = 0;
-    for (int attempt = 0; attempt < 3; attempt++)
+    for (int attempt = 0; attempt < TRIES; attempt++)
         if ((ratio = slowloris_ratio(a, c)) <= 1.2) break;
     pthread_mutex_lock(&a->lock);
     a->stop = true;
     pthread_mutex_unlock(&a->lock);
     pthread_join(th, NULL);
-    cr_assert_leq(ratio, 1.2, "median latency %.2fx with slow clients, in each of 3 tries", ratio);
+    cr_assert_leq(ratio, 1.2, "median latency %.2fx with slow clients, in each of %d tries", ratio,
+                  TRIES);
     cli_close(c);
     free(c);
     free(a);

@@ -108,9 +108,8 @@ struct ax__blocking {
     _Atomic size_t runnable_hint; /* queued jobs a thread may start now */
     atomic_bool spinning;         /* a thread back from a job watches the queue */
     ax_runtime *rt;               /* the owner; read under lock while !shutdown */
-    unsigned spin_shift;          /* owned by the spinning thread: next watch >> */
+    atomic_uint spin_shift;       /* the next watch lasts AX__POOL_SPIN_NS >> it */
     _Atomic ax_instant missed_at; /* when the last watch that saw no job began, or 0 */
-    atomic_bool spin_reset;       /* a job came soon after it: watch in full again */
     uint64_t jobs;                /* run to completion */
     bool shutdown;
     _Atomic size_t refs; /* the runtime, each thread, each job */
@@ -144,9 +143,11 @@ static struct timespec ax__timespec(ax_instant t) {
 }
 #endif
 
-int ax__blocking_new(struct ax__blocking **out, unsigned max_threads, unsigned idle_ms) {
+int ax__blocking_new(struct ax__blocking **out, ax_runtime *rt, unsigned max_threads,
+                     unsigned idle_ms) {
     struct ax__blocking *b = calloc(1, sizeof(*b));
     if (!b) return AX_ENOMEM;
+    b->rt = rt;
     b->max_threads = max_threads ? max_threads : AX__BLOCKING_MAX_THREADS;
     b->idle_ms = idle_ms ? idle_ms : AX__BLOCKING_IDLE_MS;
     atomic_init(&b->refs, 1);
@@ -189,9 +190,8 @@ static void ax__pool_unref(struct ax__blocking *b) {
 int ax__blocking_init(ax_runtime *rt, unsigned max_threads, unsigned idle_ms) {
     if (!max_threads && !idle_ms) return 0;
     struct ax__blocking *b;
-    int err = ax__blocking_new(&b, max_threads, idle_ms);
+    int err = ax__blocking_new(&b, rt, max_threads, idle_ms);
     if (err) return err;
-    b->rt = rt;
     struct ax__blocking *expected = NULL;
     if (!atomic_compare_exchange_strong(&rt->blocking, &expected, b)) ax__pool_unref(b);
     return 0;
@@ -206,8 +206,7 @@ size_t ax__blocking_held(ax_runtime *rt) {
 
 struct ax__blocking *ax__blocking_of(ax_runtime *rt) {
     struct ax__blocking *b = atomic_load_explicit(&rt->blocking, memory_order_acquire);
-    if (b || ax__blocking_new(&b, 0, 0)) return b;
-    b->rt = rt;
+    if (b || ax__blocking_new(&b, rt, 0, 0)) return b;
     struct ax__blocking *expected = NULL;
     if (atomic_compare_exchange_strong_explicit(&rt->blocking, &expected, b, memory_order_acq_rel,
                                                 memory_order_acquire))
@@ -396,18 +395,20 @@ static void ax__job_begin(struct ax__blocking *b, struct ax__bjob *j) {
 static void ax__back_spin(struct ax__blocking *b) {
     if (atomic_load_explicit(&b->runnable_hint, memory_order_relaxed)) return;
     if (atomic_exchange_explicit(&b->spinning, true, memory_order_acquire)) return;
-    if (atomic_exchange_explicit(&b->spin_reset, false, memory_order_relaxed)) b->spin_shift = 0;
-    ax_instant start = ax_now(), limit = AX__POOL_SPIN_NS >> b->spin_shift;
+    unsigned shift = atomic_load_explicit(&b->spin_shift, memory_order_relaxed);
+    ax_instant start = ax_now(), limit = AX__POOL_SPIN_NS >> shift;
     bool found = false;
     while (!found) {
         for (int i = 0; i < 16; i++) ax__cpu_relax();
         found = atomic_load_explicit(&b->runnable_hint, memory_order_relaxed) != 0;
         if (ax_now() - start >= limit) break;
     }
+    /* A reset by ax__spin_missed_by meanwhile may be lost: a hint. */
     if (found) {
-        b->spin_shift = 0;
+        atomic_store_explicit(&b->spin_shift, 0, memory_order_relaxed);
     } else {
-        if (b->spin_shift < AX__POOL_SPIN_SHIFT_MAX) b->spin_shift++;
+        if (shift < AX__POOL_SPIN_SHIFT_MAX)
+            atomic_store_explicit(&b->spin_shift, shift + 1, memory_order_relaxed);
         atomic_store_explicit(&b->missed_at, start, memory_order_relaxed);
     }
     atomic_store_explicit(&b->spinning, false, memory_order_release);
@@ -423,7 +424,7 @@ static void ax__spin_missed_by(struct ax__blocking *b) {
     ax_instant missed = atomic_load_explicit(&b->missed_at, memory_order_relaxed);
     if (!missed) return;
     if (ax_now() - missed < AX__POOL_SPIN_NS)
-        atomic_store_explicit(&b->spin_reset, true, memory_order_relaxed);
+        atomic_store_explicit(&b->spin_shift, 0, memory_order_relaxed);
     atomic_store_explicit(&b->missed_at, 0, memory_order_relaxed);
 }
 
@@ -434,6 +435,7 @@ void ax__blocking_ending_soon(ax_instant within) {
     struct ax__bjob *j = ax__job_running;
     if (!j) return;
     struct ax__blocking *b = j->pool;
+    if (within > AX__BLOCKING_SOON_MAX_NS) within = AX__BLOCKING_SOON_MAX_NS;
     /* Under the lock: shutdown sets `shutdown` under it before the runtime
      * can be freed, and a job nobody waits for wakes nobody. */
     pthread_mutex_lock(&b->lock);
@@ -474,17 +476,16 @@ static void *ax__blocking_thread(void *arg) {
             b->busy--;
             b->jobs++;
             ax__running_remove(b, j);
-            if (j->group) {
-                j->group->running--;
-                ax__hints_update(b);
-            }
+            if (j->group) j->group->running--;
             ax_waker wake;
             bool free_job = ax__job_publish(j, 0, v, &wake);
             struct ax__bjob *next = b->shutdown ? NULL : ax__queue_pick(b);
-            if (next)
-                ax__job_begin(b, next);
-            else
+            if (next) {
+                ax__job_begin(b, next); /* the pick published the hints */
+            } else {
+                if (j->group) ax__hints_update(b); /* the group's slot freed */
                 b->back++;
+            }
             pthread_mutex_unlock(&b->lock);
             ax__job_published(j, free_job, 0, v, &wake);
             j = next;

@@ -20,9 +20,10 @@
 
 struct ax__blocking;
 
-/* Creates a pool object (no thread yet). 0 means the default for either
- * option. Errors: AX_ENOMEM. */
-int ax__blocking_new(struct ax__blocking **out, unsigned max_threads, unsigned idle_ms);
+/* Creates rt's pool object (no thread yet; not yet published in rt). 0
+ * means the default for either option. Errors: AX_ENOMEM. */
+int ax__blocking_new(struct ax__blocking **out, ax_runtime *rt, unsigned max_threads,
+                     unsigned idle_ms);
 
 /* For ax_runtime_new: with both options 0 does nothing (the pool is
  * created with the defaults on first use); otherwise creates rt's pool now

@@ -240,10 +240,10 @@ bool ax__unpark_one(ax_runtime *rt, bool searcher);
 void ax__unpark_all(ax_runtime *rt);
 /* Work will show up by `until` from another thread (a pool job about to
  * end, whose waiter runs next): unless a worker is searching already, wakes
- * one as a searcher, and searchers spin until then (at most
- * AX__BLOCKING_SOON_MAX_NS from now, executor/blocking.h) instead of
- * parking, so the wake-up that would follow the job's end is not on its
- * waiter's path. Thread-safe. */
+ * one as a searcher, and searchers spin until then instead of parking, so
+ * the wake-up that would follow the job's end is not on its waiter's path.
+ * The caller keeps `until` near (ax__blocking_ending_soon: at most
+ * AX__BLOCKING_SOON_MAX_NS away). Thread-safe. */
 void ax__expect_work(ax_runtime *rt, ax_instant until);
 void ax__park(ax__worker *w);
 /* Polls the reactor if no other worker is in it; false if one is. */

@@ -20,7 +20,6 @@
  * unchanged. On Windows the word is waited on with WaitOnAddress /
  * WakeByAddressSingle.
  */
-#include "executor/blocking.h" /* AX__BLOCKING_SOON_MAX_NS */
 #include "executor/internal.h"
 
 #ifdef _WIN32
@@ -163,8 +162,7 @@ bool ax__unpark_one(ax_runtime *rt, bool searcher) {
 
 void ax__expect_work(ax_runtime *rt, ax_instant until) {
     if (rt->current_thread || rt->nworkers < 2) return; /* nobody to spin beside the waker */
-    ax_instant cap = ax_now() + AX__BLOCKING_SOON_MAX_NS;
-    atomic_store_explicit(&rt->expect_until, until < cap ? until : cap, memory_order_relaxed);
+    atomic_store_explicit(&rt->expect_until, until, memory_order_relaxed);
     if (!atomic_load_explicit(&rt->searching, memory_order_seq_cst)) ax__unpark_one(rt, true);
 }
 

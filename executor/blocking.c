@@ -476,14 +476,16 @@ static void *ax__blocking_thread(void *arg) {
             b->busy--;
             b->jobs++;
             ax__running_remove(b, j);
-            if (j->group) j->group->running--;
+            /* Read before the publication: its waiter may free j then. */
+            struct ax__blocking_group *g = j->group;
+            if (g) g->running--;
             ax_waker wake;
             bool free_job = ax__job_publish(j, 0, v, &wake);
             struct ax__bjob *next = b->shutdown ? NULL : ax__queue_pick(b);
             if (next) {
                 ax__job_begin(b, next); /* the pick published the hints */
             } else {
-                if (j->group) ax__hints_update(b); /* the group's slot freed */
+                if (g) ax__hints_update(b); /* the group's slot freed */
                 b->back++;
             }
             pthread_mutex_unlock(&b->lock);

@@ -204,6 +204,15 @@ size_t ax__blocking_held(ax_runtime *rt) {
     return b ? atomic_load_explicit(&b->held_hint, memory_order_relaxed) : 0;
 }
 
+/* Set on the pool's own threads, for ax__blocking_defers_wake. */
+static __thread bool ax__on_pool_thread;
+
+bool ax__blocking_defers_wake(ax_runtime *rt) {
+    if (!ax__on_pool_thread || rt->current_thread) return false;
+    size_t held = ax__blocking_held(rt);
+    return held && atomic_load_explicit(&rt->inject_len, memory_order_relaxed) < held;
+}
+
 struct ax__blocking *ax__blocking_of(ax_runtime *rt) {
     struct ax__blocking *b = atomic_load_explicit(&rt->blocking, memory_order_acquire);
     if (b || ax__blocking_new(&b, rt, 0, 0)) return b;
@@ -453,6 +462,7 @@ static void *ax__blocking_thread(void *arg) {
 #elif defined(__GLIBC__)
     pthread_setname_np(pthread_self(), "axon-blocking");
 #endif
+    ax__on_pool_thread = true;
     pthread_mutex_lock(&b->lock);
     b->starting--;
     for (;;) {

@@ -40,6 +40,18 @@ struct ax__blocking *ax__blocking_of(ax_runtime *rt);
  * Thread-safe. */
 size_t ax__blocking_held(ax_runtime *rt);
 
+/* Called by ax__schedule when a thread that is not one of rt's workers
+ * queued a task on rt's global queue and no worker is searching: true
+ * when the caller is a pool thread (waking the task whose job ended) and
+ * the pool's bounds hold back more queued jobs than tasks wait in rt's
+ * global queue, so the wake-up of a sleeping worker may wait. The pool
+ * stays busy meanwhile with the jobs it holds, and a worker woken for a
+ * batch of tasks costs one wake-up instead of one per task; a worker
+ * asleep while jobs are held back looks at the global queue every
+ * AX__PARK_PEEK_MS, which bounds the wait when the jobs that would end
+ * next run long (park.c). False on a current-thread runtime. Thread-safe. */
+bool ax__blocking_defers_wake(ax_runtime *rt);
+
 /* Stops the pool: no new job is accepted (AX_ESHUTDOWN); queued jobs are
  * completed with AX_ESHUTDOWN without running; running jobs may finish
  * until deadline (AX_NO_DEADLINE: wait for them). After the deadline the

@@ -20,6 +20,7 @@
  * unchanged. On Windows the word is waited on with WaitOnAddress /
  * WakeByAddressSingle.
  */
+#include "executor/blocking.h"
 #include "executor/internal.h"
 
 #ifdef _WIN32
@@ -194,12 +195,15 @@ static void ax__count_reactor(ax__worker *w, int events) {
  * between the announcement and its look at the queues: one of the two
  * sees the other). So with work queued elsewhere, sleep at most
  * AX__PARK_PEEK_MS and look again; an idle runtime has nothing queued and
- * sleeps until its next timer. (The look came before the announcement
+ * sleeps until its next timer. Likewise while the blocking pool holds jobs
+ * back: a pool thread may have queued a task on the global queue and
+ * woken nobody (ax__blocking_defers_wake), counting on the next job's end,
+ * which a long job can put off. (The look came before the announcement
  * once, and a worker slept for good beside a batch taken from the global
  * queue behind such a task: task::injected_batch_taken_stolen_and_joined_from_outside.) */
 static int ax__idle_timeout(ax__worker *w) {
     atomic_thread_fence(memory_order_seq_cst);
-    int cap = ax__queued_elsewhere(w) ? AX__PARK_PEEK_MS : -1;
+    int cap = ax__queued_elsewhere(w) || ax__blocking_held(w->rt) ? AX__PARK_PEEK_MS : -1;
     int timeout = ax__timers_timeout_ms(w);
     if (cap >= 0 && (timeout < 0 || timeout > cap)) timeout = cap;
     uint64_t tick = timeout < 0 ? UINT64_MAX : ax__tick_now(w->rt) + (uint64_t)timeout;

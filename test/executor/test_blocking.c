@@ -828,3 +828,118 @@ Test(blocking, wakes_from_pool_threads_reach_tasks_while_workers_search, .timeou
     cr_assert_eq(atomic_load(&g_wake_done), WAKE_TASKS);
     ax_runtime_free(rt);
 }
+
+/* ---- wake-ups while the pool holds jobs back -------------------------------------------- */
+
+static atomic_int g_release;
+static _Atomic ax_instant g_short_end, g_woke_at;
+
+static void *short_job(void *arg) {
+    sleep_ms(20);
+    atomic_store(&g_short_end, ax_now());
+    return arg;
+}
+
+/* Runs until released, or for about a second. */
+static void *held_job(void *arg) {
+    for (int i = 0; i < 1000 && !atomic_load(&g_release); i++) sleep_ms(1);
+    return arg;
+}
+
+static void *await_short(void *arg) {
+    ax_blocking_future *bf = arg;
+    cr_assert_eq(ax_await(&bf->base), 0);
+    atomic_store(&g_woke_at, ax_now());
+    atomic_store(&g_release, 1);
+    return NULL;
+}
+
+enum { HELD_JOBS = 5 };
+static ax_blocking_future g_held_bf[HELD_JOBS];
+
+static void *short_job_among_held(void *arg) {
+    (void)arg;
+    ax_runtime *rt = ax_current_runtime();
+    struct ax__blocking_group *g = ax__blocking_group_new(rt, 2);
+    cr_assert_not_null(g);
+    /* The short job and one long one run; three long ones wait behind the
+     * bound, so the short job's end leaves two held back and its waiter
+     * alone in the global queue. */
+    for (int i = 0; i < HELD_JOBS; i++)
+        cr_assert_eq(ax__blocking_start_in(&g_held_bf[i], rt, g, i ? held_job : short_job,
+                                           (void *)(intptr_t)i, NULL, NULL),
+                     0);
+    ax_task *t;
+    cr_assert_eq(ax_spawn(&t, await_short, &g_held_bf[0]), 0);
+    for (int i = 1; i < HELD_JOBS; i++) cr_assert_eq(ax_await(&g_held_bf[i].base), 0);
+    cr_assert_eq(ax_join(t, NULL), 0);
+    return NULL;
+}
+
+/* A pool thread that ends a job while the pool holds more jobs back than
+ * tasks wait for a worker wakes no worker (ax__blocking_defers_wake); the
+ * jobs that end next here run for a second, and the waiter still runs
+ * within a few ms: workers asleep while jobs are held back look at the
+ * global queue every AX__PARK_PEEK_MS. */
+Test(blocking, a_deferred_wake_up_waits_no_longer_than_a_peek) {
+    ax_runtime *rt = pool_rt(2, 4, 0);
+    atomic_store(&g_release, 0);
+    cr_assert_eq(ax_run(rt, short_job_among_held, NULL, NULL), 0);
+    ax_instant late = atomic_load(&g_woke_at) - atomic_load(&g_short_end);
+    cr_assert_lt(late, 250000000u, "the waiter ran %.1f ms after its job ended",
+                 (double)late / 1e6);
+    ax_runtime_free(rt);
+}
+
+static atomic_int g_children_ran;
+
+static void *child_mark(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&g_children_ran, 1);
+    return NULL;
+}
+
+/* Holds its worker for up to 1 s without suspending, with two of its
+ * three children stealable in the worker's queue (the third waits in its
+ * LIFO slot); notes how many had run when it let go. */
+static void *hog_with_children(void *arg) {
+    int *ran_during = arg;
+    ax_task *c[3];
+    for (int i = 0; i < 3; i++) cr_assert_eq(ax_spawn(&c[i], child_mark, NULL), 0);
+    ax_instant end = ax_deadline_in_ms(1000);
+    while (!atomic_load(&g_children_ran) && ax_now() < end) {
+    }
+    *ran_during = atomic_load(&g_children_ran);
+    for (int i = 0; i < 3; i++) cr_assert_eq(ax_join(c[i], NULL), 0);
+    return NULL;
+}
+
+static void *hog_among_held(void *arg) {
+    int *ran_during = arg;
+    ax_runtime *rt = ax_current_runtime();
+    struct ax__blocking_group *g = ax__blocking_group_new(rt, 1);
+    cr_assert_not_null(g);
+    static ax_blocking_future bf[3];
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(ax__blocking_start_in(&bf[i], rt, g, held_job, NULL, NULL, NULL), 0);
+    ax_task *h;
+    cr_assert_eq(ax_spawn(&h, hog_with_children, ran_during), 0);
+    cr_assert_eq(ax_join(h, NULL), 0);
+    atomic_store(&g_release, 1);
+    for (int i = 0; i < 3; i++) cr_assert_eq(ax_await(&bf[i].base), 0);
+    return NULL;
+}
+
+/* While the pool holds jobs back, an idle worker does not spin watching a
+ * short queue of another worker for it to get stuck: it takes the tasks at
+ * once, and so tasks queued behind a task that holds its worker still run
+ * beside it. */
+Test(blocking, tasks_behind_a_hog_are_taken_while_the_pool_holds_jobs_back) {
+    ax_runtime *rt = pool_rt(2, 4, 0);
+    atomic_store(&g_release, 0);
+    atomic_store(&g_children_ran, 0);
+    int ran_during = 0;
+    cr_assert_eq(ax_run(rt, hog_among_held, &ran_during, NULL), 0);
+    cr_assert_gt(ran_during, 0, "no child ran while the hog held its worker for a second");
+    ax_runtime_free(rt);
+}

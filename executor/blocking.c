@@ -204,13 +204,17 @@ size_t ax__blocking_held(ax_runtime *rt) {
     return b ? atomic_load_explicit(&b->held_hint, memory_order_relaxed) : 0;
 }
 
-/* Set on the pool's own threads, for ax__blocking_defers_wake. */
-static __thread bool ax__on_pool_thread;
+/* The pool whose thread is waking the waiter of a job that just ended
+ * there, for ax__blocking_defers_wake. */
+static __thread struct ax__blocking *ax__waking_for;
 
 bool ax__blocking_defers_wake(ax_runtime *rt) {
-    if (!ax__on_pool_thread || rt->current_thread) return false;
+    if (!ax__waking_for || rt->current_thread ||
+        ax__waking_for != atomic_load_explicit(&rt->blocking, memory_order_acquire))
+        return false;
     size_t held = ax__blocking_held(rt);
-    return held && atomic_load_explicit(&rt->inject_len, memory_order_relaxed) < held;
+    return held && atomic_load_explicit(&rt->inject_len, memory_order_relaxed) < held &&
+           ax__sleeper_looks_soon(rt);
 }
 
 struct ax__blocking *ax__blocking_of(ax_runtime *rt) {
@@ -462,7 +466,6 @@ static void *ax__blocking_thread(void *arg) {
 #elif defined(__GLIBC__)
     pthread_setname_np(pthread_self(), "axon-blocking");
 #endif
-    ax__on_pool_thread = true;
     pthread_mutex_lock(&b->lock);
     b->starting--;
     for (;;) {
@@ -499,7 +502,9 @@ static void *ax__blocking_thread(void *arg) {
                 b->back++;
             }
             pthread_mutex_unlock(&b->lock);
+            ax__waking_for = b;
             ax__job_published(j, free_job, 0, v, &wake);
+            ax__waking_for = NULL;
             j = next;
         }
         ax__back_spin(b);

@@ -42,14 +42,14 @@ size_t ax__blocking_held(ax_runtime *rt);
 
 /* Called by ax__schedule when a thread that is not one of rt's workers
  * queued a task on rt's global queue and no worker is searching: true
- * when the caller is a pool thread (waking the task whose job ended) and
- * the pool's bounds hold back more queued jobs than tasks wait in rt's
- * global queue, so the wake-up of a sleeping worker may wait. The pool
- * stays busy meanwhile with the jobs it holds, and a worker woken for a
- * batch of tasks costs one wake-up instead of one per task; a worker
- * asleep while jobs are held back looks at the global queue every
- * AX__PARK_PEEK_MS, which bounds the wait when the jobs that would end
- * next run long (park.c). False on a current-thread runtime. Thread-safe. */
+ * when the caller is a thread of rt's pool waking the waiter of a job that
+ * just ended, the pool's bounds hold back more queued jobs than tasks
+ * wait in rt's global queue, and a sleeping worker will look at that
+ * queue within AX__PARK_PEEK_MS anyway (ax__sleeper_looks_soon: workers
+ * that park while jobs are held back sleep at most that long, park.c).
+ * The wake-up may then wait: the pool stays busy with the jobs it holds,
+ * and a worker woken for a batch of tasks costs one wake-up instead of one
+ * per task. False on a current-thread runtime. Thread-safe. */
 bool ax__blocking_defers_wake(ax_runtime *rt);
 
 /* Stops the pool: no new job is accepted (AX_ESHUTDOWN); queued jobs are

@@ -127,6 +127,9 @@ struct ax__worker {
      * links the runtime's idle list (under park_lock). */
     _Atomic uint32_t park_state;
     ax__worker *idle_next;
+    /* While parked: the tick (ax__tick_now) by which it wakes by itself
+     * (a timer, or a peek); UINT64_MAX while awake or asleep until woken. */
+    _Atomic uint64_t wakes_by;
     uint64_t ticks;            /* tasks switched to */
     uint64_t last_maintenance; /* ticks at the last timer/reactor check */
     ax_task *prev;             /* switched away from; its epilogue is pending */
@@ -246,6 +249,12 @@ void ax__unpark_all(ax_runtime *rt);
  * AX__BLOCKING_SOON_MAX_NS away). Thread-safe. */
 void ax__expect_work(ax_runtime *rt, ax_instant until);
 void ax__park(ax__worker *w);
+/* True when some worker of rt is asleep and will wake by itself within
+ * AX__PARK_PEEK_MS, to look at the global queue: a pusher may then leave
+ * a task there without waking one (ax__blocking_defers_wake). A worker's
+ * bound is published after it announced its sleep and is cleared before
+ * it looks at the queues again (all seq_cst). Thread-safe. */
+bool ax__sleeper_looks_soon(ax_runtime *rt);
 /* Polls the reactor if no other worker is in it; false if one is. */
 bool ax__reactor_try_poll(ax__worker *w, int timeout_ms);
 /* One round of the worker loop; false when nothing was ready. */

@@ -207,6 +207,7 @@ static int ax__idle_timeout(ax__worker *w) {
     int timeout = ax__timers_timeout_ms(w);
     if (cap >= 0 && (timeout < 0 || timeout > cap)) timeout = cap;
     uint64_t tick = timeout < 0 ? UINT64_MAX : ax__tick_now(w->rt) + (uint64_t)timeout;
+    atomic_store_explicit(&w->wakes_by, tick, memory_order_seq_cst);
     uint64_t cur = atomic_load_explicit(&w->rt->idle_wake_tick, memory_order_seq_cst);
     while (tick < cur &&
            !atomic_compare_exchange_weak_explicit(&w->rt->idle_wake_tick, &cur, tick,
@@ -217,7 +218,16 @@ static int ax__idle_timeout(ax__worker *w) {
 
 /* Too late is harmless (an extra wake), too early is not: forget it. */
 static void ax__idle_woke(ax__worker *w) {
+    atomic_store_explicit(&w->wakes_by, UINT64_MAX, memory_order_seq_cst);
     atomic_store_explicit(&w->rt->idle_wake_tick, UINT64_MAX, memory_order_relaxed);
+}
+
+bool ax__sleeper_looks_soon(ax_runtime *rt) {
+    uint64_t soon = ax__tick_now(rt) + AX__PARK_PEEK_MS;
+    for (unsigned v = 0; v < rt->nworkers; v++)
+        if (atomic_load_explicit(&rt->workers[v].wakes_by, memory_order_seq_cst) <= soon)
+            return true;
+    return false;
 }
 
 #define AX__REACTOR_BATCH 32
@@ -230,8 +240,10 @@ bool ax__reactor_try_poll(ax__worker *w, int timeout_ms) {
         atomic_store_explicit(&rt->in_reactor_wait, true, memory_order_seq_cst);
         timeout_ms = ax__idle_timeout(w);
         if (atomic_load_explicit(&rt->inject_len, memory_order_seq_cst) ||
-            atomic_load_explicit(&rt->stop, memory_order_seq_cst))
+            atomic_load_explicit(&rt->stop, memory_order_seq_cst)) {
             timeout_ms = 0;
+            atomic_store_explicit(&w->wakes_by, UINT64_MAX, memory_order_seq_cst);
+        }
     }
     /* Take no more events than the local queue has room for: the tasks
      * they wake go to its back, and a surplus would overflow to the global

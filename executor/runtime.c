@@ -180,6 +180,7 @@ int ax_runtime_new(ax_runtime **out, const ax_runtime_opts *opts) {
         ax__worker *w = &rt->workers[i];
         w->rt = rt;
         w->index = i;
+        atomic_init(&w->wakes_by, UINT64_MAX);
         ax__stack_pool_init(&w->stacks, stack, rt->stack_cache);
         ax__wheel_init(&w->wheel, 0);
         atomic_init(&w->wheel_next, UINT64_MAX);

@@ -43,7 +43,8 @@
  * finds work, or a park that ends within AX__SPIN_NS (a full spin would
  * have caught it), restores it, and a spin that sees tasks queued on
  * another worker always lasts AX__SPIN_NS (they may be stuck behind a
- * task that holds that worker, which takes AX__STUCK_NS to tell). A
+ * task that holds that worker, which takes AX__STUCK_NS to tell; while
+ * the blocking pool holds jobs back it takes them at once instead). A
  * worker whose tasks wait on long jobs (a 1 MiB pwrite on the blocking
  * pool, a quiet socket) then stops taking the CPU from the threads doing
  * the work: spinning its full 50 µs before every park cost a file write
@@ -312,7 +313,10 @@ bool ax__take_back(ax__worker *w, ax_task *t) {
 ax_task *ax__next_task(ax__worker *w) {
     ax_task *t = ax__find_task(w);
     /* A worker with work is no longer searching, however it found it;
-     * otherwise the count would keep others from being woken. */
+     * otherwise the count would keep others from being woken. And a
+     * short queue the spin chose to take is no reason to take another
+     * later. */
+    if (t) w->steal_any = false;
     if (t && w->searching) ax__search_end(w, true);
     return t;
 }
@@ -362,8 +366,10 @@ static bool ax__spin_for_work(ax__worker *w) {
      * batches (ax__blocking_defers_wake). A spin would only take CPU from
      * them (with 64 tasks doing small-file work it took 30% of all CPU
      * time, bench/fs), and so would watching a short queue of another
-     * worker for AX__STUCK_NS: its tasks are ready work, a job's end each,
-     * so take them now (64 tasks deleting files watched 0.7 times per
+     * worker for AX__STUCK_NS: take its tasks now, even if its owner is
+     * serving them (tasks passing messages may be split across threads
+     * meanwhile; 64 tasks deleting files had an idle worker watch the
+     * other's queue, filled from a batch of woken tasks, 0.7 times per
      * file, ~4 µs each). */
     bool held = ax__blocking_held(rt) != 0;
     if (held && !ax__queued_elsewhere(w)) return false;

@@ -943,3 +943,47 @@ Test(blocking, tasks_behind_a_hog_are_taken_while_the_pool_holds_jobs_back) {
     cr_assert_gt(ran_during, 0, "no child ran while the hog held its worker for a second");
     ax_runtime_free(rt);
 }
+
+static ax_runtime *g_late_rt;
+
+/* A plain thread that, once both workers have gone to sleep with nothing
+ * held back, fills a group of bound 1 with three long jobs and waits for
+ * them. */
+static void *fill_group_later(void *arg) {
+    (void)arg;
+    sleep_ms(5); /* the short job (20 ms) runs; the workers sleep */
+    struct ax__blocking_group *g = ax__blocking_group_new(g_late_rt, 1);
+    cr_assert_not_null(g);
+    static ax_blocking_future bf[3];
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(ax__blocking_start_in(&bf[i], g_late_rt, g, held_job, NULL, NULL, NULL), 0);
+    for (int i = 0; i < 3; i++) cr_assert_eq(ax_block_on(g_late_rt, &bf[i].base), 0);
+    return NULL;
+}
+
+static void *await_short_job(void *arg) {
+    (void)arg;
+    static ax_blocking_future bf;
+    cr_assert_eq(ax_blocking_start(&bf, NULL, short_job, NULL, NULL, NULL), 0);
+    return (void *)await_short(&bf);
+}
+
+/* Workers that went to sleep before the pool held anything back sleep
+ * without a bound. A job that ends once jobs are held back (submitted by a
+ * plain thread, so no worker woke) must still wake one for its waiter: a
+ * deferred wake-up is for when a sleeper will look within a peek. (The
+ * first version deferred here, and the waiter never ran.) */
+Test(blocking, a_job_ending_after_workers_slept_unbounded_still_wakes_one, .timeout = 20) {
+    ax_runtime *rt = pool_rt(2, 4, 0);
+    g_late_rt = rt;
+    atomic_store(&g_release, 0);
+    pthread_t filler;
+    cr_assert_eq(pthread_create(&filler, NULL, fill_group_later, NULL), 0);
+    cr_assert_eq(ax_run(rt, await_short_job, NULL, NULL), 0);
+    ax_instant late = atomic_load(&g_woke_at) - atomic_load(&g_short_end);
+    atomic_store(&g_release, 1);
+    cr_assert_eq(pthread_join(filler, NULL), 0);
+    cr_assert_lt(late, 250000000u, "the waiter ran %.1f ms after its job ended",
+                 (double)late / 1e6);
+    ax_runtime_free(rt);
+}

@@ -130,6 +130,8 @@ struct ax__worker {
     /* While parked: the tick (ax__tick_now) by which it wakes by itself
      * (a timer, or a peek); UINT64_MAX while awake or asleep until woken. */
     _Atomic uint64_t wakes_by;
+    uint8_t peek_shift;        /* the next sleep while pool jobs are held back is capped at
+                                  AX__PARK_PEEK_MS << peek_shift (park.c); 0 once it runs a task */
     uint64_t ticks;            /* tasks switched to */
     uint64_t last_maintenance; /* ticks at the last timer/reactor check */
     ax_task *prev;             /* switched away from; its epilogue is pending */

@@ -195,15 +195,28 @@ static void ax__count_reactor(ax__worker *w, int events) {
  * between the announcement and its look at the queues: one of the two
  * sees the other). So with work queued elsewhere, sleep at most
  * AX__PARK_PEEK_MS and look again; an idle runtime has nothing queued and
- * sleeps until its next timer. Likewise while the blocking pool holds jobs
- * back: a pool thread may have queued a task on the global queue and
- * woken nobody (ax__blocking_defers_wake), counting on the next job's end,
- * which a long job can put off. (The look came before the announcement
+ * sleeps until its next timer. While the blocking pool holds jobs back, a
+ * worker sleeps at most AX__PARK_PEEK_MS too, so that pool threads may
+ * leave the tasks whose jobs ended in the global queue without waking it
+ * (ax__blocking_defers_wake, which needs a sleeper due that soon); but
+ * each such sleep that ends with nothing to run doubles the next, up to
+ * 128 ms (AX__PARK_PEEK_SHIFT_MAX): with jobs stuck behind the bound, the peeks had
+ * cost 4% of a CPU doing nothing (4 FIFO opens holding the bound, 60
+ * stats queued, 3 s), and a sleeper due later makes pushers wake a worker
+ * as usual. (The look came before the announcement
  * once, and a worker slept for good beside a batch taken from the global
  * queue behind such a task: task::injected_batch_taken_stolen_and_joined_from_outside.) */
+#define AX__PARK_PEEK_SHIFT_MAX 7
+
 static int ax__idle_timeout(ax__worker *w) {
     atomic_thread_fence(memory_order_seq_cst);
-    int cap = ax__queued_elsewhere(w) || ax__blocking_held(w->rt) ? AX__PARK_PEEK_MS : -1;
+    int cap = -1;
+    if (ax__queued_elsewhere(w)) {
+        cap = AX__PARK_PEEK_MS;
+    } else if (ax__blocking_held(w->rt)) {
+        cap = AX__PARK_PEEK_MS << w->peek_shift;
+        if (w->peek_shift < AX__PARK_PEEK_SHIFT_MAX) w->peek_shift++;
+    }
     int timeout = ax__timers_timeout_ms(w);
     if (cap >= 0 && (timeout < 0 || timeout > cap)) timeout = cap;
     uint64_t tick = timeout < 0 ? UINT64_MAX : ax__tick_now(w->rt) + (uint64_t)timeout;

@@ -460,6 +460,7 @@ void ax__worker_main(ax__worker *w) {
     for (;;) {
         if (ax__worker_tick(w)) {
             spun = false;
+            w->peek_shift = 0;
             continue;
         }
         if (atomic_load_explicit(&rt->stop, memory_order_acquire)) break;

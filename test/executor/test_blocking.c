@@ -987,3 +987,39 @@ Test(blocking, a_job_ending_after_workers_slept_unbounded_still_wakes_one, .time
                  (double)late / 1e6);
     ax_runtime_free(rt);
 }
+
+static uint64_t idle_wakeups(ax_runtime *rt) {
+    ax_runtime_metrics m;
+    ax_runtime_metrics_get(rt, &m);
+    return m.parks + m.reactor_polls;
+}
+
+static void *sleep_beside_stuck_jobs(void *arg) {
+    uint64_t *wakeups = arg;
+    ax_runtime *rt = ax_current_runtime();
+    struct ax__blocking_group *g = ax__blocking_group_new(rt, 1);
+    cr_assert_not_null(g);
+    static ax_blocking_future bf[4];
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(ax__blocking_start_in(&bf[i], rt, g, held_job, NULL, NULL, NULL), 0);
+    uint64_t before = idle_wakeups(rt);
+    cr_assert_eq(ax_sleep(500), 0);
+    *wakeups = idle_wakeups(rt) - before;
+    atomic_store(&g_release, 1);
+    for (int i = 0; i < 4; i++) cr_assert_eq(ax_await(&bf[i].base), 0);
+    return NULL;
+}
+
+/* Workers asleep while the pool holds jobs back look at the global queue
+ * within a peek (1 ms), but each look that finds nothing doubles the next
+ * sleep: with the jobs stuck, the two workers of this runtime woke ~900
+ * times a second for nothing before (4% of a CPU here). */
+Test(blocking, idle_workers_back_off_while_jobs_stay_held_back) {
+    ax_runtime *rt = pool_rt(2, 4, 0);
+    atomic_store(&g_release, 0);
+    uint64_t wakeups = 0;
+    cr_assert_eq(ax_run(rt, sleep_beside_stuck_jobs, &wakeups, NULL), 0);
+    cr_assert_lt(wakeups, 200, "idle workers woke %llu times in 500 ms",
+                 (unsigned long long)wakeups);
+    ax_runtime_free(rt);
+}

@@ -914,19 +914,29 @@ static void *hog_with_children(void *arg) {
     return NULL;
 }
 
-static void *hog_among_held(void *arg) {
-    int *ran_during = arg;
+/* From a task: n held_jobs in a new group of bound 1 of the current
+ * runtime (one runs, the rest are held back); and their release. */
+static void start_held_jobs(ax_blocking_future *bf, int n) {
     ax_runtime *rt = ax_current_runtime();
     struct ax__blocking_group *g = ax__blocking_group_new(rt, 1);
     cr_assert_not_null(g);
-    static ax_blocking_future bf[3];
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < n; i++)
         cr_assert_eq(ax__blocking_start_in(&bf[i], rt, g, held_job, NULL, NULL, NULL), 0);
+}
+
+static void release_held_jobs(ax_blocking_future *bf, int n) {
+    atomic_store(&g_release, 1);
+    for (int i = 0; i < n; i++) cr_assert_eq(ax_await(&bf[i].base), 0);
+}
+
+static void *hog_among_held(void *arg) {
+    int *ran_during = arg;
+    static ax_blocking_future bf[3];
+    start_held_jobs(bf, 3);
     ax_task *h;
     cr_assert_eq(ax_spawn(&h, hog_with_children, ran_during), 0);
     cr_assert_eq(ax_join(h, NULL), 0);
-    atomic_store(&g_release, 1);
-    for (int i = 0; i < 3; i++) cr_assert_eq(ax_await(&bf[i].base), 0);
+    release_held_jobs(bf, 3);
     return NULL;
 }
 
@@ -997,16 +1007,12 @@ static uint64_t idle_wakeups(ax_runtime *rt) {
 static void *sleep_beside_stuck_jobs(void *arg) {
     uint64_t *wakeups = arg;
     ax_runtime *rt = ax_current_runtime();
-    struct ax__blocking_group *g = ax__blocking_group_new(rt, 1);
-    cr_assert_not_null(g);
     static ax_blocking_future bf[4];
-    for (int i = 0; i < 4; i++)
-        cr_assert_eq(ax__blocking_start_in(&bf[i], rt, g, held_job, NULL, NULL, NULL), 0);
+    start_held_jobs(bf, 4);
     uint64_t before = idle_wakeups(rt);
     cr_assert_eq(ax_sleep(500), 0);
     *wakeups = idle_wakeups(rt) - before;
-    atomic_store(&g_release, 1);
-    for (int i = 0; i < 4; i++) cr_assert_eq(ax_await(&bf[i].base), 0);
+    release_held_jobs(bf, 4);
     return NULL;
 }
 

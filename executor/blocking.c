@@ -209,10 +209,9 @@ size_t ax__blocking_held(ax_runtime *rt) {
 static __thread struct ax__blocking *ax__waking_for;
 
 bool ax__blocking_defers_wake(ax_runtime *rt) {
-    if (!ax__waking_for || rt->current_thread ||
-        ax__waking_for != atomic_load_explicit(&rt->blocking, memory_order_acquire))
-        return false;
-    size_t held = ax__blocking_held(rt);
+    struct ax__blocking *b = ax__waking_for;
+    if (!b || b->rt != rt || rt->current_thread) return false;
+    size_t held = atomic_load_explicit(&b->held_hint, memory_order_relaxed);
     return held && atomic_load_explicit(&rt->inject_len, memory_order_relaxed) < held &&
            ax__sleeper_looks_soon(rt);
 }
@@ -452,8 +451,7 @@ void ax__blocking_ending_soon(ax_instant within) {
     /* Under the lock: shutdown sets `shutdown` under it before the runtime
      * can be freed, and a job nobody waits for wakes nobody. */
     pthread_mutex_lock(&b->lock);
-    if (!b->shutdown && !j->detached && !j->orphaned && b->rt)
-        ax__expect_work(b->rt, ax_now() + within);
+    if (!b->shutdown && !j->detached && !j->orphaned) ax__expect_work(b->rt, ax_now() + within);
     pthread_mutex_unlock(&b->lock);
 }
 

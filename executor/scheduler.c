@@ -199,8 +199,8 @@ void ax__schedule(ax_task *t) {
     /* A pool thread waking the task of a job that ended, while the pool
      * holds back more jobs than tasks wait here: the pool has work without
      * that task's next job, so a worker is woken once for a batch, not
-     * once per job (64 tasks deleting files: 1 wake-up per ~30 jobs, and
-     * ~15% less CPU per delete, bench/fs). */
+     * once per job (64 tasks deleting files: 15.9 -> 13.0 µs of CPU per
+     * delete, bench/fs). */
     if (ax__blocking_defers_wake(rt)) return;
     ax__unpark_one(rt, false);
 }
@@ -211,6 +211,13 @@ static uint32_t ax__rand(ax__worker *w) {
     x ^= x >> 17;
     x ^= x << 5;
     return w->rng = x;
+}
+
+/* Tasks w may run without stealing: its LIFO slot, its queue, the global
+ * queue (relaxed: a hint). */
+static bool ax__tasks_here(const ax__worker *w) {
+    return w->lifo || ax__lq_len(&w->lq) ||
+           atomic_load_explicit(&w->rt->inject_len, memory_order_relaxed);
 }
 
 /* Stops counting w as a searcher. When the last searcher stops because it
@@ -224,8 +231,7 @@ static void ax__search_end(ax__worker *w, bool found) {
     if (!w->searching) return;
     w->searching = false;
     if (atomic_fetch_sub_explicit(&w->rt->searching, 1, memory_order_acq_rel) == 1 && found &&
-        (w->lifo || ax__lq_len(&w->lq) ||
-         atomic_load_explicit(&w->rt->inject_len, memory_order_relaxed) || ax__queued_elsewhere(w)))
+        (ax__tasks_here(w) || ax__queued_elsewhere(w)))
         ax__notify_idle(w->rt);
 }
 
@@ -332,8 +338,7 @@ bool ax__queued_elsewhere(const ax__worker *w) {
 }
 
 bool ax__worker_has_work(const ax__worker *w) {
-    return w->lifo || ax__lq_len(&w->lq) ||
-           atomic_load_explicit(&w->rt->inject_len, memory_order_relaxed) || ax__maintenance_due(w);
+    return ax__tasks_here(w) || ax__maintenance_due(w);
 }
 
 /* How long the head of a short victim queue must stay put, with tasks

@@ -91,12 +91,13 @@ int ax__blocking_start_waking(ax_blocking_future *bf, ax_runtime *rt,
                               const ax_waker *waker);
 
 /* Called by a job from inside its function: it expects to end within
- * `within` ns (at most AX__BLOCKING_SOON_MAX_NS; longer is cut to it), and
- * the task waiting for it will run next. Has an idle worker spin until
- * then rather than sleep, so the job's end does not wait for a worker's
- * wake-up (tens of µs across vCPUs here). A no-op outside a pool job, for
- * a job nobody waits for, and after shutdown. Costs a trip through the
- * pool's lock: call it once near a long job's end, not per step. */
+ * `within` ns (at most AX__BLOCKING_SOON_MAX_NS; longer is cut to it), or
+ * to call again before then, and the task waiting for it will run next.
+ * Has an idle worker spin until then rather than sleep, so the job's end
+ * does not wait for a worker's wake-up (tens of µs across vCPUs here). A
+ * no-op outside a pool job, for a job nobody waits for, and after
+ * shutdown. Costs a trip through the pool's lock: call it near a long
+ * job's end, or between steps of tens of µs, not in a tight loop. */
 void ax__blocking_ending_soon(ax_instant within);
 #define AX__BLOCKING_SOON_MAX_NS 200000u
 

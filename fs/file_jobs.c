@@ -207,22 +207,44 @@ const ax__fs_kind ax__kind_write_at = {ax__run_pwrite, NULL, NULL, 0, 0};
 /* A piece of a lent write: the longest a caller that gives up may wait. */
 #define AX__LENT_PIECE ((size_t)256 << 10)
 
+/* Pieces quicker than this went to the page cache at memory speed. */
+#define AX__LENT_FAST_PIECE_NS 100000u
+
+/* What this pool thread's last piece took: a guess for the first piece of
+ * its next lent write (a wrong guess costs a worker's spin of at most
+ * AX__BLOCKING_SOON_MAX_NS, or one wake-up). */
+static __thread ax_instant ax__last_piece_ns;
+
+/* Before each piece: has a worker awake for the writer's next call, which
+ * follows at once when the job ends. With pieces at memory speed a whole
+ * 1 MiB job takes a couple of hundred µs, and one worker is kept awake
+ * through all of it, the promise renewed before each piece: a worker that
+ * slept until the last piece had to be woken once per job, and the wake
+ * slowed the writer itself, 0.88x of write(2) then, 0.98x so (1 GiB in
+ * 1 MiB writes, 12 alternating rounds; docs/ARCHITECTURE.md, Files). The
+ * spin costs a worker's CPU for as long as the job. Slower pieces (the
+ * disk, or the host faulting pages in) have a worker woken before the
+ * last one only, when that one is expected within the promise's bound. */
+static void ax__lent_keep_awake(ax_instant piece_ns, size_t left) {
+    ax_instant guess = piece_ns ? piece_ns : ax__last_piece_ns;
+    if (guess && guess <= AX__LENT_FAST_PIECE_NS) {
+        ax_instant rest = guess * (ax_instant)((left + AX__LENT_PIECE - 1) / AX__LENT_PIECE);
+        ax__blocking_ending_soon(rest + rest / 2); /* pieces vary; cut to the bound */
+    } else if (piece_ns && left <= AX__LENT_PIECE && piece_ns < AX__BLOCKING_SOON_MAX_NS) {
+        ax__blocking_ending_soon(piece_ns + piece_ns / 2);
+    }
+}
+
 /* Writes the caller's j->dlen bytes at j->off, a piece at a time, until
  * they are all written, the loan ends or the job is abandoned. */
 static void ax__run_write_lent(ax__fsjob *j) {
-    ax_instant piece_ns = 0; /* the last piece took, 0: unknown */
+    ax_instant piece_ns = 0; /* the last piece took, 0: none yet */
     while (j->lent_done < j->dlen) {
         if (ax__fsjob_abandoned(j)) {
             j->res = AX_ECANCELED;
             return;
         }
-        /* The last piece of several, expected to take no longer than the
-         * one before: have a worker awake when it ends (the writer's next
-         * write follows at once; a sleeping worker took tens of µs to wake,
-         * a tenth of a 1 MiB write, bench/fs). */
-        if (piece_ns && j->dlen - j->lent_done <= AX__LENT_PIECE &&
-            piece_ns < AX__BLOCKING_SOON_MAX_NS)
-            ax__blocking_ending_soon(piece_ns + piece_ns / 2); /* pieces vary */
+        ax__lent_keep_awake(piece_ns, j->dlen - j->lent_done);
         ax_instant t0 = ax_now();
         ssize_t n = ax__fs_lent_pwrite(j, j->fd->fd, j->off, AX__LENT_PIECE);
         if (n <= 0) {
@@ -230,6 +252,7 @@ static void ax__run_write_lent(ax__fsjob *j) {
             return;
         }
         piece_ns = ax_now() - t0;
+        ax__last_piece_ns = piece_ns;
     }
     j->res = (intptr_t)j->lent_done;
 }

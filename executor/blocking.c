@@ -443,7 +443,7 @@ static void ax__spin_missed_by(struct ax__blocking *b) {
 /* The job this pool thread is running, for ax__blocking_ending_soon. */
 static __thread struct ax__bjob *ax__job_running;
 
-void ax__blocking_ending_soon(ax_instant within) {
+static void ax__job_expects_end(ax_instant within, bool wake) {
     struct ax__bjob *j = ax__job_running;
     if (!j) return;
     struct ax__blocking *b = j->pool;
@@ -451,8 +451,17 @@ void ax__blocking_ending_soon(ax_instant within) {
     /* Under the lock: shutdown sets `shutdown` under it before the runtime
      * can be freed, and a job nobody waits for wakes nobody. */
     pthread_mutex_lock(&b->lock);
-    if (!b->shutdown && !j->detached && !j->orphaned) ax__expect_work(b->rt, ax_now() + within);
+    if (!b->shutdown && !j->detached && !j->orphaned)
+        ax__expect_work(b->rt, ax_now() + within, wake);
     pthread_mutex_unlock(&b->lock);
+}
+
+void ax__blocking_ending_soon(ax_instant within) {
+    ax__job_expects_end(within, true);
+}
+
+void ax__blocking_keep_spinning(ax_instant within) {
+    ax__job_expects_end(within, false);
 }
 
 static void *ax__blocking_thread(void *arg) {

@@ -101,6 +101,14 @@ int ax__blocking_start_waking(ax_blocking_future *bf, ax_runtime *rt,
 void ax__blocking_ending_soon(ax_instant within);
 #define AX__BLOCKING_SOON_MAX_NS 200000u
 
+/* As ax__blocking_ending_soon, but wakes nobody: a worker searching now
+ * keeps spinning for `within` ns more (at most AX__BLOCKING_SOON_MAX_NS),
+ * one asleep stays asleep. For the steps of a job that is not near its
+ * end yet: a worker woken there would spin, or be woken again, long
+ * before it is needed, and each wake-up costs the job's thread (an IPI;
+ * here one in two took over 100 µs, bench/fs). */
+void ax__blocking_keep_spinning(ax_instant within);
+
 typedef struct ax__blocking_stats {
     uint64_t threads;     /* pool threads alive now */
     uint64_t idle;        /* ... of which waiting for work */

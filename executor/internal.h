@@ -244,12 +244,13 @@ void ax__worker_main(ax__worker *w);                  /* a worker thread's loop 
 bool ax__unpark_one(ax_runtime *rt, bool searcher);
 void ax__unpark_all(ax_runtime *rt);
 /* Work will show up by `until` from another thread (a pool job about to
- * end, whose waiter runs next): unless a worker is searching already, wakes
- * one as a searcher, and searchers spin until then instead of parking, so
- * the wake-up that would follow the job's end is not on its waiter's path.
- * The caller keeps `until` near (ax__blocking_ending_soon: at most
- * AX__BLOCKING_SOON_MAX_NS away). Thread-safe. */
-void ax__expect_work(ax_runtime *rt, ax_instant until);
+ * end, whose waiter runs next): searchers spin until then instead of
+ * parking, and with `wake`, unless a worker is searching already, one is
+ * woken as a searcher, so the wake-up that would follow the job's end is
+ * not on its waiter's path. The caller keeps `until` near
+ * (ax__blocking_ending_soon: at most AX__BLOCKING_SOON_MAX_NS away).
+ * Thread-safe. */
+void ax__expect_work(ax_runtime *rt, ax_instant until, bool wake);
 void ax__park(ax__worker *w);
 /* True when some worker of rt is asleep and will wake by itself within
  * AX__PARK_PEEK_MS, to look at the global queue: a pusher may then leave

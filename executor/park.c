@@ -161,10 +161,11 @@ bool ax__unpark_one(ax_runtime *rt, bool searcher) {
     return false;
 }
 
-void ax__expect_work(ax_runtime *rt, ax_instant until) {
+void ax__expect_work(ax_runtime *rt, ax_instant until, bool wake) {
     if (rt->current_thread || rt->nworkers < 2) return; /* nobody to spin beside the waker */
     atomic_store_explicit(&rt->expect_until, until, memory_order_relaxed);
-    if (!atomic_load_explicit(&rt->searching, memory_order_seq_cst)) ax__unpark_one(rt, true);
+    if (wake && !atomic_load_explicit(&rt->searching, memory_order_seq_cst))
+        ax__unpark_one(rt, true);
 }
 
 void ax__unpark_all(ax_runtime *rt) {

@@ -217,22 +217,23 @@ static __thread ax_instant ax__last_piece_ns;
 
 /* Before each piece: has a worker awake for the writer's next call, which
  * follows at once when the job ends. With pieces at memory speed a whole
- * 1 MiB job takes a couple of hundred µs, and one worker is kept awake
- * through all of it, the promise renewed before each piece: a worker that
- * slept until the last piece had to be woken once per job, and the wake
- * slowed the writer itself, 0.88x of write(2) then, 0.98x so (1 GiB in
- * 1 MiB writes, 12 alternating rounds; docs/ARCHITECTURE.md, Files). The
- * spin costs a worker's CPU for as long as the job. Slower pieces (the
- * disk, or the host faulting pages in) have a worker woken before the
- * last one only, when that one is expected within the promise's bound. */
+ * 1 MiB job takes a couple of hundred µs, and the worker that went idle
+ * when the writer submitted it is kept spinning through all of it, the
+ * promise renewed before each piece without waking anyone; before the
+ * last piece one is woken if none is searching. A worker that slept until
+ * the last piece had to be woken once per job, and the wake slowed the
+ * writer itself: 0.88x of write(2), 0.98x with the spin (1 GiB in 1 MiB
+ * writes, 12 alternating rounds; docs/ARCHITECTURE.md, Files). The spin
+ * costs a worker's CPU for as long as the job. Slower pieces (the disk, or
+ * the host faulting pages in) have a worker woken before the last one
+ * only, when that one is expected within the promise's bound. */
 static void ax__lent_keep_awake(ax_instant piece_ns, size_t left) {
     ax_instant guess = piece_ns ? piece_ns : ax__last_piece_ns;
-    if (guess && guess <= AX__LENT_FAST_PIECE_NS) {
-        ax_instant rest = guess * (ax_instant)((left + AX__LENT_PIECE - 1) / AX__LENT_PIECE);
-        ax__blocking_ending_soon(rest + rest / 2); /* pieces vary; cut to the bound */
-    } else if (piece_ns && left <= AX__LENT_PIECE && piece_ns < AX__BLOCKING_SOON_MAX_NS) {
-        ax__blocking_ending_soon(piece_ns + piece_ns / 2);
-    }
+    bool last = left <= AX__LENT_PIECE;
+    if (guess && guess <= AX__LENT_FAST_PIECE_NS && !last)
+        ax__blocking_keep_spinning(AX__BLOCKING_SOON_MAX_NS);
+    else if (piece_ns && last && piece_ns < AX__BLOCKING_SOON_MAX_NS)
+        ax__blocking_ending_soon(piece_ns + piece_ns / 2); /* pieces vary */
 }
 
 /* Writes the caller's j->dlen bytes at j->off, a piece at a time, until

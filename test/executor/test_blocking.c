@@ -782,6 +782,43 @@ Test(blocking, a_job_ending_soon_wakes_a_worker_before_it_ends) {
     ax_runtime_free(rt);
 }
 
+static atomic_int g_spin_unparks_before, g_spin_unparks_after;
+
+/* Waits until both workers sleep, then renews a promise the way a long
+ * job's middle steps do: nobody may be woken for it. */
+static void *keep_spinning_job(void *arg) {
+    (void)arg;
+    sleep_ms(50);
+    atomic_store(&g_spin_unparks_before, (int)unparks(g_soon_rt));
+    for (int i = 0; i < 5; i++) {
+        ax__blocking_keep_spinning(150000);
+        sleep_ms(1);
+    }
+    atomic_store(&g_spin_unparks_after, (int)unparks(g_soon_rt));
+    return (void *)7;
+}
+
+static void *wait_keep_spinning_job(void *arg) {
+    (void)arg;
+    void *res = NULL;
+    cr_assert_eq(ax_spawn_blocking(keep_spinning_job, NULL, &res), 0);
+    cr_assert_eq(res, (void *)7);
+    return NULL;
+}
+
+/* ax__blocking_keep_spinning extends a searcher's spin but wakes no
+ * sleeping worker (a wake-up in a job's middle costs the job's thread and
+ * comes long before the worker is needed); the job's end still wakes its
+ * waiter. */
+Test(blocking, keep_spinning_wakes_no_sleeping_worker) {
+    ax_runtime *rt = pool_rt(2, 0, 0);
+    g_soon_rt = rt;
+    cr_assert_eq(ax_run(rt, wait_keep_spinning_job, NULL, NULL), 0);
+    cr_assert_eq(atomic_load(&g_spin_unparks_after), atomic_load(&g_spin_unparks_before),
+                 "a worker was woken for a promise that is not near its end");
+    ax_runtime_free(rt);
+}
+
 enum { WAKE_TASKS = 16, WAKE_JOBS = 400 };
 static atomic_int g_wake_done;
 

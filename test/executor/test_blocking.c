@@ -746,22 +746,28 @@ static uint64_t unparks(ax_runtime *rt) {
 }
 
 /* Waits until both workers sleep (the task that waits for this job was the
- * only work), says it ends soon, and notes whether that woke a worker
- * before the job ended. */
-static void *ending_soon_job(void *arg) {
-    (void)arg;
+ * only work), then, with arg NULL, says it ends soon, or otherwise renews
+ * a promise the way a long job's middle steps do, and notes the wake-ups
+ * between that and the job's end. */
+static void *promising_job(void *arg) {
     sleep_ms(50);
     atomic_store(&g_soon_unparks_before, (int)unparks(g_soon_rt));
-    ax__blocking_ending_soon(150000);
-    sleep_ms(20); /* ends later than promised: the worker's spin gives up */
+    if (!arg) {
+        ax__blocking_ending_soon(150000);
+        sleep_ms(20); /* ends later than promised: the worker's spin gives up */
+    } else {
+        for (int i = 0; i < 5; i++) {
+            ax__blocking_keep_spinning(150000);
+            sleep_ms(1);
+        }
+    }
     atomic_store(&g_soon_unparks_after, (int)unparks(g_soon_rt));
     return (void *)7;
 }
 
-static void *wait_ending_soon_job(void *arg) {
-    (void)arg;
+static void *wait_promising_job(void *arg) {
     void *res = NULL;
-    cr_assert_eq(ax_spawn_blocking(ending_soon_job, NULL, &res), 0);
+    cr_assert_eq(ax_spawn_blocking(promising_job, arg, &res), 0);
     cr_assert_eq(res, (void *)7);
     return NULL;
 }
@@ -776,34 +782,10 @@ Test(blocking, a_job_ending_soon_wakes_a_worker_before_it_ends) {
     uint64_t before = unparks(rt);
     ax__blocking_ending_soon(150000); /* not in a job */
     cr_assert_eq(unparks(rt), before);
-    cr_assert_eq(ax_run(rt, wait_ending_soon_job, NULL, NULL), 0);
+    cr_assert_eq(ax_run(rt, wait_promising_job, NULL, NULL), 0);
     cr_assert_gt(atomic_load(&g_soon_unparks_after), atomic_load(&g_soon_unparks_before),
                  "no worker was woken between the promise and the job's end");
     ax_runtime_free(rt);
-}
-
-static atomic_int g_spin_unparks_before, g_spin_unparks_after;
-
-/* Waits until both workers sleep, then renews a promise the way a long
- * job's middle steps do: nobody may be woken for it. */
-static void *keep_spinning_job(void *arg) {
-    (void)arg;
-    sleep_ms(50);
-    atomic_store(&g_spin_unparks_before, (int)unparks(g_soon_rt));
-    for (int i = 0; i < 5; i++) {
-        ax__blocking_keep_spinning(150000);
-        sleep_ms(1);
-    }
-    atomic_store(&g_spin_unparks_after, (int)unparks(g_soon_rt));
-    return (void *)7;
-}
-
-static void *wait_keep_spinning_job(void *arg) {
-    (void)arg;
-    void *res = NULL;
-    cr_assert_eq(ax_spawn_blocking(keep_spinning_job, NULL, &res), 0);
-    cr_assert_eq(res, (void *)7);
-    return NULL;
 }
 
 /* ax__blocking_keep_spinning extends a searcher's spin but wakes no
@@ -813,8 +795,9 @@ static void *wait_keep_spinning_job(void *arg) {
 Test(blocking, keep_spinning_wakes_no_sleeping_worker) {
     ax_runtime *rt = pool_rt(2, 0, 0);
     g_soon_rt = rt;
-    cr_assert_eq(ax_run(rt, wait_keep_spinning_job, NULL, NULL), 0);
-    cr_assert_eq(atomic_load(&g_spin_unparks_after), atomic_load(&g_spin_unparks_before),
+    static int renew;
+    cr_assert_eq(ax_run(rt, wait_promising_job, &renew, NULL), 0);
+    cr_assert_eq(atomic_load(&g_soon_unparks_after), atomic_load(&g_soon_unparks_before),
                  "a worker was woken for a promise that is not near its end");
     ax_runtime_free(rt);
 }

@@ -32,6 +32,9 @@
     "creating symbolic links needs the SeCreateSymbolicLinkPrivilege or Developer Mode, "          \
     "which this account lacks (ax_fs_symlink returns AX_EPERM)"
 #define AX_WIN_NO_PROCFS "reads /proc/self/maps, a file whose stat size is 0 (Linux only)"
+#define AX_WIN_NO_PREEMPTS                                                                         \
+    "counts wake-ups only over tries no thread was preempted in (getrusage's ru_nivcsw), "         \
+    "which Windows does not count"
 #define AX_WIN_NO_MPROTECT                                                                         \
     "makes the caller's buffer unreadable (mmap/mprotect) and holds a write job on a FIFO "        \
     "whose reader opens late or never reads (POSIX FIFO semantics)"

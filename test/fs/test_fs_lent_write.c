@@ -6,6 +6,9 @@
 #include "fs_util.h"
 
 #include <stdatomic.h>
+#ifndef _WIN32
+#include <sys/resource.h>
+#endif
 
 TestSuite(fs_lent_write, .init = fs_setup, .fini = fs_teardown, .timeout = 120);
 
@@ -146,6 +149,7 @@ Test(fs_lent_write, cancel_mid_write_lends_nothing_after_return) {
     run(t_cancel, P(p, "cancel"));
 }
 
+#ifndef _WIN32
 static uint64_t unparks_now(void) {
     ax_runtime_metrics m;
     ax_runtime_metrics_get(rt, &m);
@@ -156,9 +160,6 @@ enum { AWAKE_MIB = 4, AWAKE_WRITES = 4, AWAKE_PASSES = 3, AWAKE_TRIES = 50 };
 enum { AWAKE_MAX_UNPARKS = AWAKE_WRITES * AWAKE_PASSES / 3 };
 static uint64_t g_awake_unparks;
 static double g_awake_us_per_mib;
-
-#ifndef _WIN32
-#include <sys/resource.h>
 
 /* Times a thread of this process was preempted so far. */
 static long preempted_so_far(void) {

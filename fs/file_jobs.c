@@ -222,8 +222,9 @@ static __thread ax_instant ax__last_piece_ns;
  * promise renewed before each piece without waking anyone; before the
  * last piece one is woken if none is searching. A worker that slept until
  * the last piece had to be woken once per job, and the wake slowed the
- * writer itself: 0.88x of write(2), 0.98x with the spin (1 GiB in 1 MiB
- * writes, 12 alternating rounds; docs/ARCHITECTURE.md, Files). The spin
+ * writer itself: 1 GiB in 1 MiB writes ran at 0.88x of write(2) then,
+ * 0.96x so (medians of alternating rounds; docs/ARCHITECTURE.md, Files,
+ * has the runs). The spin
  * costs a worker's CPU for as long as the job. Slower pieces (the disk, or
  * the host faulting pages in) have a worker woken before the last one
  * only, when that one is expected within the promise's bound. */

@@ -218,6 +218,12 @@ Test(fs_lent_write, writes_at_memory_speed_wake_no_worker_per_call) {
 #ifdef _WIN32
     AX_WIN_SKIP(AX_WIN_NO_PREEMPTS);
 #else
+    /* Set by `make check-aarch64`: the runtime's own code then runs
+     * emulated while the kernel's copies run native, and the best clean
+     * try still woke 6 of 12 there (.ci/run). */
+    const char *emulator = getenv("AXON_EXAMPLES_WRAPPER");
+    if (emulator && *emulator)
+        cr_skip_test("runs under an emulator (%s): the mechanism is about native timing", emulator);
     char p[512];
     run(t_awake, P(p, "awake"));
     /* Slower pieces (a sanitizer, an emulator, a busy disk or CPU) take

@@ -250,14 +250,13 @@ bool ax__reactor_try_poll(ax__worker *w, int timeout_ms) {
     ax_runtime *rt = w->rt;
     bool expected = false;
     if (!atomic_compare_exchange_strong(&rt->reactor_busy, &expected, true)) return false;
-    if (timeout_ms != 0) {
+    bool idle = timeout_ms != 0; /* announced as a sleeper: undone by ax__idle_woke */
+    if (idle) {
         atomic_store_explicit(&rt->in_reactor_wait, true, memory_order_seq_cst);
         timeout_ms = ax__idle_timeout(w);
         if (atomic_load_explicit(&rt->inject_len, memory_order_seq_cst) ||
-            atomic_load_explicit(&rt->stop, memory_order_seq_cst)) {
+            atomic_load_explicit(&rt->stop, memory_order_seq_cst))
             timeout_ms = 0;
-            atomic_store_explicit(&w->wakes_by, UINT64_MAX, memory_order_seq_cst);
-        }
     }
     /* Take no more events than the local queue has room for: the tasks
      * they wake go to its back, and a surplus would overflow to the global
@@ -276,7 +275,7 @@ bool ax__reactor_try_poll(ax__worker *w, int timeout_ms) {
         return true;
     }
     ax__count_reactor(w, ax__reactor_poll_max(rt->reactor, timeout_ms, room));
-    if (timeout_ms != 0) ax__idle_woke(w);
+    if (idle) ax__idle_woke(w);
     atomic_store_explicit(&rt->in_reactor_wait, false, memory_order_relaxed);
     atomic_store_explicit(&rt->reactor_busy, false, memory_order_release);
     return true;

@@ -216,18 +216,16 @@ const ax__fs_kind ax__kind_write_at = {ax__run_pwrite, NULL, NULL, 0, 0};
 static __thread ax_instant ax__last_piece_ns;
 
 /* Before each piece: has a worker awake for the writer's next call, which
- * follows at once when the job ends. With pieces at memory speed a whole
- * 1 MiB job takes a couple of hundred µs, and the worker that went idle
- * when the writer submitted it is kept spinning through all of it, the
- * promise renewed before each piece without waking anyone; before the
- * last piece one is woken if none is searching. A worker that slept until
- * the last piece had to be woken once per job, and the wake slowed the
- * writer itself: 1 GiB in 1 MiB writes ran at 0.88x of write(2) then,
- * 0.96x so (medians of alternating rounds; docs/ARCHITECTURE.md, Files,
- * has the runs). The spin
- * costs a worker's CPU for as long as the job. Slower pieces (the disk, or
- * the host faulting pages in) have a worker woken before the last one
- * only, when that one is expected within the promise's bound. */
+ * follows at once when the job ends. With pieces at memory speed a 1 MiB
+ * job takes a couple of hundred µs: the worker that went idle when the
+ * writer submitted it is kept spinning through all of it, the promise
+ * renewed before each piece without waking anyone, and before the last
+ * piece one is woken if none is searching. Waking one per job instead
+ * slowed the writer itself: 1 GiB in 1 MiB writes ran at 0.88x of
+ * write(2), 0.96x so (docs/ARCHITECTURE.md, Files). The spin costs a
+ * worker's CPU for as long as the job. Slower pieces (the disk, or the
+ * host faulting pages in) have a worker woken before the last one only,
+ * when that one is expected within the promise's bound. */
 static void ax__lent_keep_awake(ax_instant piece_ns, size_t left) {
     ax_instant guess = piece_ns ? piece_ns : ax__last_piece_ns;
     bool last = left <= AX__LENT_PIECE;

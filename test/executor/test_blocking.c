@@ -934,10 +934,9 @@ static void *hog_with_children(void *arg) {
     return NULL;
 }
 
-/* From a task: n held_jobs in a new group of bound 1 of the current
- * runtime (one runs, the rest are held back); and their release. */
-static void start_held_jobs(ax_blocking_future *bf, int n) {
-    ax_runtime *rt = ax_current_runtime();
+/* n held_jobs in a new group of bound 1 of rt (one runs, the rest are
+ * held back); and, from a task, their release. */
+static void start_held_jobs(ax_runtime *rt, ax_blocking_future *bf, int n) {
     struct ax__blocking_group *g = ax__blocking_group_new(rt, 1);
     cr_assert_not_null(g);
     for (int i = 0; i < n; i++)
@@ -952,7 +951,7 @@ static void release_held_jobs(ax_blocking_future *bf, int n) {
 static void *hog_among_held(void *arg) {
     int *ran_during = arg;
     static ax_blocking_future bf[3];
-    start_held_jobs(bf, 3);
+    start_held_jobs(ax_current_runtime(), bf, 3);
     ax_task *h;
     cr_assert_eq(ax_spawn(&h, hog_with_children, ran_during), 0);
     cr_assert_eq(ax_join(h, NULL), 0);
@@ -982,11 +981,8 @@ static ax_runtime *g_late_rt;
 static void *fill_group_later(void *arg) {
     (void)arg;
     sleep_ms(5); /* the short job (20 ms) runs; the workers sleep */
-    struct ax__blocking_group *g = ax__blocking_group_new(g_late_rt, 1);
-    cr_assert_not_null(g);
     static ax_blocking_future bf[3];
-    for (int i = 0; i < 3; i++)
-        cr_assert_eq(ax__blocking_start_in(&bf[i], g_late_rt, g, held_job, NULL, NULL, NULL), 0);
+    start_held_jobs(g_late_rt, bf, 3);
     for (int i = 0; i < 3; i++) cr_assert_eq(ax_block_on(g_late_rt, &bf[i].base), 0);
     return NULL;
 }
@@ -1028,7 +1024,7 @@ static void *sleep_beside_stuck_jobs(void *arg) {
     uint64_t *wakeups = arg;
     ax_runtime *rt = ax_current_runtime();
     static ax_blocking_future bf[4];
-    start_held_jobs(bf, 4);
+    start_held_jobs(rt, bf, 4);
     uint64_t before = idle_wakeups(rt);
     cr_assert_eq(ax_sleep(500), 0);
     *wakeups = idle_wakeups(rt) - before;
